@@ -1,0 +1,51 @@
+"""Request and response shapes of the auth API (validation and OpenAPI in one)."""
+
+from __future__ import annotations
+
+from apiflask import Schema
+from apiflask.fields import UUID, Boolean, Email, Integer, String
+from apiflask.validators import Length, OneOf
+
+from auth_service.models import ROLES
+from shared.schemas import UTCDateTime
+
+
+class LoginIn(Schema):
+    username = String(required=True, validate=Length(1, 64))
+    password = String(required=True, validate=Length(1, 1024))
+
+
+class TokensOut(Schema):
+    access_token = String(required=True)
+    refresh_token = String()
+    token_type = String(required=True)
+    expires_in = Integer(required=True)
+    must_change_password = Boolean(required=True)
+
+
+class PasswordChangeIn(Schema):
+    current_password = String(required=True, validate=Length(1, 1024))
+    new_password = String(required=True, validate=Length(1, 1024))
+
+
+class UserOut(Schema):
+    id = UUID(required=True)
+    username = String(required=True)
+    full_name = String(required=True)
+    email = String(allow_none=True)
+    role = String(required=True)
+    is_active = Boolean(required=True)
+    must_change_password = Boolean(required=True)
+    created_at = UTCDateTime(required=True)
+
+
+class UserCreateIn(Schema):
+    username = String(required=True, validate=Length(3, 64))
+    full_name = String(required=True, validate=Length(1, 200))
+    email = Email(load_default=None, allow_none=True)
+    role = String(required=True, validate=OneOf(ROLES))
+    password = String(load_default=None, validate=Length(1, 1024))
+
+
+class UserCreatedOut(UserOut):
+    one_time_password = String()

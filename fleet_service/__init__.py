@@ -1,0 +1,28 @@
+"""The fleet service: vehicles, drivers, trips, odometer, fuel, maintenance, inspections."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from apiflask import APIFlask
+
+from fleet_service.vehicles import routes as vehicle_routes
+from shared.config import Settings
+from shared.db import Database
+from shared.service_app import create_service_app
+
+SERVICE = "fleet"
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_app(settings: Settings | None = None, *, database: Database | None = None) -> APIFlask:
+    settings = settings or Settings.from_env()
+    app = create_service_app(
+        SERVICE, settings, import_name=__name__, title="Frota fleet", database=database
+    )
+    register_blueprints(app)
+    return app
+
+
+def register_blueprints(app: APIFlask) -> None:
+    app.register_blueprint(vehicle_routes.bp)

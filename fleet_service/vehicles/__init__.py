@@ -1,0 +1,1 @@
+"""Vehicles: the registry every other fleet record hangs from."""

@@ -1,0 +1,136 @@
+"""Running the four processes of the stack under gunicorn, and stopping them cleanly.
+
+Used by `frota up` in the foreground and by the end-to-end tests, which start
+the same stack on free ports.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import urllib3
+
+from shared.config import Settings
+
+# What each process runs, and the gunicorn worker class that suits it: the
+# gateway streams bodies and waits on upstreams (gevent); the services do
+# short database work and keep connections from the gateway alive (gthread).
+APPS = {
+    "auth": ("auth_service:create_app()", "gthread"),
+    "fleet": ("fleet_service:create_app()", "gthread"),
+    "media": ("media_service:create_app()", "gthread"),
+    "gateway": ("gateway:create_app()", "gevent"),
+}
+STOP_GRACE_SECONDS = 15
+
+
+def gunicorn_command(part: str, settings: Settings, workers: int | None = None) -> list[str]:
+    app, worker_class = APPS[part]
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        app,
+        "--bind",
+        f"{settings.bind_host}:{settings.port_of(part)}",
+        "--workers",
+        str(workers or settings.web_concurrency),
+        "--worker-class",
+        worker_class,
+        # Recycle workers now and then (with jitter, so not all at once) to
+        # bound the effect of any slow leak.
+        "--max-requests",
+        "2000",
+        "--max-requests-jitter",
+        "200",
+        "--graceful-timeout",
+        "10",
+        "--timeout",
+        "60",
+        "--keep-alive",
+        "30",
+        "--name",
+        f"frota-{part}",
+    ]
+    if worker_class == "gthread":
+        command += ["--threads", "4"]
+    else:
+        command += ["--worker-connections", "1000"]
+    return command
+
+
+@dataclass
+class Stack:
+    """The gunicorn processes of one running stack."""
+
+    settings: Settings
+    env: Mapping[str, str]
+    workers: int | None = None
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def start(self, parts: tuple[str, ...] = ("auth", "fleet", "media", "gateway")) -> None:
+        for part in parts:
+            self.start_part(part)
+
+    def start_part(self, part: str) -> None:
+        # A session of its own: Ctrl-C reaches `frota up` only, which then
+        # stops every process in order instead of all dying at once.
+        self.processes[part] = subprocess.Popen(  # noqa: S603 - our own argv
+            gunicorn_command(part, self.settings, self.workers),
+            env=dict(self.env),
+            start_new_session=True,
+        )
+
+    def wait_until_healthy(self, timeout: float = 60.0) -> None:
+        """Block until every started process answers its liveness probe."""
+        deadline = time.monotonic() + timeout
+        http = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=0.5, read=2))
+        for part in self.processes:
+            url = f"http://{self.settings.bind_host}:{self.settings.port_of(part)}"
+            url += "/health" if part != "gateway" else "/livez"
+            while True:
+                self._raise_if_exited(part)
+                try:
+                    response = http.request("GET", url)
+                    if response.status < 500:
+                        break
+                except urllib3.exceptions.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{part} did not become healthy within {timeout:.0f} s")
+                time.sleep(0.1)
+
+    def _raise_if_exited(self, part: str) -> None:
+        code = self.processes[part].poll()
+        if code is not None:
+            raise RuntimeError(f"{part} exited with code {code} while starting")
+
+    def exited(self) -> dict[str, int]:
+        """The processes that have stopped, with their exit codes."""
+        return {
+            part: code for part, proc in self.processes.items() if (code := proc.poll()) is not None
+        }
+
+    def stop_part(self, part: str, sig: int = signal.SIGTERM) -> None:
+        proc = self.processes[part]
+        if proc.poll() is None:
+            os.killpg(proc.pid, sig)
+        try:
+            proc.wait(STOP_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+    def stop(self) -> None:
+        """Stop the gateway first (no new requests), then the services; kill what lingers."""
+        for part in sorted(self.processes, key=lambda p: p != "gateway"):
+            if self.processes[part].poll() is None:
+                os.killpg(self.processes[part].pid, signal.SIGTERM)
+        for part in self.processes:
+            self.stop_part(part)

@@ -1,0 +1,88 @@
+"""Verifying the client's JWT: the only place client tokens are checked."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from flask import request
+from flask_jwt_extended import decode_token
+from flask_jwt_extended.exceptions import JWTExtendedException
+
+from gateway.routing import PASSWORD_CHANGE_ALLOWED, Access, Route
+from shared.errors import APIError
+from shared.internal_auth import ROLES
+from shared.tokens import MUST_CHANGE_PASSWORD_CLAIM, ROLE_CLAIM
+
+BEARER_CHALLENGE = 'Bearer realm="frota"'
+
+
+@dataclass(frozen=True)
+class ClientIdentity:
+    user_id: str
+    role: str
+    jti: str
+    token_type: str
+    must_change_password: bool
+    expires_at: int
+
+
+def _unauthorized(code: str, message: str) -> APIError:
+    challenge = (
+        f'{BEARER_CHALLENGE}, error="invalid_token"'
+        if code != "token_required"
+        else (BEARER_CHALLENGE)
+    )
+    return APIError(401, code, message, headers={"WWW-Authenticate": challenge})
+
+
+def bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def verify_client_token(token: str, expected_type: str) -> ClientIdentity:
+    """Check signature, expiry, issuer, audience and type; 401 for anything wrong."""
+    try:
+        claims: dict[str, Any] = decode_token(token)
+    except jwt.ExpiredSignatureError:
+        raise _unauthorized("token_expired", "The token has expired") from None
+    except (jwt.PyJWTError, JWTExtendedException, ValueError, KeyError):
+        raise _unauthorized("invalid_token", "The token is not valid") from None
+    sub, role = claims.get("sub"), claims.get(ROLE_CLAIM)
+    if claims.get("type") != expected_type or not isinstance(sub, str) or role not in ROLES:
+        raise _unauthorized("invalid_token", "The token is not valid here")
+    return ClientIdentity(
+        user_id=sub,
+        role=role,
+        jti=str(claims.get("jti")),
+        token_type=expected_type,
+        must_change_password=bool(claims.get(MUST_CHANGE_PASSWORD_CLAIM)),
+        expires_at=int(claims["exp"]),
+    )
+
+
+def authenticate_request(route: Route, method: str, path: str) -> ClientIdentity | None:
+    """The caller's identity under ``route``'s access rule, or a 401/403 APIError."""
+    if route.access is Access.PUBLIC:
+        return None
+    token = bearer_token()
+    if token is None:
+        raise _unauthorized("token_required", "A Bearer token is required")
+    expected = "refresh" if route.access is Access.REFRESH else "access"
+    identity = verify_client_token(token, expected)
+    if (
+        identity.must_change_password
+        and route.access is Access.ACCESS
+        and (method, path) not in PASSWORD_CHANGE_ALLOWED
+    ):
+        raise APIError(
+            403,
+            "password_change_required",
+            "Change your password (POST /api/v1/auth/me/password) before anything else",
+        )
+    return identity

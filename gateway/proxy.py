@@ -1,0 +1,221 @@
+"""The streaming proxy: forward one request to a service and stream its answer back.
+
+Bodies go through in chunks both ways, so the gateway's memory does not grow
+with their size. Client-sent identity headers never reach a service; the
+internal credential minted here is the only identity a service believes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import urllib3
+from flask import Response, request
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    HTTPError,
+    MaxRetryError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+)
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.wsgi import get_input_stream
+
+from gateway.client_auth import ClientIdentity
+from gateway.routing import Route
+from shared.config import Settings
+from shared.errors import APIError
+from shared.internal_auth import INTERNAL_TOKEN_HEADER, mint_internal_token
+from shared.logs import REQUEST_ID_HEADER
+
+logger = logging.getLogger("frota.gateway.proxy")
+
+CHUNK_SIZE = 64 * 1024
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+# Never passed on from the client: identity is the internal credential's alone.
+STRIPPED_REQUEST_HEADERS = frozenset(
+    {
+        "host",
+        "authorization",
+        "cookie",
+        "content-length",
+        "x-forwarded-for",
+        "x-forwarded-proto",
+        "x-forwarded-host",
+        "x-real-ip",
+        "forwarded",
+        "remote-user",
+        REQUEST_ID_HEADER.lower(),
+    }
+)
+IDENTITY_HEADER_PREFIXES = (
+    "x-user",
+    "x-frota",
+    "x-auth",
+    "x-role",
+    "x-internal",
+    "x-remote",
+    "x-forwarded-user",
+)
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+
+
+def _hop_by_hop(headers: Any) -> set[str]:
+    """Hop-by-hop names: the fixed ones plus any the Connection header lists."""
+    named = {h.strip().lower() for h in headers.get("Connection", "").split(",") if h.strip()}
+    return HOP_BY_HOP | named
+
+
+def upstream_headers(
+    *,
+    identity: ClientIdentity | None,
+    service: str,
+    request_id: str,
+    client_ip: str,
+    settings: Settings,
+) -> dict[str, str]:
+    drop = _hop_by_hop(request.headers) | STRIPPED_REQUEST_HEADERS
+    headers = {
+        name: value
+        for name, value in request.headers.items()
+        if name.lower() not in drop and not name.lower().startswith(IDENTITY_HEADER_PREFIXES)
+    }
+    headers[INTERNAL_TOKEN_HEADER] = mint_internal_token(
+        settings.internal_secret_key,
+        issuer="gateway",
+        audience=service,
+        request_id=request_id,
+        user_id=identity.user_id if identity else None,
+        role=identity.role if identity else None,
+        ttl_seconds=settings.internal_token_ttl_seconds,
+    )
+    headers[REQUEST_ID_HEADER] = request_id
+    headers["X-Forwarded-For"] = client_ip
+    headers["X-Forwarded-Proto"] = request.scheme
+    return headers
+
+
+def _request_body(route: Route) -> tuple[Any, bool]:
+    """The client's body as a stream capped at the route's limit, and whether it is chunked.
+
+    werkzeug raises 413 before reading when Content-Length is over the limit,
+    and while reading when a chunked or lying body goes past it.
+    """
+    if request.method in {"GET", "HEAD", "OPTIONS"} and not request.content_length:
+        return None, False
+    stream = get_input_stream(
+        request.environ, safe_fallback=False, max_content_length=route.max_body_bytes
+    )
+    if request.content_length is not None:
+        return stream, False
+
+    def chunks() -> Iterator[bytes]:
+        while True:
+            data = stream.read(CHUNK_SIZE)
+            if not data:
+                return
+            yield data
+
+    return chunks(), True
+
+
+class Proxy:
+    """Forwards requests to services over pooled keep-alive connections."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.pools = {
+            name: urllib3.connection_from_url(url, maxsize=64, block=False, retries=False)
+            for name, url in settings.service_urls.items()
+        }
+
+    def forward(
+        self, route: Route, *, identity: ClientIdentity | None, request_id: str, client_ip: str
+    ) -> Response:
+        body, chunked = _request_body(route)
+        headers = upstream_headers(
+            identity=identity,
+            service=route.service,
+            request_id=request_id,
+            client_ip=client_ip,
+            settings=self.settings,
+        )
+        if request.content_length is not None and body is not None:
+            headers["Content-Length"] = str(request.content_length)
+        path = request.full_path if request.query_string else request.path
+        retries = (
+            urllib3.Retry(total=1, connect=1, read=0, status=0, other=0, redirect=0)
+            if request.method in IDEMPOTENT and body is None
+            else False
+        )
+        timeout = urllib3.Timeout(
+            connect=self.settings.upstream_connect_timeout, read=route.read_timeout
+        )
+        try:
+            upstream = self.pools[route.service].urlopen(
+                request.method,
+                path,
+                body=body,
+                headers=headers,
+                retries=retries,
+                redirect=False,
+                timeout=timeout,
+                preload_content=False,
+                decode_content=False,
+                chunked=chunked,
+                assert_same_host=False,
+            )
+        except RequestEntityTooLarge:
+            raise
+        except Exception as exc:
+            raise self._upstream_error(route, exc) from exc
+        return self._stream_back(upstream)
+
+    def _upstream_error(self, route: Route, exc: Exception) -> Exception:
+        cause = exc.reason if isinstance(exc, MaxRetryError) else exc
+        context = getattr(cause, "__context__", None)
+        if isinstance(cause, RequestEntityTooLarge) or isinstance(context, RequestEntityTooLarge):
+            return context if isinstance(context, RequestEntityTooLarge) else cause
+        if isinstance(cause, ReadTimeoutError | ConnectTimeoutError | TimeoutError):
+            logger.warning("upstream %s timed out: %s", route.service, cause)
+            return APIError(504, "upstream_timeout", f"The {route.service} service timed out")
+        if isinstance(cause, NewConnectionError | ProtocolError | HTTPError | OSError):
+            logger.warning("upstream %s unavailable: %s", route.service, cause)
+            return APIError(
+                502, "upstream_unavailable", f"The {route.service} service is unavailable"
+            )
+        return exc
+
+    @staticmethod
+    def _stream_back(upstream: urllib3.BaseHTTPResponse) -> Response:
+        drop = _hop_by_hop(upstream.headers)
+        headers = [(k, v) for k, v in upstream.headers.items() if k.lower() not in drop]
+
+        def body() -> Iterator[bytes]:
+            try:
+                yield from upstream.stream(CHUNK_SIZE, decode_content=False)
+            except (ProtocolError, ReadTimeoutError) as exc:
+                # Headers are gone already; all we can do is cut the response short.
+                logger.warning("upstream response broke off: %s", exc)
+            finally:
+                upstream.release_conn()
+
+        response = Response(
+            body(), status=upstream.status, headers=headers, direct_passthrough=True
+        )
+        return response

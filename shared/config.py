@@ -1,0 +1,219 @@
+"""Settings for every Frota process, read from the environment in this one place.
+
+The README documents each variable as a table; `.env.example` lists them for
+production. Nothing else in the code base reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SERVICES = ("auth", "fleet", "media")
+
+# Secrets shorter than this, or equal to a well-known placeholder, are refused
+# in production: the seed's checklist asks for a strong (64 character) key.
+MIN_SECRET_LENGTH = 32
+PLACEHOLDER_SECRETS = frozenset({"changeme", "secret", "change-me", "dev", "test", ""})
+
+
+class ConfigError(RuntimeError):
+    """The environment describes a configuration Frota refuses to run with."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    raw = env.get(name, "")
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a Frota process may be configured with.
+
+    Build it with :meth:`from_env`; tests use :meth:`replace` for overrides.
+    """
+
+    environment: str = "development"
+    var_dir: Path = Path("var")
+    database_url: str | None = None
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_prefix: str = "frota"
+    jwt_secret_key: str = ""
+    internal_secret_key: str = ""
+    jwt_access_token_hours: float = 24.0
+    jwt_refresh_token_days: float = 30.0
+    admin_password: str | None = None
+    rate_limit_default: str = "60/minute"
+    rate_limit_login: str = "10/minute"
+    trusted_proxies: tuple[str, ...] = ()
+    plate_format: str = "br"
+    media_root: Path = Path("var/media")
+    media_max_upload_mb: int = 50
+    media_quota_mb: int = 10240
+    media_retention_days: int = 60
+    json_max_body_kb: int = 1024
+    web_concurrency: int = 4
+    gateway_port: int = 8000
+    auth_port: int = 8001
+    fleet_port: int = 8002
+    media_port: int = 8003
+    bind_host: str = "127.0.0.1"
+    service_urls: Mapping[str, str] = field(default_factory=dict)
+    upstream_connect_timeout: float = 2.0
+    upstream_read_timeout: float = 30.0
+    upload_read_timeout: float = 300.0
+    internal_token_ttl_seconds: int = 30
+    db_pool_size: int = 20
+    db_max_overflow: int = 30
+    db_pool_recycle: int = 3600
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read settings from ``env`` (the process environment by default).
+
+        Outside production, missing secrets are generated once into
+        ``var/secrets`` so that every process of a local run shares them.
+        """
+        env = os.environ if env is None else env
+        var_dir = Path(env.get("FROTA_VAR_DIR", "var")).resolve()
+        environment = env.get("FROTA_ENV", "development").strip().lower()
+        ports = {
+            "gateway": _int(env, "GATEWAY_PORT", 8000),
+            "auth": _int(env, "AUTH_PORT", 8001),
+            "fleet": _int(env, "FLEET_PORT", 8002),
+            "media": _int(env, "MEDIA_PORT", 8003),
+        }
+        service_urls = {
+            name: env.get(f"{name.upper()}_URL") or f"http://127.0.0.1:{ports[name]}"
+            for name in SERVICES
+        }
+        settings = cls(
+            environment=environment,
+            var_dir=var_dir,
+            database_url=env.get("DATABASE_URL") or None,
+            redis_url=env.get("REDIS_URL") or cls.redis_url,
+            redis_prefix=env.get("REDIS_PREFIX") or cls.redis_prefix,
+            jwt_secret_key=env.get("JWT_SECRET_KEY", ""),
+            internal_secret_key=env.get("INTERNAL_SECRET_KEY", ""),
+            jwt_access_token_hours=_float(env, "JWT_ACCESS_TOKEN_HOURS", 24.0),
+            jwt_refresh_token_days=_float(env, "JWT_REFRESH_TOKEN_DAYS", 30.0),
+            admin_password=env.get("FROTA_ADMIN_PASSWORD") or None,
+            rate_limit_default=env.get("RATE_LIMIT_DEFAULT") or cls.rate_limit_default,
+            rate_limit_login=env.get("RATE_LIMIT_LOGIN") or cls.rate_limit_login,
+            trusted_proxies=_list(env, "TRUSTED_PROXIES"),
+            plate_format=(env.get("PLATE_FORMAT") or "br").lower(),
+            media_root=Path(env.get("MEDIA_ROOT") or var_dir / "media").resolve(),
+            media_max_upload_mb=_int(env, "MEDIA_MAX_UPLOAD_MB", 50),
+            media_quota_mb=_int(env, "MEDIA_QUOTA_MB", 10240),
+            media_retention_days=_int(env, "MEDIA_RETENTION_DAYS", 60),
+            json_max_body_kb=_int(env, "JSON_MAX_BODY_KB", 1024),
+            web_concurrency=_int(env, "WEB_CONCURRENCY", 4),
+            gateway_port=ports["gateway"],
+            auth_port=ports["auth"],
+            fleet_port=ports["fleet"],
+            media_port=ports["media"],
+            bind_host=env.get("BIND_HOST") or cls.bind_host,
+            service_urls=service_urls,
+            upstream_connect_timeout=_float(env, "UPSTREAM_CONNECT_TIMEOUT", 2.0),
+            upstream_read_timeout=_float(env, "UPSTREAM_READ_TIMEOUT", 30.0),
+            upload_read_timeout=_float(env, "UPLOAD_READ_TIMEOUT", 300.0),
+            internal_token_ttl_seconds=_int(env, "INTERNAL_TOKEN_TTL_SECONDS", 30),
+            db_pool_size=_int(env, "DB_POOL_SIZE", 20),
+            db_max_overflow=_int(env, "DB_MAX_OVERFLOW", 30),
+            db_pool_recycle=_int(env, "DB_POOL_RECYCLE", 3600),
+            log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
+        )
+        if settings.is_production:
+            settings.check_production()
+        elif not (settings.jwt_secret_key and settings.internal_secret_key):
+            stored = load_or_create_local_secrets(var_dir / "secrets")
+            settings = settings.replace(
+                jwt_secret_key=settings.jwt_secret_key or stored["JWT_SECRET_KEY"],
+                internal_secret_key=settings.internal_secret_key or stored["INTERNAL_SECRET_KEY"],
+            )
+        if settings.internal_token_ttl_seconds > 60:
+            raise ConfigError("INTERNAL_TOKEN_TTL_SECONDS must be at most 60")
+        return settings
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    def port_of(self, part: str) -> int:
+        return int(getattr(self, f"{part}_port"))
+
+    def replace(self, **changes: object) -> Settings:
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    def check_production(self) -> None:
+        """Refuse to run in production with missing, default or short secrets."""
+        problems = []
+        for name in ("JWT_SECRET_KEY", "INTERNAL_SECRET_KEY"):
+            value = getattr(self, name.lower())
+            if value.strip().lower() in PLACEHOLDER_SECRETS:
+                problems.append(f"{name} is missing or a placeholder value")
+            elif len(value) < MIN_SECRET_LENGTH:
+                problems.append(f"{name} must be at least {MIN_SECRET_LENGTH} characters")
+        if self.jwt_secret_key and self.jwt_secret_key == self.internal_secret_key:
+            problems.append("JWT_SECRET_KEY and INTERNAL_SECRET_KEY must differ")
+        if not self.database_url:
+            problems.append("DATABASE_URL is required in production")
+        if problems:
+            raise ConfigError("refusing to start in production: " + "; ".join(problems))
+
+
+def load_or_create_local_secrets(path: Path) -> dict[str, str]:
+    """Return the local-run secrets in ``path``, creating them on first use.
+
+    Creation is atomic (write to a temporary file, then hard-link into place), so
+    processes racing at start-up all end up with the same keys.
+    """
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fresh = {
+            "JWT_SECRET_KEY": secrets.token_urlsafe(48),
+            "INTERNAL_SECRET_KEY": secrets.token_urlsafe(48),
+        }
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        tmp.write_text(json.dumps(fresh))
+        tmp.chmod(0o600)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return json.loads(path.read_text())

@@ -1,0 +1,94 @@
+"""Database engine, per-request sessions and a declarative base bound to a schema."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask, current_app, g
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from shared.config import Settings
+
+# Constraint names are predictable, so migrations can name them and the
+# IntegrityError handlers can map them to 409s with the right code.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def make_base(schema: str) -> type[DeclarativeBase]:
+    """Return a declarative base whose tables all live in ``schema``."""
+
+    class Base(DeclarativeBase):
+        metadata = sa.MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
+
+    return Base
+
+
+def sqlalchemy_url(url: str) -> str:
+    """Pin the psycopg2 driver: SQLAlchemy 2.1 would pick psycopg 3 for ``postgresql://``."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg2://" + url[len(prefix) :]
+    return url
+
+
+def make_engine(url: str, settings: Settings, **kwargs: Any) -> Engine:
+    """An engine with the pool settings of the seed (20 + 30 overflow, 1 h recycle, pre-ping)."""
+    return sa.create_engine(
+        sqlalchemy_url(url),
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_recycle=settings.db_pool_recycle,
+        pool_pre_ping=True,
+        **kwargs,
+    )
+
+
+class Database:
+    """The engine and session factory of one service, bound to a Flask app.
+
+    Each request gets one session (``db.session``), closed at teardown; the
+    code that changes data commits explicitly.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.sessionmaker = sessionmaker(bind=engine, expire_on_commit=False)
+
+    def init_app(self, app: Flask) -> None:
+        app.extensions["db"] = self
+        app.teardown_appcontext(self._close_session)
+
+    @property
+    def session(self) -> Session:
+        session = g.get("_db_session")
+        if session is None:
+            session = g._db_session = self.sessionmaker()
+        return session
+
+    def _close_session(self, _exc: BaseException | None) -> None:
+        session = g.pop("_db_session", None)
+        if session is not None:
+            session.close()
+
+    def is_ready(self) -> bool:
+        """True when the database answers a trivial query."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        except sa.exc.SQLAlchemyError:
+            return False
+        return True
+
+
+def current_session() -> Session:
+    """The session of the request being served, in the current app's database."""
+    database: Database = current_app.extensions["db"]
+    return database.session

@@ -1,0 +1,147 @@
+"""One JSON error shape for every response that is not a success.
+
+``{"error": {"code", "message", "details", "request_id"}}`` — for errors raised
+by our code (:class:`APIError`), for werkzeug's own (404, 405, 413 …), for
+validation failures, and for unhandled exceptions, which are logged with their
+traceback and answered without internals.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, Response, g, json
+from werkzeug.exceptions import HTTPException
+
+logger = logging.getLogger("frota.errors")
+
+# The snake_case code clients switch on, per status, when the raiser gave none.
+CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    411: "length_required",
+    412: "precondition_failed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    416: "range_not_satisfiable",
+    422: "validation_error",
+    429: "rate_limited",
+    500: "internal_error",
+    502: "upstream_unavailable",
+    503: "service_unavailable",
+    504: "upstream_timeout",
+    507: "insufficient_storage",
+}
+
+
+class APIError(Exception):
+    """An error the client should see, with its HTTP status and a stable code."""
+
+    def __init__(
+        self,
+        status_code: int,
+        code: str | None = None,
+        message: str | None = None,
+        details: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.status_code = status_code
+        self.code = code or CODES.get(status_code, "error")
+        self.message = message or self.code.replace("_", " ").capitalize()
+        self.details = dict(details or {})
+        self.headers = dict(headers or {})
+        super().__init__(self.message)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "error": {
+                "code": self.code,
+                "message": self.message,
+                "details": self.details,
+                "request_id": g.get("request_id"),
+            }
+        }
+
+
+def error_response(
+    status_code: int,
+    code: str | None = None,
+    message: str | None = None,
+    details: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """Build the JSON error response (usable outside an exception handler)."""
+    return _respond(APIError(status_code, code, message, details, headers))
+
+
+def _respond(error: APIError) -> Response:
+    response = Response(json.dumps(error.to_dict()), error.status_code, mimetype="application/json")
+    for name, value in error.headers.items():
+        response.headers[name] = value
+    if error.status_code == 401 and "WWW-Authenticate" not in response.headers:
+        response.headers["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+def _from_werkzeug(exc: HTTPException) -> APIError:
+    status = exc.code or 500
+    headers = {k: v for k, v in exc.get_headers() if k.lower() not in {"content-type"}}
+    message = exc.description if status != 404 else "No such resource"
+    return APIError(status, message=message, headers=headers)
+
+
+def _validation_details(detail: Any) -> dict[str, Any]:
+    """Flatten webargs' ``{"json": {"plate": [...]}}`` to ``{"plate": [...]}``."""
+    if not isinstance(detail, Mapping):
+        return {}
+    flat: dict[str, Any] = {}
+    for location, fields in detail.items():
+        if isinstance(fields, Mapping):
+            flat.update(fields)
+        else:
+            flat[str(location)] = fields
+    return flat
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Make every error response of ``app`` the JSON error shape."""
+
+    @app.errorhandler(APIError)
+    def handle_api_error(exc: APIError) -> Response:
+        return _respond(exc)
+
+    @app.errorhandler(HTTPException)
+    def handle_http_exception(exc: HTTPException) -> Response:
+        return _respond(_from_werkzeug(exc))
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(exc: Exception) -> Response:
+        logger.exception("unhandled exception")
+        return _respond(APIError(500, message="Internal server error"))
+
+    error_processor = getattr(app, "error_processor", None)
+    if error_processor is not None:
+        # APIFlask routes werkzeug errors and validation failures through its
+        # error processor rather than through errorhandler(HTTPException).
+        @error_processor
+        def handle_apiflask_error(exc: Any) -> Response:
+            status = exc.status_code
+            if status == 422:
+                return _respond(
+                    APIError(
+                        422,
+                        message="The request has invalid fields",
+                        details=_validation_details(exc.detail),
+                    )
+                )
+            if status == 400 and isinstance(exc.detail, Mapping) and exc.detail:
+                return _respond(APIError(400, "malformed_request", str(exc.message), exc.detail))
+            message = exc.message if status != 404 else "No such resource"
+            return _respond(APIError(status, message=message, headers=exc.headers))

@@ -1,0 +1,135 @@
+"""The internal credential: how a service knows who is calling it.
+
+Only the gateway verifies client JWTs. For each request it forwards, it mints a
+short-lived token signed with ``INTERNAL_SECRET_KEY`` that names the user, role,
+target service (audience) and request id. Services accept nothing else: a
+request that reaches a service without a valid credential — for example by
+bypassing the gateway — is answered 401. Service-to-service calls carry a
+credential of the same kind, issued by the calling service.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import jwt
+from flask import Flask, g, request
+
+from shared.errors import APIError
+from shared.logs import REQUEST_ID_HEADER, is_valid_request_id, new_request_id
+
+INTERNAL_TOKEN_HEADER = "X-Frota-Internal"
+ALGORITHM = "HS256"
+ISSUERS = frozenset({"gateway", "auth", "fleet", "media", "cli"})
+ROLES = frozenset({"admin", "manager", "driver"})
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a request acts for: a user (with role), or a service acting as itself."""
+
+    user_id: str | None
+    role: str | None
+    caller: str
+    request_id: str
+
+    @property
+    def is_manager(self) -> bool:
+        return self.role in {"admin", "manager"}
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+def mint_internal_token(
+    secret: str,
+    *,
+    issuer: str,
+    audience: str,
+    request_id: str,
+    user_id: str | None = None,
+    role: str | None = None,
+    ttl_seconds: int = 30,
+) -> str:
+    """Sign a credential for one call from ``issuer`` to ``audience``."""
+    now = int(time.time())
+    claims = {
+        "iss": issuer,
+        "aud": audience,
+        "iat": now,
+        "exp": now + ttl_seconds,
+        "rid": request_id,
+    }
+    if user_id is not None:
+        claims["sub"] = user_id
+        claims["role"] = role
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def verify_internal_token(token: str, secret: str, *, audience: str) -> Identity:
+    """Return the identity in ``token`` or raise :class:`APIError` (401)."""
+    try:
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            audience=audience,
+            options={"require": ["exp", "iat", "iss", "aud", "rid"]},
+            leeway=2,
+        )
+    except jwt.PyJWTError as exc:
+        raise APIError(401, "invalid_internal_credential", "Invalid internal credential") from exc
+    if claims["iss"] not in ISSUERS or (claims.get("sub") and claims.get("role") not in ROLES):
+        raise APIError(401, "invalid_internal_credential", "Invalid internal credential")
+    request_id = claims["rid"] if is_valid_request_id(claims["rid"]) else new_request_id()
+    return Identity(
+        user_id=claims.get("sub"),
+        role=claims.get("role"),
+        caller=claims["iss"],
+        request_id=request_id,
+    )
+
+
+def init_internal_auth(
+    app: Flask, *, service: str, secret: str, open_paths: Iterable[str] = ()
+) -> None:
+    """Require a valid internal credential on every request to ``app``.
+
+    ``open_paths`` (liveness/readiness probes) answer without one; they reveal
+    nothing but whether the process and its database are up.
+    """
+    open_set = frozenset(open_paths)
+
+    @app.before_request
+    def require_internal_credential() -> None:
+        claimed = request.headers.get(REQUEST_ID_HEADER)
+        g.request_id = claimed if is_valid_request_id(claimed) else new_request_id()
+        if request.path in open_set:
+            return
+        token = request.headers.get(INTERNAL_TOKEN_HEADER)
+        if not token:
+            raise APIError(401, "internal_credential_required", "Missing internal credential")
+        identity = verify_internal_token(token, secret, audience=service)
+        g.identity = identity
+        g.request_id = identity.request_id
+
+
+def current_identity() -> Identity:
+    """The identity of the request being served (set by the credential check)."""
+    identity = g.get("identity")
+    if identity is None:
+        raise APIError(401, "internal_credential_required", "Missing internal credential")
+    return identity
+
+
+def require_user(*roles: str) -> Identity:
+    """The calling user, refused with 403 unless their role is one of ``roles`` (any if none)."""
+    identity = current_identity()
+    if identity.user_id is None:
+        raise APIError(403, "user_required", "This route acts for a user")
+    if roles and identity.role not in roles:
+        raise APIError(403, "forbidden", "Your role may not do this")
+    return identity

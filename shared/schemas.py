@@ -1,0 +1,50 @@
+"""Field types and schema helpers that every service's API uses the same way."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from apiflask import Schema
+from apiflask.fields import Integer, List, Nested, String
+from apiflask.validators import Range
+from marshmallow import Schema as MarshmallowSchema
+from marshmallow import ValidationError, fields
+
+from shared.pagination import DEFAULT_LIMIT, MAX_LIMIT
+
+
+class UTCDateTime(fields.DateTime):
+    """RFC 3339 in UTC with a ``Z``; input must carry an offset (naive times are ambiguous)."""
+
+    def _serialize(self, value: datetime | None, attr: Any, obj: Any, **kwargs: Any) -> str | None:
+        if value is None:
+            return None
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> datetime:
+        if not isinstance(value, str):
+            raise ValidationError("Not a valid RFC 3339 date-time.")
+        try:
+            parsed = datetime.fromisoformat(value.replace("z", "Z"))
+        except ValueError:
+            raise ValidationError("Not a valid RFC 3339 date-time.") from None
+        if parsed.tzinfo is None:
+            raise ValidationError("Must include a UTC offset, e.g. 2026-01-31T12:00:00Z.")
+        return parsed.astimezone(UTC)
+
+
+class PageQuery(Schema):
+    limit = Integer(load_default=DEFAULT_LIMIT, validate=Range(1, MAX_LIMIT))
+    cursor = String(load_default=None)
+
+
+def page_of(item_schema: type[Schema]) -> type[MarshmallowSchema]:
+    """The ``{"items": [...], "next_cursor": ...}`` schema of a list of ``item_schema``."""
+    return Schema.from_dict(
+        {
+            "items": List(Nested(item_schema), required=True),
+            "next_cursor": String(required=True, allow_none=True),
+        },
+        name=f"{item_schema.__name__.removesuffix('Out')}Page",
+    )

@@ -1,0 +1,80 @@
+"""What every back-end service app has in common, wired in one call.
+
+A service's ``create_app`` reads as a table of contents: this builds the
+APIFlask app with JSON errors, JSON logging with request ids, the internal
+credential check, the database, ``/health`` and ``/ready``; the service then
+registers its own blueprints and commands.
+"""
+
+from __future__ import annotations
+
+from apiflask import APIFlask
+from flask import Response, jsonify
+
+from shared.config import Settings
+from shared.db import Database, make_engine
+from shared.errors import register_error_handlers
+from shared.internal_auth import init_internal_auth
+from shared.logs import configure_logging, init_request_logging
+
+PROBE_PATHS = ("/health", "/ready")
+
+
+def create_service_app(
+    service: str, settings: Settings, *, import_name: str, title: str, database: Database | None
+) -> APIFlask:
+    """Build the common skeleton of back-end service ``service``."""
+    configure_logging(service, settings.log_level)
+    app = APIFlask(import_name, title=title, version="1.0.0", docs_path=None, spec_path=None)
+    app.config.update(
+        FROTA_SETTINGS=settings,
+        MAX_CONTENT_LENGTH=settings.json_max_body_kb * 1024,
+        AUTO_SERVERS=False,
+        AUTO_404_RESPONSE=False,
+        SPEC_FORMAT="json",
+    )
+    app.security_schemes = {
+        "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    }
+    register_error_handlers(app)
+    init_internal_auth(
+        app, service=service, secret=settings.internal_secret_key, open_paths=PROBE_PATHS
+    )
+    init_request_logging(app)
+    if database is None:
+        database = Database(make_engine(_require_database_url(settings), settings))
+    database.init_app(app)
+    register_probes(app, database)
+    register_spec_route(app)
+    return app
+
+
+def _require_database_url(settings: Settings) -> str:
+    if not settings.database_url:
+        raise RuntimeError("DATABASE_URL is not set: run through `frota up`, or set it")
+    return settings.database_url
+
+
+def register_probes(app: APIFlask, database: Database) -> None:
+    """``/health``: the process answers. ``/ready``: and its database does too."""
+
+    @app.get("/health")
+    @app.doc(hide=True)
+    def health() -> Response:
+        return jsonify(status="ok")
+
+    @app.get("/ready")
+    @app.doc(hide=True)
+    def ready() -> tuple[Response, int]:
+        if database.is_ready():
+            return jsonify(status="ok", database="ok"), 200
+        return jsonify(status="down", database="unreachable"), 503
+
+
+def register_spec_route(app: APIFlask) -> None:
+    """The service's own OpenAPI document, which the gateway merges (credential required)."""
+
+    @app.get("/openapi.json")
+    @app.doc(hide=True)
+    def openapi_document() -> Response:
+        return jsonify(app.spec)
