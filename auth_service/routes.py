@@ -76,7 +76,7 @@ def change_password(body: dict[str, Any]) -> dict[str, Any]:
 def create_user(body: dict[str, Any]) -> Any:
     require_user("admin")
     user, one_time = service.create_user(db_session=current_session(), **body)
-    result = UserOut().dump(user)
+    result = {name: getattr(user, name) for name in UserOut().fields}
     if one_time:
         result["one_time_password"] = one_time
     return result

@@ -55,6 +55,7 @@ def gunicorn_command(part: str, settings: Settings, workers: int | None = None) 
         "60",
         "--keep-alive",
         "30",
+        "--no-control-socket",
         "--name",
         f"frota-{part}",
     ]

@@ -186,15 +186,20 @@ class Proxy:
             raise self._upstream_error(route, exc) from exc
         return self._stream_back(upstream)
 
-    def _upstream_error(self, route: Route, exc: Exception) -> Exception:
+    @staticmethod
+    def _upstream_error(route: Route, exc: Exception) -> Exception:
+        """Map a failed upstream call to 502 (unreachable) or 504 (too slow)."""
         cause = exc.reason if isinstance(exc, MaxRetryError) else exc
-        context = getattr(cause, "__context__", None)
-        if isinstance(cause, RequestEntityTooLarge) or isinstance(context, RequestEntityTooLarge):
-            return context if isinstance(context, RequestEntityTooLarge) else cause
+        # NewConnectionError subclasses ConnectTimeoutError: test it first.
+        if isinstance(cause, NewConnectionError):
+            logger.warning("upstream %s refused the connection: %s", route.service, cause)
+            return APIError(
+                502, "upstream_unavailable", f"The {route.service} service is unavailable"
+            )
         if isinstance(cause, ReadTimeoutError | ConnectTimeoutError | TimeoutError):
             logger.warning("upstream %s timed out: %s", route.service, cause)
             return APIError(504, "upstream_timeout", f"The {route.service} service timed out")
-        if isinstance(cause, NewConnectionError | ProtocolError | HTTPError | OSError):
+        if isinstance(cause, ProtocolError | HTTPError | OSError):
             logger.warning("upstream %s unavailable: %s", route.service, cause)
             return APIError(
                 502, "upstream_unavailable", f"The {route.service} service is unavailable"

@@ -40,6 +40,7 @@ class ApiClient:
             user_id = str(getattr(user, "id", user))
             role = role or getattr(user, "role", None)
         headers = {**self.headers_for(user_id, role), **kwargs.pop("headers", {})}
+        kwargs.setdefault("buffered", True)
         return self.client.open(path, method=method, headers=headers, **kwargs)
 
     def get(self, path: str, **kwargs: Any) -> TestResponse:
