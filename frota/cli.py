@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from frota import database
-from frota.stack import Stack
+from frota.stack import APPS, Stack, gunicorn_command
 from shared.config import ConfigError, Settings
 
 ADMIN_USERNAME = "admin"
@@ -48,6 +48,28 @@ def migrate() -> None:
     click.echo("migrations are up to date")
     if server is not None:
         server.cleanup()
+
+
+@main.command()
+def init() -> None:
+    """Migrate, then create the first admin if there is none (production start-up job)."""
+    settings, server = resolve_database(load_settings())
+    try:
+        database.migrate(settings.database_url or "")
+        ensure_admin(settings)
+    finally:
+        if server is not None:
+            server.cleanup()
+    click.echo("database ready")
+
+
+@main.command()
+@click.argument("part", type=click.Choice(list(APPS)))
+def serve(part: str) -> None:
+    """Run one part of the stack under gunicorn in this process (containers use this)."""
+    settings = load_settings()
+    command = gunicorn_command(part, settings)
+    os.execv(command[0], command)  # noqa: S606 - replaces this process with gunicorn
 
 
 @main.command("create-user")

@@ -10,6 +10,7 @@ import dataclasses
 import json
 import os
 import secrets
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -207,10 +208,13 @@ def load_or_create_local_secrets(path: Path) -> dict[str, str]:
             "JWT_SECRET_KEY": secrets.token_urlsafe(48),
             "INTERNAL_SECRET_KEY": secrets.token_urlsafe(48),
         }
-        tmp = path.with_name(f".{path.name}.{os.getpid()}")
-        tmp.write_text(json.dumps(fresh))
-        tmp.chmod(0o600)
+        # mkstemp: a name unique per call (threads of one process too) and a
+        # file that is 0600 from the start, never briefly world-readable.
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        tmp = Path(tmp_name)
         try:
+            with os.fdopen(fd, "w") as tmp_file:
+                tmp_file.write(json.dumps(fresh))
             os.link(tmp, path)
         except FileExistsError:
             pass

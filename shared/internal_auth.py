@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import jwt
 from flask import Flask, g, request
@@ -82,7 +83,7 @@ def verify_internal_token(token: str, secret: str, *, audience: str) -> Identity
         )
     except jwt.PyJWTError as exc:
         raise APIError(401, "invalid_internal_credential", "Invalid internal credential") from exc
-    if claims["iss"] not in ISSUERS or (claims.get("sub") and claims.get("role") not in ROLES):
+    if not _claims_are_sound(claims):
         raise APIError(401, "invalid_internal_credential", "Invalid internal credential")
     request_id = claims["rid"] if is_valid_request_id(claims["rid"]) else new_request_id()
     return Identity(
@@ -91,6 +92,20 @@ def verify_internal_token(token: str, secret: str, *, audience: str) -> Identity
         caller=claims["iss"],
         request_id=request_id,
     )
+
+
+def _claims_are_sound(claims: dict[str, Any]) -> bool:
+    """A known issuer; and either no user and no role, or a user id with a known role.
+
+    The types are checked too: a signed but malformed claim (``"iss": [...]``)
+    must be a 401, not a TypeError.
+    """
+    issuer, user_id, role = claims.get("iss"), claims.get("sub"), claims.get("role")
+    if not isinstance(issuer, str) or issuer not in ISSUERS:
+        return False
+    if user_id is None:
+        return role is None
+    return bool(user_id) and isinstance(user_id, str) and isinstance(role, str) and role in ROLES
 
 
 def init_internal_auth(

@@ -9,17 +9,19 @@ import sys
 import time
 import uuid
 from datetime import UTC, datetime
+from typing import TypeGuard
 
 from flask import Flask, Response, g, has_request_context, request
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # A client's request id is reused only when it is short and plain, so that it
 # can go into log lines and headers as it is.
-_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
+_REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:-]{8,128}")
 
 
-def is_valid_request_id(value: str | None) -> bool:
-    return bool(value) and bool(_REQUEST_ID_RE.match(value or ""))
+def is_valid_request_id(value: object) -> TypeGuard[str]:
+    # fullmatch: ``$`` would also accept a trailing newline.
+    return isinstance(value, str) and _REQUEST_ID_RE.fullmatch(value) is not None
 
 
 def new_request_id() -> str:

@@ -25,7 +25,7 @@ def test_login_returns_access_and_refresh_tokens(auth_api, db_session):
 
 
 def test_username_is_case_insensitive(auth_api, db_session):
-    user = make_user(db_session, username="Maria.Silva")
+    make_user(db_session, username="Maria.Silva")
     assert login(auth_api, "maria.silva", DEFAULT_PASSWORD).status_code == 200
 
 

@@ -38,7 +38,9 @@ def test_weak_new_password_is_422_saying_why(auth_api, db_session):
     user = make_user(db_session, username="joana")
     for weak, reason in [("short", "at least"), ("joana", "at least"), ("password123", "common")]:
         response = auth_api.post(
-            ME_PASSWORD, user=user, json={"current_password": DEFAULT_PASSWORD, "new_password": weak}
+            ME_PASSWORD,
+            user=user,
+            json={"current_password": DEFAULT_PASSWORD, "new_password": weak},
         )
         assert response.status_code == 422
         assert reason in " ".join(response.json["error"]["details"]["password"])
@@ -49,8 +51,12 @@ def test_admin_creates_user_with_one_time_password(auth_api, db_session):
     response = auth_api.post(
         USERS,
         user=admin,
-        json={"username": "carlos", "full_name": "Carlos Souza", "email": "c@example.com",
-              "role": "driver"},
+        json={
+            "username": "carlos",
+            "full_name": "Carlos Souza",
+            "email": "c@example.com",
+            "role": "driver",
+        },
     )
     assert response.status_code == 201
     body = response.json

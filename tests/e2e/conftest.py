@@ -54,7 +54,9 @@ def stack_env(database_url: str, var_dir: Path, **extra: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def e2e_stack(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+def e2e_stack(
+    pg_server_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningStack]:
     var_dir = tmp_path_factory.mktemp("e2e-var")
     with scratch_database(pg_server_url, "e2e") as database_url:
         migrate(database_url)

@@ -60,8 +60,13 @@ def test_password_gate_then_vehicle_then_photo(e2e_stack, http):
     created = http.post(
         f"{url}/api/v1/fleet/vehicles",
         headers=auth,
-        json={"plate": "rio-2a19", "make": "Renault", "model": "Kangoo", "year": 2023,
-              "fuel_types": ["gasoline", "ethanol"]},
+        json={
+            "plate": "rio-2a19",
+            "make": "Renault",
+            "model": "Kangoo",
+            "year": 2023,
+            "fuel_types": ["gasoline", "ethanol"],
+        },
     )
     assert created.status_code == 201, created.text
     vehicle = created.json()
@@ -71,8 +76,10 @@ def test_password_gate_then_vehicle_then_photo(e2e_stack, http):
 
     photo = jpeg_bytes(300_000)
     uploaded = http.post(
-        f"{url}/api/v1/media/files", headers=auth,
-        files={"file": ("dash.jpg", photo, "image/jpeg")}, data={"kind": "photo"},
+        f"{url}/api/v1/media/files",
+        headers=auth,
+        files={"file": ("dash.jpg", photo, "image/jpeg")},
+        data={"kind": "photo"},
     )
     assert uploaded.status_code == 201, uploaded.text
     assert uploaded.json()["sha256"] == hashlib.sha256(photo).hexdigest()
@@ -82,8 +89,9 @@ def test_password_gate_then_vehicle_then_photo(e2e_stack, http):
 
 
 def test_request_id_is_returned_and_reused(e2e_stack, http):
-    response = http.get(f"{e2e_stack.url}/api/v1/fleet/vehicles",
-                        headers={"X-Request-ID": "client-req-0001"})
+    response = http.get(
+        f"{e2e_stack.url}/api/v1/fleet/vehicles", headers={"X-Request-ID": "client-req-0001"}
+    )
     assert response.status_code == 401
     assert response.headers["X-Request-ID"] == "client-req-0001"
     assert response.json()["error"]["request_id"] == "client-req-0001"
@@ -91,8 +99,11 @@ def test_request_id_is_returned_and_reused(e2e_stack, http):
 
 
 def test_services_refuse_requests_that_bypass_the_gateway(e2e_stack, http):
-    for part, path in [("fleet", "/api/v1/fleet/vehicles"), ("auth", "/api/v1/auth/me"),
-                       ("media", "/api/v1/media/files/00000000-0000-0000-0000-000000000000")]:
+    for part, path in [
+        ("fleet", "/api/v1/fleet/vehicles"),
+        ("auth", "/api/v1/auth/me"),
+        ("media", "/api/v1/media/files/00000000-0000-0000-0000-000000000000"),
+    ]:
         direct = http.get(f"{e2e_stack.service_url(part)}{path}")
         assert direct.status_code == 401, part
         forged = http.get(
@@ -113,8 +124,10 @@ def test_forged_identity_header_through_gateway_is_ignored(e2e_stack, http):
 
 def test_unknown_route_is_json_404(e2e_stack, http):
     for path in ("/api/v1/nothing-here", "/nope", "/api/v1/fleet/no-such-thing"):
-        response = http.get(f"{e2e_stack.url}{path}",
-                            headers={"Authorization": f"Bearer {admin_token(http, e2e_stack)}"})
+        response = http.get(
+            f"{e2e_stack.url}{path}",
+            headers={"Authorization": f"Bearer {admin_token(http, e2e_stack)}"},
+        )
         assert response.status_code == 404, path
         assert response.json()["error"]["code"] == "not_found"
 

@@ -126,7 +126,10 @@ def test_list_filters_by_status_and_text(fleet_api, db_session):
 
 def test_limit_out_of_range_and_bad_cursor_are_client_errors(fleet_api):
     user, role = MANAGER
-    assert fleet_api.get(VEHICLES, user=user, role=role, query_string={"limit": 500}).status_code == 422
+    assert (
+        fleet_api.get(VEHICLES, user=user, role=role, query_string={"limit": 500}).status_code
+        == 422
+    )
     bad = fleet_api.get(VEHICLES, user=user, role=role, query_string={"cursor": "!!!"})
     assert bad.status_code == 400
     assert bad.json["error"]["code"] == "invalid_cursor"

@@ -8,7 +8,9 @@ from tests.support.files import jpeg_bytes, pdf_bytes, sha256
 FILES = "/api/v1/media/files"
 
 
-def upload(media_api, data: bytes, *, user, role="driver", name="photo.jpg", mimetype=None, kind="photo"):
+def upload(
+    media_api, data: bytes, *, user, role="driver", name="photo.jpg", mimetype=None, kind="photo"
+):
     return media_api.post(
         FILES,
         user=user,
@@ -63,8 +65,14 @@ def test_etag_and_range_requests(media_api):
 
 
 def test_pdf_is_accepted_by_its_bytes(media_api):
-    response = upload(media_api, pdf_bytes(), user=str(uuid.uuid4()), name="doc.pdf",
-                      mimetype="application/pdf", kind="document")
+    response = upload(
+        media_api,
+        pdf_bytes(),
+        user=str(uuid.uuid4()),
+        name="doc.pdf",
+        mimetype="application/pdf",
+        kind="document",
+    )
     assert response.status_code == 201
     assert response.json["content_type"] == "application/pdf"
 
@@ -82,12 +90,18 @@ def test_drivers_cannot_see_each_others_files(media_api):
     file_id = upload(media_api, jpeg_bytes(), user=owner).json["id"]
     assert media_api.get(f"{FILES}/{file_id}", user=other, role="driver").status_code == 404
     assert media_api.get(f"{FILES}/{file_id}/content", user=other, role="driver").status_code == 404
-    assert media_api.get(f"{FILES}/{file_id}", user=str(uuid.uuid4()), role="manager").status_code == 200
+    assert (
+        media_api.get(f"{FILES}/{file_id}", user=str(uuid.uuid4()), role="manager").status_code
+        == 200
+    )
 
 
 def test_upload_without_file_part_is_422(media_api):
     response = media_api.post(
-        FILES, user=str(uuid.uuid4()), role="driver", data={"kind": "photo"},
+        FILES,
+        user=str(uuid.uuid4()),
+        role="driver",
+        data={"kind": "photo"},
         content_type="multipart/form-data",
     )
     assert response.status_code == 422
