@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import make_base
@@ -34,3 +36,46 @@ class User(Base):
         sa.DateTime(timezone=True), server_default=sa.func.now()
     )
     password_changed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    # Bumped on password change, role change and deactivation: every token
+    # carries the generation it was issued in, and older ones stop working.
+    token_generation: Mapped[int] = mapped_column(default=0, server_default="0")
+    failed_login_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    first_failed_login_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    locked_until: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+
+class RevokedToken(Base):
+    """A single token revoked before its expiry (logout). Kept until it would have expired."""
+
+    __tablename__ = "revoked_tokens"
+    __table_args__ = (sa.Index("ix_revoked_tokens_expires_at", "expires_at"),)
+
+    jti: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    user_id: Mapped[uuid.UUID]
+    expires_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    revoked_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), server_default=sa.func.now()
+    )
+
+
+class AuditEvent(Base):
+    """Who did what to whom, from where: logins, lockouts, password and role changes."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        sa.Index("ix_audit_events_at_id", "at", "id"),
+        sa.Index("ix_audit_events_target_id", "target_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), server_default=sa.func.clock_timestamp()
+    )
+    action: Mapped[str] = mapped_column(sa.String(40))
+    actor_id: Mapped[uuid.UUID | None]
+    target_id: Mapped[uuid.UUID | None]
+    ip: Mapped[str | None] = mapped_column(sa.String(45))
+    request_id: Mapped[str | None] = mapped_column(sa.String(128))
+    details: Mapped[dict[str, Any]] = mapped_column(
+        postgresql.JSONB, default=dict, server_default=sa.text("'{}'::jsonb")
+    )

@@ -2,46 +2,90 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
+import jwt
 from apiflask import APIBlueprint
+from flask import current_app
+from flask_jwt_extended import decode_token
+from flask_jwt_extended.exceptions import JWTExtendedException
 
 from auth_service import service
+from auth_service.revocation import RevocationPublisher
 from auth_service.schemas import (
     LoginIn,
+    LogoutIn,
     PasswordChangeIn,
     TokensOut,
     UserCreatedOut,
     UserCreateIn,
+    UserListQuery,
     UserOut,
+    UserPageOut,
+    UserUpdateIn,
 )
 from auth_service.tokens import access_token_for, tokens_for
 from shared.db import current_session
-from shared.internal_auth import require_user
+from shared.internal_auth import current_identity, require_user
 
 bp = APIBlueprint("auth", __name__, url_prefix="/api/v1/auth", tag="Auth")
+
+
+def publisher() -> RevocationPublisher:
+    return current_app.extensions["revocation_publisher"]
 
 
 @bp.post("/login")
 @bp.input(LoginIn, arg_name="body")
 @bp.output(TokensOut)
-@bp.doc(summary="Log in with username and password", security=[])
+@bp.doc(
+    summary="Log in with username and password",
+    security=[],
+    responses={401: "Invalid credentials", 429: "Throttled, or account temporarily locked"},
+)
 def login(body: dict[str, Any]) -> dict[str, Any]:
     user = service.authenticate(
-        db_session=current_session(), username=body["username"], password=body["password"]
+        db_session=current_session(),
+        username=body["username"],
+        password=body["password"],
+        context=current_identity(),
     )
     return tokens_for(user)
 
 
 @bp.post("/refresh")
 @bp.output(TokensOut)
-@bp.doc(summary="Exchange a refresh token (as Bearer) for a new access token")
+@bp.doc(summary="Exchange a refresh token (sent as Bearer) for a new access token")
 def refresh() -> dict[str, Any]:
     identity = require_user()
-    user = service.get_user(db_session=current_session(), user_id=identity.user_id)
+    user = service.get_user(db_session=current_session(), user_id=identity.user_id or "")
     if not user.is_active:
         raise service.invalid_credentials()
     return access_token_for(user)
+
+
+@bp.post("/logout")
+@bp.input(LogoutIn, arg_name="body")
+@bp.output({}, status_code=204)
+@bp.doc(summary="Revoke this access token and, when given, the refresh token")
+def logout(body: dict[str, Any]) -> tuple[str, int]:
+    identity = require_user()
+    refresh_claims = None
+    if body.get("refresh_token"):
+        try:
+            refresh_claims = decode_token(body["refresh_token"])
+        except (jwt.PyJWTError, JWTExtendedException):
+            refresh_claims = None  # an unusable token has nothing left to revoke
+    service.logout(
+        db_session=current_session(),
+        identity=identity,
+        refresh_claims=refresh_claims
+        if refresh_claims and refresh_claims.get("type") == "refresh"
+        else None,
+        publisher=publisher(),
+    )
+    return "", 204
 
 
 @bp.get("/me")
@@ -49,33 +93,44 @@ def refresh() -> dict[str, Any]:
 @bp.doc(summary="The logged-in user")
 def me() -> Any:
     identity = require_user()
-    return service.get_user(db_session=current_session(), user_id=identity.user_id)
+    return service.get_user(db_session=current_session(), user_id=identity.user_id or "")
 
 
 @bp.post("/me/password")
 @bp.input(PasswordChangeIn, arg_name="body")
 @bp.output(TokensOut)
-@bp.doc(summary="Change one's own password; returns fresh tokens")
+@bp.doc(summary="Change one's own password; every older token stops working")
 def change_password(body: dict[str, Any]) -> dict[str, Any]:
     identity = require_user()
     session = current_session()
-    user = service.get_user(db_session=session, user_id=identity.user_id)
+    user = service.get_user(db_session=session, user_id=identity.user_id or "", for_update=True)
     service.change_password(
         db_session=session,
         user=user,
         current_password=body["current_password"],
         new_password=body["new_password"],
+        publisher=publisher(),
+        context=identity,
     )
     return tokens_for(user)
+
+
+@bp.get("/users")
+@bp.input(UserListQuery, location="query", arg_name="query")
+@bp.output(UserPageOut)
+@bp.doc(summary="List users (admin)")
+def list_users(query: dict[str, Any]) -> Any:
+    require_user("admin")
+    return service.list_users(db_session=current_session(), **query)
 
 
 @bp.post("/users")
 @bp.input(UserCreateIn, arg_name="body")
 @bp.output(UserCreatedOut, status_code=201)
-@bp.doc(summary="Create a user (admin)")
+@bp.doc(summary="Create a user (admin); without a password one is generated and shown once")
 def create_user(body: dict[str, Any]) -> Any:
-    require_user("admin")
-    user, one_time = service.create_user(db_session=current_session(), **body)
+    identity = require_user("admin")
+    user, one_time = service.create_user(db_session=current_session(), context=identity, **body)
     result = {name: getattr(user, name) for name in UserOut().fields}
     if one_time:
         result["one_time_password"] = one_time
@@ -85,6 +140,35 @@ def create_user(body: dict[str, Any]) -> Any:
 @bp.get("/users/<uuid:user_id>")
 @bp.output(UserOut)
 @bp.doc(summary="One user (admin)")
-def get_user(user_id: Any) -> Any:
+def get_user(user_id: uuid.UUID) -> Any:
     require_user("admin")
     return service.get_user(db_session=current_session(), user_id=user_id)
+
+
+@bp.patch("/users/<uuid:user_id>")
+@bp.input(UserUpdateIn, arg_name="body")
+@bp.output(UserOut)
+@bp.doc(summary="Change a user's name, email, role or active state (admin)")
+def update_user(user_id: uuid.UUID, body: dict[str, Any]) -> Any:
+    identity = require_user("admin")
+    return service.update_user(
+        db_session=current_session(),
+        actor=identity,
+        user_id=user_id,
+        changes=body,
+        publisher=publisher(),
+    )
+
+
+@bp.delete("/users/<uuid:user_id>")
+@bp.output(UserOut)
+@bp.doc(summary="Deactivate a user (admin); their history is kept")
+def deactivate_user(user_id: uuid.UUID) -> Any:
+    identity = require_user("admin")
+    return service.update_user(
+        db_session=current_session(),
+        actor=identity,
+        user_id=user_id,
+        changes={"is_active": False},
+        publisher=publisher(),
+    )

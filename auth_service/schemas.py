@@ -7,7 +7,7 @@ from apiflask.fields import UUID, Boolean, Email, Integer, String
 from apiflask.validators import Length, OneOf
 
 from auth_service.models import ROLES
-from shared.schemas import UTCDateTime
+from shared.schemas import PageQuery, UTCDateTime, page_of
 
 
 class LoginIn(Schema):
@@ -21,6 +21,10 @@ class TokensOut(Schema):
     token_type = String(required=True)
     expires_in = Integer(required=True)
     must_change_password = Boolean(required=True)
+
+
+class LogoutIn(Schema):
+    refresh_token = String(load_default=None, validate=Length(1, 4096))
 
 
 class PasswordChangeIn(Schema):
@@ -49,3 +53,19 @@ class UserCreateIn(Schema):
 
 class UserCreatedOut(UserOut):
     one_time_password = String()
+
+
+class UserUpdateIn(Schema):
+    full_name = String(validate=Length(1, 200))
+    email = Email(allow_none=True)
+    role = String(validate=OneOf(ROLES))
+    is_active = Boolean()
+
+
+class UserListQuery(PageQuery):
+    role = String(load_default=None, validate=OneOf(ROLES))
+    is_active = Boolean(load_default=None)
+    q = String(load_default=None, validate=Length(1, 64))
+
+
+UserPageOut = page_of(UserOut)

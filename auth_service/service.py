@@ -1,18 +1,22 @@
-"""Users, passwords and logins: the rules of the auth service.
+"""Users, passwords, logins and revocation: the rules of the auth service.
 
 Functions take keyword arguments and an explicit session; they know nothing of
-Flask requests.
+Flask requests. Each one that changes something records it in the audit trail
+in the same transaction.
 """
 
 from __future__ import annotations
 
 import secrets
 import uuid
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from auth_service import audit, revocation
 from auth_service.models import ROLES, User
 from auth_service.passwords import (
     DUMMY_HASH,
@@ -22,24 +26,45 @@ from auth_service.passwords import (
     verify_password,
 )
 from shared.errors import APIError
+from shared.internal_auth import Identity
+from shared.pagination import Page, paginate
+
+
+@dataclass(frozen=True)
+class LockoutPolicy:
+    """After ``max_failures`` within ``window``, the account is locked for ``lock_for``."""
+
+    max_failures: int = 5
+    window: timedelta = timedelta(minutes=15)
+    lock_for: timedelta = timedelta(minutes=15)
+
+
+LOCKOUT = LockoutPolicy()
 
 
 def invalid_credentials() -> APIError:
     return APIError(401, "invalid_credentials", "Invalid username or password")
 
 
-def find_user_by_username(*, db_session: Session, username: str) -> User | None:
-    return db_session.scalar(
-        sa.select(User).where(sa.func.lower(User.username) == username.strip().lower())
-    )
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
-def get_user(*, db_session: Session, user_id: str | uuid.UUID) -> User:
+def find_user_by_username(
+    *, db_session: Session, username: str, for_update: bool = False
+) -> User | None:
+    stmt = sa.select(User).where(sa.func.lower(User.username) == username.strip().lower())
+    if for_update:
+        stmt = stmt.with_for_update()
+    return db_session.scalar(stmt)
+
+
+def get_user(*, db_session: Session, user_id: str | uuid.UUID, for_update: bool = False) -> User:
     try:
         key = uuid.UUID(str(user_id))
     except ValueError:
         raise APIError(404, "user_not_found", "No such user") from None
-    user = db_session.get(User, key)
+    user = db_session.get(User, key, with_for_update=for_update)
     if user is None:
         raise APIError(404, "user_not_found", "No such user")
     return user
@@ -58,6 +83,7 @@ def create_user(
     role: str,
     email: str | None = None,
     password: str | None = None,
+    context: Identity | None = None,
 ) -> tuple[User, str | None]:
     """Create a user who must change the password at first login.
 
@@ -73,6 +99,7 @@ def create_user(
     if find_user_by_username(db_session=db_session, username=username) is not None:
         raise APIError(409, "username_taken", "That username is already in use")
     user = User(
+        id=uuid.uuid4(),
         username=username.strip(),
         full_name=full_name.strip(),
         email=email,
@@ -81,6 +108,7 @@ def create_user(
         must_change_password=True,
     )
     db_session.add(user)
+    audit.record(db_session, action="user_created", context=context, target_id=user.id, role=role)
     try:
         db_session.commit()
     except sa.exc.IntegrityError:
@@ -90,28 +118,115 @@ def create_user(
     return user, one_time
 
 
-def authenticate(*, db_session: Session, username: str, password: str) -> User:
-    """Return the user whose credentials these are, or raise 401 invalid_credentials.
+def _register_failure(db_session: Session, user: User, context: Identity | None) -> None:
+    now = _now()
+    if user.first_failed_login_at is None or now - user.first_failed_login_at > LOCKOUT.window:
+        user.first_failed_login_at = now
+        user.failed_login_count = 1
+    else:
+        user.failed_login_count += 1
+    if user.failed_login_count >= LOCKOUT.max_failures:
+        user.locked_until = now + LOCKOUT.lock_for
+        user.failed_login_count = 0
+        user.first_failed_login_at = None
+        audit.record(
+            db_session,
+            action="account_locked",
+            context=context,
+            target_id=user.id,
+            actor_id=user.id,
+            until=user.locked_until.isoformat(),
+        )
+
+
+def _locked(user: User) -> APIError:
+    assert user.locked_until is not None
+    seconds = max(1, int((user.locked_until - _now()).total_seconds()) + 1)
+    return APIError(
+        429,
+        "account_locked",
+        "Too many failed logins: the account is locked for a while",
+        details={"retry_after_seconds": seconds},
+        headers={"Retry-After": str(seconds)},
+    )
+
+
+def authenticate(
+    *, db_session: Session, username: str, password: str, context: Identity | None = None
+) -> User:
+    """Return the user whose credentials these are, or raise.
 
     Unknown users, inactive users and wrong passwords look the same to the
-    caller, in body and in time.
+    caller (401 invalid_credentials), in body and in time. After repeated
+    failures the account is locked (429 account_locked), even for the right
+    password, until the lock expires. The user's row is locked while counting
+    so that parallel attempts cannot slip past the limit.
     """
-    user = find_user_by_username(db_session=db_session, username=username)
+    user = find_user_by_username(db_session=db_session, username=username, for_update=True)
     if user is None:
         verify_password(DUMMY_HASH, password)
+        audit.record(
+            db_session,
+            action="login_failed",
+            context=context,
+            username=username[:64],
+            reason="unknown_user",
+        )
+        db_session.commit()
         raise invalid_credentials()
-    if not verify_password(user.password_hash, password) or not user.is_active:
+    if user.locked_until is not None and user.locked_until > _now():
+        audit.record(
+            db_session,
+            action="login_refused_locked",
+            context=context,
+            target_id=user.id,
+            actor_id=user.id,
+        )
+        db_session.commit()
+        raise _locked(user)
+    if not verify_password(user.password_hash, password):
+        _register_failure(db_session, user, context)
+        audit.record(
+            db_session,
+            action="login_failed",
+            context=context,
+            target_id=user.id,
+            actor_id=user.id,
+            reason="wrong_password",
+        )
+        db_session.commit()
         raise invalid_credentials()
+    if not user.is_active:
+        audit.record(
+            db_session,
+            action="login_failed",
+            context=context,
+            target_id=user.id,
+            actor_id=user.id,
+            reason="inactive",
+        )
+        db_session.commit()
+        raise invalid_credentials()
+    user.failed_login_count = 0
+    user.first_failed_login_at = None
+    user.locked_until = None
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-        db_session.commit()
+    audit.record(db_session, action="login", context=context, target_id=user.id, actor_id=user.id)
+    db_session.commit()
     return user
 
 
 def change_password(
-    *, db_session: Session, user: User, current_password: str, new_password: str
+    *,
+    db_session: Session,
+    user: User,
+    current_password: str,
+    new_password: str,
+    publisher: revocation.RevocationPublisher | None = None,
+    context: Identity | None = None,
 ) -> User:
-    """Replace the user's password after checking the current one and the policy."""
+    """Replace the user's password; every token issued before stops working."""
     if not verify_password(user.password_hash, current_password):
         raise APIError(403, "invalid_current_password", "The current password is not correct")
     if new_password == current_password:
@@ -119,14 +234,134 @@ def change_password(
             422,
             "weak_password",
             "The new password must differ from the current one",
-            details={"new_password": ["must differ from the current password"]},
+            details={"password": ["must differ from the current password"]},
         )
     check_password_policy(new_password, username=user.username)
     user.password_hash = hash_password(new_password)
     user.must_change_password = False
-    user.password_changed_at = datetime.now(UTC)
+    user.password_changed_at = _now()
+    revocation.bump_generation(user)
+    audit.record(db_session, action="password_changed", context=context, target_id=user.id)
     db_session.commit()
+    if publisher:
+        publisher.generation_changed(user)
     return user
+
+
+def list_users(
+    *,
+    db_session: Session,
+    limit: int,
+    cursor: str | None,
+    role: str | None = None,
+    is_active: bool | None = None,
+    q: str | None = None,
+) -> Page:
+    stmt = sa.select(User)
+    if role:
+        stmt = stmt.where(User.role == role)
+    if is_active is not None:
+        stmt = stmt.where(User.is_active.is_(is_active))
+    if q:
+        pattern = f"%{q.strip()}%"
+        stmt = stmt.where(
+            sa.or_(
+                User.username.ilike(pattern),
+                User.full_name.ilike(pattern),
+                User.email.ilike(pattern),
+            )
+        )
+    return paginate(
+        db_session, stmt, order_by=[User.created_at, User.id], limit=limit, cursor=cursor
+    )
+
+
+def _ensure_another_admin(db_session: Session, user: User) -> None:
+    """409 unless an active admin other than ``user`` remains (rows locked while checking)."""
+    admins = db_session.scalars(
+        sa.select(User.id).where(User.role == "admin", User.is_active.is_(True)).with_for_update()
+    ).all()
+    if not [admin for admin in admins if admin != user.id]:
+        raise APIError(409, "last_admin", "The last active admin cannot be demoted or deactivated")
+
+
+def update_user(
+    *,
+    db_session: Session,
+    actor: Identity,
+    user_id: uuid.UUID,
+    changes: dict[str, Any],
+    publisher: revocation.RevocationPublisher | None = None,
+) -> User:
+    """Apply an admin's changes to a user.
+
+    Nobody changes their own role or active state. The last active admin
+    cannot lose the role or be deactivated. Role changes and deactivation end
+    every session of the user at once.
+    """
+    user = get_user(db_session=db_session, user_id=user_id, for_update=True)
+    is_self = str(user.id) == actor.user_id
+    new_role = changes.get("role", user.role)
+    new_active = changes.get("is_active", user.is_active)
+    if is_self and (new_role != user.role or new_active != user.is_active):
+        raise APIError(403, "cannot_change_own_access", "You cannot change your own role or status")
+    if user.role == "admin" and user.is_active and (new_role != "admin" or not new_active):
+        _ensure_another_admin(db_session, user)
+    ends_sessions = False
+    if new_role != user.role:
+        audit.record(
+            db_session,
+            action="role_changed",
+            context=actor,
+            target_id=user.id,
+            old=user.role,
+            new=new_role,
+        )
+        user.role = new_role
+        ends_sessions = True
+    if new_active != user.is_active:
+        audit.record(
+            db_session,
+            action="deactivated" if not new_active else "reactivated",
+            context=actor,
+            target_id=user.id,
+        )
+        user.is_active = new_active
+        ends_sessions = ends_sessions or not new_active
+    for name in ("full_name", "email"):
+        if name in changes:
+            setattr(user, name, changes[name])
+    if ends_sessions:
+        revocation.bump_generation(user)
+    db_session.commit()
+    if ends_sessions and publisher:
+        publisher.generation_changed(user)
+    return user
+
+
+def logout(
+    *,
+    db_session: Session,
+    identity: Identity,
+    refresh_claims: dict[str, Any] | None,
+    publisher: revocation.RevocationPublisher | None = None,
+) -> None:
+    """Revoke the access token of this request and, if given, the user's refresh token."""
+    revoked: list[tuple[str, int]] = []
+    if identity.token_jti and identity.token_exp:
+        revoked.append((identity.token_jti, identity.token_exp))
+    if refresh_claims and refresh_claims.get("sub") == identity.user_id:
+        revoked.append((str(refresh_claims["jti"]), int(refresh_claims["exp"])))
+    for jti, expires_at in revoked:
+        revocation.revoke_token(
+            db_session, jti=jti, user_id=identity.user_id or "", expires_at=expires_at
+        )
+    revocation.purge_expired(db_session)
+    audit.record(db_session, action="logout", context=identity, target_id=identity.user_id)
+    db_session.commit()
+    if publisher:
+        for jti, expires_at in revoked:
+            publisher.token_revoked(jti, expires_at)
 
 
 def ensure_admin(*, db_session: Session, username: str, password: str | None) -> str | None:

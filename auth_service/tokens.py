@@ -8,11 +8,15 @@ from flask import current_app
 from flask_jwt_extended import create_access_token, create_refresh_token
 
 from auth_service.models import User
-from shared.tokens import MUST_CHANGE_PASSWORD_CLAIM, ROLE_CLAIM
+from shared.tokens import GENERATION_CLAIM, MUST_CHANGE_PASSWORD_CLAIM, ROLE_CLAIM
 
 
 def _claims(user: User) -> dict[str, Any]:
-    return {ROLE_CLAIM: user.role, MUST_CHANGE_PASSWORD_CLAIM: user.must_change_password}
+    return {
+        ROLE_CLAIM: user.role,
+        MUST_CHANGE_PASSWORD_CLAIM: user.must_change_password,
+        GENERATION_CLAIM: user.token_generation,
+    }
 
 
 def access_token_for(user: User) -> dict[str, Any]:

@@ -72,7 +72,8 @@ class Stack:
 
     settings: Settings
     env: Mapping[str, str]
-    workers: int | None = None
+    # Per-part worker counts overriding WEB_CONCURRENCY (the tests use it).
+    workers: Mapping[str, int] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def start(self, parts: tuple[str, ...] = ("auth", "fleet", "media", "gateway")) -> None:
@@ -83,7 +84,7 @@ class Stack:
         # A session of its own: Ctrl-C reaches `frota up` only, which then
         # stops every process in order instead of all dying at once.
         self.processes[part] = subprocess.Popen(  # noqa: S603 - our own argv
-            gunicorn_command(part, self.settings, self.workers),
+            gunicorn_command(part, self.settings, self.workers.get(part)),
             env=dict(self.env),
             start_new_session=True,
         )

@@ -10,10 +10,11 @@ import redis
 from flask import Flask, Response, g, jsonify, request
 from flask_jwt_extended import JWTManager
 
-from gateway.client_auth import authenticate_request
+from gateway.client_auth import authenticate_request, enforce_password_gate
 from gateway.client_ip import client_ip, parse_networks
 from gateway.health import stack_health
 from gateway.proxy import Proxy
+from gateway.revocation import RevocationChecker
 from gateway.routing import build_route_table, find_route
 from shared.config import Settings
 from shared.errors import APIError, register_error_handlers
@@ -24,6 +25,7 @@ from shared.logs import (
     is_valid_request_id,
     new_request_id,
 )
+from shared.revocation import RevocationCache
 from shared.tokens import configure_jwt
 
 PROXY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -59,6 +61,9 @@ def register_routes(app: Flask, settings: Settings) -> None:
     redis_client = redis.Redis.from_url(
         settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5
     )
+    revocations = RevocationChecker(
+        RevocationCache(redis_client, settings.redis_prefix), proxy.pools["auth"], settings
+    )
 
     @app.get("/livez")
     def liveness() -> Response:
@@ -75,7 +80,10 @@ def register_routes(app: Flask, settings: Settings) -> None:
         route = find_route(table, request.method, request.path)
         if route is None:
             raise APIError(404, message="No such resource")
-        identity = authenticate_request(route, request.method, request.path)
+        identity = authenticate_request(route)
+        if identity is not None:
+            revocations.ensure_not_revoked(identity, g.request_id)
+            enforce_password_gate(identity, route, request.method, request.path)
         g.identity = identity
         return proxy.forward(
             route,

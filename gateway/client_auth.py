@@ -13,7 +13,7 @@ from flask_jwt_extended.exceptions import JWTExtendedException
 from gateway.routing import PASSWORD_CHANGE_ALLOWED, Access, Route
 from shared.errors import APIError
 from shared.internal_auth import ROLES
-from shared.tokens import MUST_CHANGE_PASSWORD_CLAIM, ROLE_CLAIM
+from shared.tokens import GENERATION_CLAIM, MUST_CHANGE_PASSWORD_CLAIM, ROLE_CLAIM
 
 BEARER_CHALLENGE = 'Bearer realm="frota"'
 
@@ -26,6 +26,7 @@ class ClientIdentity:
     token_type: str
     must_change_password: bool
     expires_at: int
+    generation: int
 
 
 def _unauthorized(code: str, message: str) -> APIError:
@@ -63,18 +64,23 @@ def verify_client_token(token: str, expected_type: str) -> ClientIdentity:
         token_type=expected_type,
         must_change_password=bool(claims.get(MUST_CHANGE_PASSWORD_CLAIM)),
         expires_at=int(claims["exp"]),
+        generation=int(claims.get(GENERATION_CLAIM) or 0),
     )
 
 
-def authenticate_request(route: Route, method: str, path: str) -> ClientIdentity | None:
-    """The caller's identity under ``route``'s access rule, or a 401/403 APIError."""
+def authenticate_request(route: Route) -> ClientIdentity | None:
+    """The caller's identity under ``route``'s access rule, or a 401 APIError."""
     if route.access is Access.PUBLIC:
         return None
     token = bearer_token()
     if token is None:
         raise _unauthorized("token_required", "A Bearer token is required")
     expected = "refresh" if route.access is Access.REFRESH else "access"
-    identity = verify_client_token(token, expected)
+    return verify_client_token(token, expected)
+
+
+def enforce_password_gate(identity: ClientIdentity, route: Route, method: str, path: str) -> None:
+    """403 on everything but the password change while the password must change."""
     if (
         identity.must_change_password
         and route.access is Access.ACCESS
@@ -85,4 +91,3 @@ def authenticate_request(route: Route, method: str, path: str) -> ClientIdentity
             "password_change_required",
             "Change your password (POST /api/v1/auth/me/password) before anything else",
         )
-    return identity

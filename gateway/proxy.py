@@ -103,6 +103,9 @@ def upstream_headers(
         user_id=identity.user_id if identity else None,
         role=identity.role if identity else None,
         ttl_seconds=settings.internal_token_ttl_seconds,
+        client_ip=client_ip,
+        token_jti=identity.jti if identity else None,
+        token_exp=identity.expires_at if identity else None,
     )
     headers[REQUEST_ID_HEADER] = request_id
     headers["X-Forwarded-For"] = client_ip

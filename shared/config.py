@@ -165,8 +165,8 @@ class Settings:
                 jwt_secret_key=settings.jwt_secret_key or stored["JWT_SECRET_KEY"],
                 internal_secret_key=settings.internal_secret_key or stored["INTERNAL_SECRET_KEY"],
             )
-        if settings.internal_token_ttl_seconds > 60:
-            raise ConfigError("INTERNAL_TOKEN_TTL_SECONDS must be at most 60")
+        if not 1 <= settings.internal_token_ttl_seconds <= 60:
+            raise ConfigError("INTERNAL_TOKEN_TTL_SECONDS must be between 1 and 60")
         return settings
 
     @property

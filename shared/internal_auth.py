@@ -35,6 +35,10 @@ class Identity:
     role: str | None
     caller: str
     request_id: str
+    client_ip: str | None = None
+    # The client token the gateway verified for this request (logout revokes it).
+    token_jti: str | None = None
+    token_exp: int | None = None
 
     @property
     def is_manager(self) -> bool:
@@ -54,10 +58,13 @@ def mint_internal_token(
     user_id: str | None = None,
     role: str | None = None,
     ttl_seconds: int = 30,
+    client_ip: str | None = None,
+    token_jti: str | None = None,
+    token_exp: int | None = None,
 ) -> str:
     """Sign a credential for one call from ``issuer`` to ``audience``."""
     now = int(time.time())
-    claims = {
+    claims: dict[str, Any] = {
         "iss": issuer,
         "aud": audience,
         "iat": now,
@@ -67,6 +74,11 @@ def mint_internal_token(
     if user_id is not None:
         claims["sub"] = user_id
         claims["role"] = role
+    if client_ip is not None:
+        claims["ip"] = client_ip
+    if token_jti is not None:
+        claims["jti_c"] = token_jti
+        claims["exp_c"] = token_exp
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
@@ -91,6 +103,9 @@ def verify_internal_token(token: str, secret: str, *, audience: str) -> Identity
         role=claims.get("role"),
         caller=claims["iss"],
         request_id=request_id,
+        client_ip=claims.get("ip"),
+        token_jti=claims.get("jti_c"),
+        token_exp=claims.get("exp_c"),
     )
 
 
@@ -103,6 +118,10 @@ def _claims_are_sound(claims: dict[str, Any]) -> bool:
     issuer, user_id, role = claims.get("iss"), claims.get("sub"), claims.get("role")
     if not isinstance(issuer, str) or issuer not in ISSUERS:
         return False
+    optional_types = {"ip": str, "jti_c": str, "exp_c": int}
+    for name, kind in optional_types.items():
+        if claims.get(name) is not None and not isinstance(claims[name], kind):
+            return False
     if user_id is None:
         return role is None
     return bool(user_id) and isinstance(user_id, str) and isinstance(role, str) and role in ROLES

@@ -68,7 +68,10 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     handler.setFormatter(JSONFormatter(service))
     handler.addFilter(RequestIdFilter())
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    # Replace only a handler we installed before (an app factory may run more
+    # than once per process); others, such as pytest's capture, stay.
+    root.handlers[:] = [h for h in root.handlers if not isinstance(h.formatter, JSONFormatter)]
+    root.addHandler(handler)
     root.setLevel(level)
 
 

@@ -46,13 +46,15 @@ def decode_cursor(cursor: str, columns: Sequence[sa.ColumnElement[Any]]) -> list
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         raw = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, binascii.Error, UnicodeDecodeError, RecursionError):
+        # RecursionError: json.loads of a deeply nested array ("[[[[...").
         raise _invalid_cursor() from None
     if not isinstance(raw, list) or len(raw) != len(columns):
         raise _invalid_cursor()
     values: list[Any] = []
     for column, value in zip(columns, raw, strict=True):
-        if not isinstance(value, str):
+        # PostgreSQL text cannot hold NUL; psycopg2 would raise a ValueError (a 500).
+        if not isinstance(value, str) or "\x00" in value:
             raise _invalid_cursor()
         python_type = column.type.python_type
         try:

@@ -13,6 +13,9 @@ TOKEN_AUDIENCE = "frota-api"
 # Claim names carried in access tokens beside flask-jwt-extended's own.
 ROLE_CLAIM = "role"
 MUST_CHANGE_PASSWORD_CLAIM = "mcp"
+# The user's token generation at issue; a token older than the user's current
+# generation has been revoked (password or role change, deactivation).
+GENERATION_CLAIM = "gen"
 
 
 def configure_jwt(app: Flask, settings: Settings) -> None:

@@ -9,29 +9,8 @@ import time
 import requests
 
 from tests.e2e.conftest import ADMIN_PASSWORD
+from tests.e2e.helpers import admin_token, login
 from tests.support.files import jpeg_bytes
-
-
-def login(http, stack, username, password):
-    return http.post(
-        f"{stack.url}/api/v1/auth/login", json={"username": username, "password": password}
-    )
-
-
-def admin_token(http, stack) -> str:
-    """Log in as the first admin, changing the one-time password on first use."""
-    first = login(http, stack, "admin", ADMIN_PASSWORD)
-    if first.status_code == 200:
-        changed = http.post(
-            f"{stack.url}/api/v1/auth/me/password",
-            headers={"Authorization": f"Bearer {first.json()['access_token']}"},
-            json={"current_password": ADMIN_PASSWORD, "new_password": "e2e-admin-new-password"},
-        )
-        assert changed.status_code == 200, changed.text
-        return changed.json()["access_token"]
-    again = login(http, stack, "admin", "e2e-admin-new-password")
-    assert again.status_code == 200, again.text
-    return again.json()["access_token"]
 
 
 def test_health_lists_every_service(e2e_stack, http):

@@ -370,7 +370,7 @@ def test_processes_starting_together_all_get_the_same_secrets(tmp_path):
 
 
 def test_internal_token_ttl_above_60_seconds_is_refused(tmp_path):
-    with pytest.raises(ConfigError, match="INTERNAL_TOKEN_TTL_SECONDS must be at most 60"):
+    with pytest.raises(ConfigError, match="INTERNAL_TOKEN_TTL_SECONDS must be between 1 and 60"):
         Settings.from_env(dev_env(tmp_path, INTERNAL_TOKEN_TTL_SECONDS="61"))
 
 
@@ -381,7 +381,7 @@ def test_internal_token_ttl_of_60_seconds_is_accepted(tmp_path):
 
 
 def test_internal_token_ttl_is_checked_in_production_too(tmp_path):
-    with pytest.raises(ConfigError, match="INTERNAL_TOKEN_TTL_SECONDS must be at most 60"):
+    with pytest.raises(ConfigError, match="INTERNAL_TOKEN_TTL_SECONDS must be between 1 and 60"):
         Settings.from_env(production_env(tmp_path, INTERNAL_TOKEN_TTL_SECONDS="3600"))
 
 

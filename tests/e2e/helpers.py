@@ -1,0 +1,61 @@
+"""Client-side steps the end-to-end tests share."""
+
+from __future__ import annotations
+
+import uuid
+
+import requests
+
+from tests.e2e.conftest import ADMIN_PASSWORD, RunningStack
+
+ADMIN_NEW_PASSWORD = "e2e-admin-new-password"
+
+
+def login(http: requests.Session, stack: RunningStack, username: str, password: str):
+    return http.post(
+        f"{stack.url}/api/v1/auth/login", json={"username": username, "password": password}
+    )
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def admin_token(http: requests.Session, stack: RunningStack) -> str:
+    """Log in as the first admin, changing the one-time password on first use."""
+    first = login(http, stack, "admin", ADMIN_PASSWORD)
+    if first.status_code == 200:
+        changed = http.post(
+            f"{stack.url}/api/v1/auth/me/password",
+            headers=bearer(first.json()["access_token"]),
+            json={"current_password": ADMIN_PASSWORD, "new_password": ADMIN_NEW_PASSWORD},
+        )
+        assert changed.status_code == 200, changed.text
+        return changed.json()["access_token"]
+    again = login(http, stack, "admin", ADMIN_NEW_PASSWORD)
+    assert again.status_code == 200, again.text
+    return again.json()["access_token"]
+
+
+def new_user(http: requests.Session, stack: RunningStack, role: str = "driver") -> dict:
+    """Create a user through the API and log them in past the password gate.
+
+    Returns the user with its current ``password``, ``access_token`` and ``refresh_token``.
+    """
+    username = f"{role}-{uuid.uuid4().hex[:8]}"
+    created = http.post(
+        f"{stack.url}/api/v1/auth/users",
+        headers=bearer(admin_token(http, stack)),
+        json={"username": username, "full_name": username.title(), "role": role},
+    )
+    assert created.status_code == 201, created.text
+    user = created.json()
+    first = login(http, stack, username, user["one_time_password"]).json()
+    password = f"pw-{uuid.uuid4().hex}"
+    changed = http.post(
+        f"{stack.url}/api/v1/auth/me/password",
+        headers=bearer(first["access_token"]),
+        json={"current_password": user["one_time_password"], "new_password": password},
+    )
+    assert changed.status_code == 200, changed.text
+    return {**user, **changed.json(), "password": password}

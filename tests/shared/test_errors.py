@@ -1,0 +1,249 @@
+"""Every response that is not a success has one JSON shape, whatever raised it."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from apiflask import APIFlask, Schema
+from apiflask.fields import Integer, String
+from apiflask.validators import Length, Range
+from flask import Flask, g, request
+
+from shared.errors import APIError, error_response, register_error_handlers
+
+SECRET_DETAIL = "password=hunter2 at db.internal:5432"
+
+
+class VehicleIn(Schema):
+    plate = String(required=True, validate=Length(min=7, max=7))
+    year = Integer(required=True, validate=Range(1950, 2100))
+
+
+class ListQuery(Schema):
+    limit = Integer(validate=Range(1, 200))
+
+
+def build_app(kind: str) -> Flask:
+    app = APIFlask(__name__) if kind == "apiflask" else Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = 1024
+    register_error_handlers(app)
+
+    @app.before_request
+    def set_request_id() -> None:
+        g.request_id = request.headers.get("X-Request-ID")
+
+    @app.route("/things", methods=["GET", "POST"])
+    def things():
+        return {"size": len(request.get_data())}
+
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError(SECRET_DETAIL)
+
+    @app.get("/conflict")
+    def conflict():
+        raise APIError(
+            409,
+            "plate_taken",
+            "That plate is already registered",
+            details={"plate": "ABC1234", "vehicle_id": "v-1"},
+            headers={"Retry-After": "5", "X-Extra": "yes"},
+        )
+
+    @app.get("/plain-api-error")
+    def plain_api_error():
+        raise APIError(404)
+
+    @app.get("/unauthorized")
+    def unauthorized():
+        raise APIError(401, "token_expired", "The token has expired")
+
+    @app.get("/custom-challenge")
+    def custom_challenge():
+        raise APIError(401, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+
+    @app.get("/returned")
+    def returned():
+        return error_response(429, message="Slow down", headers={"Retry-After": "30"})
+
+    return app
+
+
+@pytest.fixture(params=["flask", "apiflask"])
+def client(request):
+    return build_app(request.param).test_client()
+
+
+@pytest.fixture
+def apiflask_client():
+    app = build_app("apiflask")
+
+    @app.post("/vehicles")
+    @app.input(VehicleIn)
+    def create_vehicle(json_data):
+        return json_data
+
+    @app.get("/vehicles")
+    @app.input(ListQuery, location="query")
+    def list_vehicles(query_data):
+        return query_data
+
+    return app.test_client()
+
+
+def error_of(response, status: int, code: str) -> dict:
+    """The ``error`` object of ``response``, after checking the shape every error shares."""
+    assert response.status_code == status
+    assert response.mimetype == "application/json"
+    body = response.get_json()
+    assert list(body) == ["error"]
+    error = body["error"]
+    assert set(error) == {"code", "message", "details", "request_id"}
+    assert error["code"] == code
+    assert isinstance(error["message"], str)
+    assert error["message"]
+    assert isinstance(error["details"], dict)
+    return error
+
+
+def test_an_unknown_route_is_404_not_found(client):
+    error = error_of(client.get("/no/such/thing"), 404, "not_found")
+
+    assert error["message"] == "No such resource"
+    assert error["details"] == {}
+
+
+def test_the_error_carries_the_request_id(client):
+    response = client.get("/no/such/thing", headers={"X-Request-ID": "req-0123456789"})
+
+    assert error_of(response, 404, "not_found")["request_id"] == "req-0123456789"
+
+
+def test_a_wrong_method_is_405_with_the_allowed_methods(client):
+    response = client.delete("/things")
+
+    error_of(response, 405, "method_not_allowed")
+    assert set(response.headers["Allow"].replace(" ", "").split(",")) >= {"GET", "POST"}
+
+
+def test_a_body_above_the_limit_is_413_payload_too_large(client):
+    error_of(client.post("/things", data=b"x" * 2048), 413, "payload_too_large")
+
+
+def test_an_unhandled_exception_is_500_without_internals(client, caplog):
+    with caplog.at_level(logging.ERROR, logger="frota.errors"):
+        response = client.get("/boom")
+
+    error = error_of(response, 500, "internal_error")
+    assert error["message"] == "Internal server error"
+    text = response.get_data(as_text=True)
+    for leak in (SECRET_DETAIL, "hunter2", "RuntimeError", "Traceback", "boom", ".py"):
+        assert leak not in text
+
+
+def test_an_unhandled_exception_is_logged_with_its_traceback(client, caplog):
+    with caplog.at_level(logging.ERROR, logger="frota.errors"):
+        client.get("/boom")
+
+    records = [r for r in caplog.records if r.name == "frota.errors"]
+    assert len(records) == 1
+    record = records[0]
+    assert record.levelno == logging.ERROR
+    assert record.exc_info is not None
+    assert record.exc_info[0] is RuntimeError
+    assert SECRET_DETAIL in caplog.text
+    assert "Traceback" in caplog.text
+
+
+def test_an_api_error_passes_its_code_message_details_and_headers(client):
+    response = client.get("/conflict")
+
+    error = error_of(response, 409, "plate_taken")
+    assert error["message"] == "That plate is already registered"
+    assert error["details"] == {"plate": "ABC1234", "vehicle_id": "v-1"}
+    assert response.headers["Retry-After"] == "5"
+    assert response.headers["X-Extra"] == "yes"
+
+
+def test_an_api_error_without_code_or_message_gets_them_from_the_status(client):
+    error = error_of(client.get("/plain-api-error"), 404, "not_found")
+
+    assert error["message"] == "Not found"
+
+
+def test_a_401_always_carries_a_bearer_challenge(client):
+    response = client.get("/unauthorized")
+
+    error_of(response, 401, "token_expired")
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_a_401_keeps_a_challenge_given_by_the_raiser(client):
+    response = client.get("/custom-challenge")
+
+    error_of(response, 401, "unauthorized")
+    assert response.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
+
+
+def test_error_response_builds_the_same_shape_outside_a_handler(client):
+    response = client.get("/returned")
+
+    error = error_of(response, 429, "rate_limited")
+    assert error["message"] == "Slow down"
+    assert response.headers["Retry-After"] == "30"
+
+
+def test_api_error_defaults_for_unknown_statuses():
+    error = APIError(418)
+
+    assert (error.code, error.message, error.details, error.headers) == ("error", "Error", {}, {})
+
+
+# --- APIFlask validation --------------------------------------------------------------
+
+
+def test_invalid_fields_are_422_validation_error_naming_each_field(apiflask_client):
+    response = apiflask_client.post("/vehicles", json={"plate": "AB", "year": "new"})
+
+    error = error_of(response, 422, "validation_error")
+    assert set(error["details"]) == {"plate", "year"}
+    assert error["details"]["year"] == ["Not a valid integer."]
+    assert all(isinstance(messages, list) and messages for messages in error["details"].values())
+
+
+def test_missing_fields_are_422_naming_each_missing_field(apiflask_client):
+    error = error_of(apiflask_client.post("/vehicles", json={}), 422, "validation_error")
+
+    assert error["details"] == {
+        "plate": ["Missing data for required field."],
+        "year": ["Missing data for required field."],
+    }
+
+
+def test_unknown_fields_are_422_naming_the_field(apiflask_client):
+    response = apiflask_client.post(
+        "/vehicles", json={"plate": "ABC1234", "year": 2020, "owner": "x"}
+    )
+
+    assert set(error_of(response, 422, "validation_error")["details"]) == {"owner"}
+
+
+def test_invalid_query_parameters_are_422_naming_the_parameter(apiflask_client):
+    error = error_of(apiflask_client.get("/vehicles?limit=500"), 422, "validation_error")
+
+    assert set(error["details"]) == {"limit"}
+
+
+def test_valid_input_passes_validation(apiflask_client):
+    response = apiflask_client.post("/vehicles", json={"plate": "ABC1234", "year": 2020})
+
+    assert response.status_code == 200
+    assert response.get_json() == {"plate": "ABC1234", "year": 2020}
+
+
+def test_malformed_json_is_a_400_in_the_error_shape(apiflask_client):
+    response = apiflask_client.post("/vehicles", data="{not json", content_type="application/json")
+
+    error_of(response, 400, "bad_request")
+    assert "not json" not in response.get_data(as_text=True)

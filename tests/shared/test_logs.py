@@ -1,0 +1,205 @@
+"""JSON log lines and request ids."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import uuid
+from datetime import datetime, timedelta
+
+import pytest
+from flask import Flask, g
+
+from shared.logs import (
+    REQUEST_ID_HEADER,
+    JSONFormatter,
+    RequestIdFilter,
+    init_request_logging,
+    is_valid_request_id,
+    new_request_id,
+)
+
+
+@pytest.fixture
+def log():
+    """A private logger writing through JSONFormatter into a buffer; yields (logger, lines)."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JSONFormatter("fleet"))
+    handler.addFilter(RequestIdFilter())
+    logger = logging.getLogger(f"frota.test.{uuid.uuid4().hex}")
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    logger.addHandler(handler)
+
+    def lines() -> list[dict]:
+        text = stream.getvalue()
+        assert text.endswith("\n")
+        return [json.loads(line) for line in text.splitlines()]
+
+    yield logger, lines
+    logger.removeHandler(handler)
+
+
+def test_each_record_is_one_json_object_on_one_line(log):
+    logger, lines = log
+
+    logger.info("first")
+    logger.warning('second\nwith a newline and "quotes"')
+    logger.error("third %s", "formatted")
+
+    records = lines()
+    assert [r["message"] for r in records] == [
+        "first",
+        'second\nwith a newline and "quotes"',
+        "third formatted",
+    ]
+    assert [r["level"] for r in records] == ["INFO", "WARNING", "ERROR"]
+
+
+def test_a_line_names_the_service_logger_level_time_and_request_id(log):
+    logger, lines = log
+
+    logger.info("hello", extra={"request_id": "req-0123456789"})
+
+    [record] = lines()
+    assert record["service"] == "fleet"
+    assert record["logger"] == logger.name
+    assert record["level"] == "INFO"
+    assert record["message"] == "hello"
+    assert record["request_id"] == "req-0123456789"
+    stamp = datetime.fromisoformat(record["time"])
+    assert stamp.utcoffset() == timedelta(0)
+
+
+def test_outside_a_request_the_request_id_is_null(log):
+    logger, lines = log
+
+    logger.info("background work")
+
+    assert lines()[0]["request_id"] is None
+
+
+def test_inside_a_request_the_request_id_is_stamped_on_every_record(log):
+    logger, lines = log
+    app = Flask(__name__)
+
+    with app.test_request_context("/"):
+        g.request_id = "req-inside-0001"
+        logger.info("during the request")
+
+    assert lines()[0]["request_id"] == "req-inside-0001"
+
+
+def test_request_fields_appear_only_when_given(log):
+    logger, lines = log
+
+    logger.info("plain")
+    logger.info(
+        "GET /x 200",
+        extra={"method": "GET", "path": "/x", "status": 200, "duration_ms": 1.5, "user_id": "u1"},
+    )
+
+    plain, access = lines()
+    assert not {"method", "path", "status", "duration_ms", "user_id"} & set(plain)
+    assert (access["method"], access["path"], access["status"]) == ("GET", "/x", 200)
+    assert (access["duration_ms"], access["user_id"]) == (1.5, "u1")
+
+
+def test_an_exception_stays_on_the_same_line(log):
+    logger, lines = log
+
+    try:
+        raise ValueError("broken")
+    except ValueError:
+        logger.exception("it failed")
+
+    [record] = lines()
+    assert record["message"] == "it failed"
+    assert "Traceback" in record["exception"]
+    assert "ValueError: broken" in record["exception"]
+
+
+def test_values_json_cannot_encode_are_written_as_text(log):
+    logger, lines = log
+    user_id = uuid.uuid4()
+
+    logger.info("who", extra={"user_id": user_id})
+
+    assert lines()[0]["user_id"] == str(user_id)
+
+
+# --- request ids ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "abcdefgh",
+        "req-0123456789",
+        "a1b2.c3d4:e5_f6-g7",
+        uuid.uuid4().hex,
+        str(uuid.uuid4()),
+        "x" * 128,
+    ],
+)
+def test_plain_request_ids_are_accepted(value):
+    assert is_valid_request_id(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        "",
+        "short",
+        "abcdefg",
+        "has a space",
+        "tab\tseparated",
+        "line\nbreak-123",
+        "abcdefgh\n",
+        "abcdefgh\r\nSet-Cookie: a=b",
+        "x" * 129,
+        "ação-12345",
+        'quote"d-123',
+        "slash/path/123",
+        12345678,
+        b"abcdefgh",
+    ],
+    ids=repr,
+)
+def test_request_ids_with_spaces_newlines_odd_characters_or_bad_lengths_are_refused(value):
+    assert not is_valid_request_id(value)
+
+
+def test_fresh_request_ids_are_valid_and_unique():
+    fresh = {new_request_id() for _ in range(100)}
+
+    assert len(fresh) == 100
+    assert all(is_valid_request_id(value) for value in fresh)
+
+
+# --- request logging ------------------------------------------------------------------
+
+
+def test_each_request_is_logged_once_with_its_status_and_id_echoed(caplog):
+    app = Flask(__name__)
+    init_request_logging(app)
+
+    @app.before_request
+    def set_request_id() -> None:
+        g.request_id = "req-logged-0001"
+
+    @app.get("/ping")
+    def ping():
+        return "pong"
+
+    with caplog.at_level(logging.INFO, logger="frota.access"):
+        response = app.test_client().get("/ping")
+
+    assert response.headers[REQUEST_ID_HEADER] == "req-logged-0001"
+    [record] = [r for r in caplog.records if r.name == "frota.access"]
+    assert record.getMessage() == "GET /ping 200"
+    assert (record.method, record.path, record.status) == ("GET", "/ping", 200)
+    assert record.duration_ms >= 0
