@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from apiflask import APIBlueprint
@@ -9,7 +10,7 @@ from apiflask.fields import Integer, String
 from flask import jsonify
 from flask.typing import ResponseReturnValue
 
-from auth_service import revocation
+from auth_service import revocation, service
 from shared.db import current_session
 from shared.errors import APIError
 from shared.internal_auth import current_identity
@@ -48,3 +49,20 @@ def token_status(query: dict[str, Any]) -> ResponseReturnValue:
         current_session(), jti=query["jti"], user_id=query["sub"], generation=query["gen"]
     )
     return jsonify(revoked=revoked)
+
+
+@bp.get("/users/<uuid:user_id>")
+@bp.doc(hide=True)
+def user_summary(user_id: uuid.UUID) -> ResponseReturnValue:
+    """Who a user is, for other services (the fleet service links drivers to users)."""
+    identity = current_identity()
+    if identity.caller == "gateway":
+        raise APIError(403, "services_only", "Only services may call this")
+    user = service.get_user(db_session=current_session(), user_id=user_id)
+    return jsonify(
+        id=str(user.id),
+        username=user.username,
+        full_name=user.full_name,
+        role=user.role,
+        is_active=user.is_active,
+    )
