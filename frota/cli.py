@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from frota import database
-from frota.stack import APPS, Stack, gunicorn_command
+from frota.stack import APPS, Stack, fresh_metrics_dir, gunicorn_command
 from shared.config import ConfigError, Settings
 
 ADMIN_USERNAME = "admin"
@@ -68,6 +68,7 @@ def init() -> None:
 def serve(part: str) -> None:
     """Run one part of the stack under gunicorn in this process (containers use this)."""
     settings = load_settings()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(fresh_metrics_dir(settings, part))
     command = gunicorn_command(part, settings)
     os.execv(command[0], command)  # noqa: S606 - replaces this process with gunicorn
 

@@ -7,12 +7,14 @@ the same stack on free ports.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import urllib3
 
@@ -28,6 +30,14 @@ APPS = {
     "gateway": ("gateway:create_app()", "gevent"),
 }
 STOP_GRACE_SECONDS = 15
+
+
+def fresh_metrics_dir(settings: Settings, part: str) -> Path:
+    """An empty directory for one part's multiprocess metrics (stale files would add up)."""
+    directory = settings.var_dir / "metrics" / part
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    return directory
 
 
 def gunicorn_command(part: str, settings: Settings, workers: int | None = None) -> list[str]:
@@ -81,11 +91,12 @@ class Stack:
             self.start_part(part)
 
     def start_part(self, part: str) -> None:
+        env = {**self.env, "PROMETHEUS_MULTIPROC_DIR": str(fresh_metrics_dir(self.settings, part))}
         # A session of its own: Ctrl-C reaches `frota up` only, which then
         # stops every process in order instead of all dying at once.
         self.processes[part] = subprocess.Popen(  # noqa: S603 - our own argv
             gunicorn_command(part, self.settings, self.workers.get(part)),
-            env=dict(self.env),
+            env=env,
             start_new_session=True,
         )
 

@@ -1,7 +1,8 @@
 """The gateway: the one door into Frota.
 
-Verifies client JWTs, applies the route table, mints the internal credential
-and streams requests to the services and their answers back.
+Verifies client JWTs, applies the route table and rate limits, mints the
+internal credential and streams requests to the services and their answers
+back. It has no database.
 """
 
 from __future__ import annotations
@@ -13,9 +14,12 @@ from flask_jwt_extended import JWTManager
 from gateway.client_auth import authenticate_request, enforce_password_gate
 from gateway.client_ip import client_ip, parse_networks
 from gateway.health import stack_health
+from gateway.limits import init_rate_limits, limit_proxy_view
+from gateway.openapi import register_openapi
 from gateway.proxy import Proxy
 from gateway.revocation import RevocationChecker
-from gateway.routing import build_route_table, find_route
+from gateway.routing import Access, build_route_table, find_route
+from gateway.web_security import register_security_headers
 from shared.config import Settings
 from shared.errors import APIError, register_error_handlers
 from shared.logs import (
@@ -25,6 +29,7 @@ from shared.logs import (
     is_valid_request_id,
     new_request_id,
 )
+from shared.metrics import init_metrics
 from shared.revocation import RevocationCache
 from shared.tokens import configure_jwt
 
@@ -39,27 +44,47 @@ def create_app(settings: Settings | None = None) -> Flask:
     configure_jwt(app, settings)
     JWTManager(app)
     register_error_handlers(app)
-    register_request_id(app)
+    proxy = Proxy(settings)
+    register_request_context(app, settings)
+    register_security_headers(app, settings)
+    limiter = init_rate_limits(app, settings)
     init_request_logging(app)
-    register_routes(app, settings)
+    init_metrics(app, "gateway", settings)
+    register_openapi(app, proxy, settings)
+    register_routes(app, settings, proxy, limiter)
     return app
 
 
-def register_request_id(app: Flask) -> None:
-    """Reuse a well-formed client request id, else make one; it goes everywhere."""
+def register_request_context(app: Flask, settings: Settings) -> None:
+    """Before anything else: request id, client address, route and (softly) identity.
+
+    The identity is resolved here so that the rate limiter can key on it; a bad
+    token is remembered and answered by the view, after the limiter counted it.
+    """
+    table = build_route_table(settings)
+    trusted = parse_networks(settings.trusted_proxies)
 
     @app.before_request
-    def assign_request_id() -> None:
+    def resolve_request_context() -> None:
         claimed = request.headers.get(REQUEST_ID_HEADER)
         g.request_id = claimed if is_valid_request_id(claimed) else new_request_id()
+        g.client_ip = client_ip(request.remote_addr or "", request.headers, trusted)
+        g.route = find_route(table, request.method, request.path)
+        g.identity = None
+        if g.route is not None:
+            g.metrics_route = g.route.prefix
+            if g.route.access is not Access.PUBLIC:
+                try:
+                    g.identity = authenticate_request(g.route)
+                except APIError as exc:
+                    g.auth_error = exc
 
 
-def register_routes(app: Flask, settings: Settings) -> None:
-    table = build_route_table(settings)
-    proxy = Proxy(settings)
-    trusted = parse_networks(settings.trusted_proxies)
+def register_routes(app: Flask, settings: Settings, proxy: Proxy, limiter) -> None:  # type: ignore[no-untyped-def]
     redis_client = redis.Redis.from_url(
-        settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5
+        settings.redis_url,
+        socket_timeout=settings.redis_timeout_seconds,
+        socket_connect_timeout=settings.redis_timeout_seconds,
     )
     revocations = RevocationChecker(
         RevocationCache(redis_client, settings.redis_prefix), proxy.pools["auth"], settings
@@ -75,19 +100,23 @@ def register_routes(app: Flask, settings: Settings) -> None:
         report, healthy = stack_health(proxy.pools, redis_client)
         return jsonify(report), 200 if healthy else 503
 
-    @app.route("/api/<path:_rest>", methods=PROXY_METHODS)
     def forward(_rest: str) -> Response:
-        route = find_route(table, request.method, request.path)
+        route = g.route
         if route is None:
             raise APIError(404, message="No such resource")
-        identity = authenticate_request(route)
+        if g.get("auth_error") is not None:
+            raise g.auth_error
+        identity = g.identity
         if identity is not None:
             revocations.ensure_not_revoked(identity, g.request_id)
             enforce_password_gate(identity, route, request.method, request.path)
-        g.identity = identity
         return proxy.forward(
-            route,
-            identity=identity,
-            request_id=g.request_id,
-            client_ip=client_ip(request.remote_addr or "", request.headers, trusted),
+            route, identity=identity, request_id=g.request_id, client_ip=g.client_ip
         )
+
+    app.add_url_rule(
+        "/api/<path:_rest>",
+        "forward",
+        limit_proxy_view(limiter, settings, forward),
+        methods=PROXY_METHODS,
+    )

@@ -54,17 +54,32 @@ def verify_client_token(token: str, expected_type: str) -> ClientIdentity:
         raise _unauthorized("token_expired", "The token has expired") from None
     except (jwt.PyJWTError, JWTExtendedException, ValueError, KeyError):
         raise _unauthorized("invalid_token", "The token is not valid") from None
-    sub, role = claims.get("sub"), claims.get(ROLE_CLAIM)
-    if claims.get("type") != expected_type or not isinstance(sub, str) or role not in ROLES:
+    if not _claims_are_sound(claims, expected_type):
         raise _unauthorized("invalid_token", "The token is not valid here")
     return ClientIdentity(
-        user_id=sub,
-        role=role,
-        jti=str(claims.get("jti")),
+        user_id=claims["sub"],
+        role=claims[ROLE_CLAIM],
+        jti=claims["jti"],
         token_type=expected_type,
-        must_change_password=bool(claims.get(MUST_CHANGE_PASSWORD_CLAIM)),
-        expires_at=int(claims["exp"]),
-        generation=int(claims.get(GENERATION_CLAIM) or 0),
+        must_change_password=claims.get(MUST_CHANGE_PASSWORD_CLAIM) is True,
+        expires_at=claims["exp"],
+        generation=claims.get(GENERATION_CLAIM, 0),
+    )
+
+
+def _claims_are_sound(claims: dict[str, Any], expected_type: str) -> bool:
+    """Every claim we rely on is there with the right type (signed is not the same as sane)."""
+    role = claims.get(ROLE_CLAIM)
+    return (
+        claims.get("type") == expected_type
+        and isinstance(claims.get("sub"), str)
+        and bool(claims["sub"])
+        and isinstance(role, str)
+        and role in ROLES
+        and isinstance(claims.get("jti"), str)
+        and isinstance(claims.get("exp"), int)
+        and isinstance(claims.get(GENERATION_CLAIM, 0), int)
+        and isinstance(claims.get(MUST_CHANGE_PASSWORD_CLAIM, False), bool)
     )
 
 

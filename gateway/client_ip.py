@@ -17,7 +17,7 @@ def parse_networks(cidrs: Iterable[str]) -> tuple[Network, ...]:
     return tuple(ipaddress.ip_network(c, strict=False) for c in cidrs)
 
 
-def _is_trusted(address: str, trusted: tuple[Network, ...]) -> bool:
+def is_trusted(address: str, trusted: tuple[Network, ...]) -> bool:
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
@@ -34,7 +34,7 @@ def _valid(address: str) -> str | None:
 
 def client_ip(peer: str, headers: Mapping[str, str], trusted: tuple[Network, ...]) -> str:
     """The client's address: from the headers when ``peer`` is trusted, else ``peer``."""
-    if not trusted or not _is_trusted(peer, trusted):
+    if not trusted or not is_trusted(peer, trusted):
         return peer
     cf = _valid(headers.get("CF-Connecting-IP", ""))
     if cf:
@@ -46,6 +46,6 @@ def client_ip(peer: str, headers: Mapping[str, str], trusted: tuple[Network, ...
         address = _valid(entry)
         if address is None:
             break
-        if not _is_trusted(address, trusted):
+        if not is_trusted(address, trusted):
             return address
     return peer

@@ -24,6 +24,7 @@ from urllib3.exceptions import (
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wsgi import get_input_stream
 
+from gateway import metrics
 from gateway.client_auth import ClientIdentity
 from gateway.routing import Route
 from shared.config import Settings
@@ -195,14 +196,17 @@ class Proxy:
         cause = exc.reason if isinstance(exc, MaxRetryError) else exc
         # NewConnectionError subclasses ConnectTimeoutError: test it first.
         if isinstance(cause, NewConnectionError):
+            metrics.UPSTREAM_ERRORS.labels(route.service, "refused").inc()
             logger.warning("upstream %s refused the connection: %s", route.service, cause)
             return APIError(
                 502, "upstream_unavailable", f"The {route.service} service is unavailable"
             )
         if isinstance(cause, ReadTimeoutError | ConnectTimeoutError | TimeoutError):
+            metrics.UPSTREAM_ERRORS.labels(route.service, "timeout").inc()
             logger.warning("upstream %s timed out: %s", route.service, cause)
             return APIError(504, "upstream_timeout", f"The {route.service} service timed out")
         if isinstance(cause, ProtocolError | HTTPError | OSError):
+            metrics.UPSTREAM_ERRORS.labels(route.service, "broken").inc()
             logger.warning("upstream %s unavailable: %s", route.service, cause)
             return APIError(
                 502, "upstream_unavailable", f"The {route.service} service is unavailable"

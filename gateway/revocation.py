@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 import redis
 import urllib3
 
+from gateway import metrics
 from gateway.client_auth import ClientIdentity
 from shared.config import Settings
 from shared.errors import APIError
@@ -72,6 +73,7 @@ class RevocationChecker:
                 return
             except redis.RedisError as exc:
                 self._redis_down_until = time.monotonic() + REDIS_RETRY_AFTER_SECONDS
+                metrics.REDIS_FAILURES.labels(component="revocation").inc()
                 logger.warning("Redis unreachable for revocation checks: %s", exc)
         if self._revoked_per_auth(identity, request_id):
             raise revoked_error()

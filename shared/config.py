@@ -79,6 +79,9 @@ class Settings:
     rate_limit_default: str = "60/minute"
     rate_limit_login: str = "10/minute"
     trusted_proxies: tuple[str, ...] = ()
+    redis_timeout_seconds: float = 0.25
+    cors_origins: tuple[str, ...] = ()
+    metrics_allowed_networks: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
     plate_format: str = "br"
     media_root: Path = Path("var/media")
     media_max_upload_mb: int = 50
@@ -100,6 +103,9 @@ class Settings:
     db_max_overflow: int = 30
     db_pool_recycle: int = 3600
     log_level: str = "INFO"
+    # Set per process group so gunicorn workers share their metrics
+    # (prometheus-client's multiprocess mode reads the same variable).
+    metrics_dir: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -135,6 +141,10 @@ class Settings:
             rate_limit_default=env.get("RATE_LIMIT_DEFAULT") or cls.rate_limit_default,
             rate_limit_login=env.get("RATE_LIMIT_LOGIN") or cls.rate_limit_login,
             trusted_proxies=_list(env, "TRUSTED_PROXIES"),
+            redis_timeout_seconds=_float(env, "REDIS_TIMEOUT_SECONDS", 0.25),
+            cors_origins=_list(env, "CORS_ORIGINS"),
+            metrics_allowed_networks=_list(env, "METRICS_ALLOWED_NETWORKS")
+            or cls.metrics_allowed_networks,
             plate_format=(env.get("PLATE_FORMAT") or "br").lower(),
             media_root=Path(env.get("MEDIA_ROOT") or var_dir / "media").resolve(),
             media_max_upload_mb=_int(env, "MEDIA_MAX_UPLOAD_MB", 50),
@@ -156,6 +166,9 @@ class Settings:
             db_max_overflow=_int(env, "DB_MAX_OVERFLOW", 30),
             db_pool_recycle=_int(env, "DB_POOL_RECYCLE", 3600),
             log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
+            metrics_dir=Path(env["PROMETHEUS_MULTIPROC_DIR"])
+            if env.get("PROMETHEUS_MULTIPROC_DIR")
+            else None,
         )
         if settings.is_production:
             settings.check_production()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from apiflask import Schema
@@ -48,3 +50,18 @@ def page_of(item_schema: type[Schema]) -> type[MarshmallowSchema]:
         },
         name=f"{item_schema.__name__.removesuffix('Out')}Page",
     )
+
+
+def decimal_between(minimum: Decimal, maximum: Decimal) -> Callable[[Decimal], None]:
+    """A range check for Decimal fields.
+
+    marshmallow's Range would do, but apispec copies its bounds through the
+    field's serializer, so a string-serialized Decimal would put string bounds
+    in the OpenAPI document (which is then invalid).
+    """
+
+    def check(value: Decimal) -> None:
+        if not minimum <= value <= maximum:
+            raise ValidationError(f"Must be between {minimum} and {maximum}.")
+
+    return check

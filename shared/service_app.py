@@ -16,8 +16,10 @@ from shared.db import Database, make_engine
 from shared.errors import register_error_handlers
 from shared.internal_auth import init_internal_auth
 from shared.logs import configure_logging, init_request_logging
+from shared.metrics import init_metrics
 
-PROBE_PATHS = ("/health", "/ready")
+# Answered without an internal credential: probes and the metrics scrape.
+OPEN_PATHS = ("/health", "/ready", "/metrics")
 
 
 def create_service_app(
@@ -38,9 +40,10 @@ def create_service_app(
     }
     register_error_handlers(app)
     init_internal_auth(
-        app, service=service, secret=settings.internal_secret_key, open_paths=PROBE_PATHS
+        app, service=service, secret=settings.internal_secret_key, open_paths=OPEN_PATHS
     )
     init_request_logging(app)
+    init_metrics(app, service, settings)
     if database is None:
         database = Database(make_engine(_require_database_url(settings), settings))
     database.init_app(app)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,23 +19,25 @@ from frota.stack import Stack
 from shared.config import Settings
 from tests.conftest import TEST_SECRETS
 from tests.support.database import scratch_database
-from tests.support.processes import free_port, redis_server
+from tests.support.processes import RedisProcess, free_port
 
 ADMIN_PASSWORD = "first-admin-password"
+ALL_PARTS = ("auth", "fleet", "media", "gateway")
 
 
 @dataclass
 class RunningStack:
     stack: Stack
     settings: Settings
-
-    @property
-    def redis(self) -> redis.Redis:
-        return redis.Redis.from_url(self.settings.redis_url)
+    redis_process: RedisProcess
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.settings.gateway_port}"
+
+    @property
+    def redis(self) -> redis.Redis:
+        return redis.Redis.from_url(self.settings.redis_url)
 
     def service_url(self, part: str) -> str:
         return f"http://127.0.0.1:{self.settings.port_of(part)}"
@@ -58,25 +61,43 @@ def stack_env(database_url: str, redis_url: str, var_dir: Path, **extra: str) ->
     }
 
 
+@contextmanager
+def running_stack(
+    pg_server_url: str,
+    var_dir: Path,
+    *,
+    parts: tuple[str, ...] = ALL_PARTS,
+    gateway_workers: int = 4,
+    **env: str,
+) -> Iterator[RunningStack]:
+    """A whole stack with its own database and its own Redis (tests may flush or stop it)."""
+    with RedisProcess() as redis_process, scratch_database(pg_server_url, "e2e") as database_url:
+        migrate(database_url)
+        full_env = stack_env(database_url, redis_process.url, var_dir, **env)
+        settings = Settings.from_env(full_env)
+        ensure_admin(settings)
+        # Four gateway workers: revocation and limits must hold across processes.
+        stack = Stack(settings, {**os.environ, **full_env}, workers={"gateway": gateway_workers})
+        try:
+            stack.start(parts)
+            stack.wait_until_healthy()
+            yield RunningStack(stack, settings, redis_process)
+        finally:
+            stack.stop()
+
+
 @pytest.fixture(scope="session")
 def e2e_stack(
     pg_server_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningStack]:
-    var_dir = tmp_path_factory.mktemp("e2e-var")
-    # A Redis of its own, so that tests may flush or stop it.
-    with redis_server() as redis_url, scratch_database(pg_server_url, "e2e") as database_url:
-        migrate(database_url)
-        env = stack_env(database_url, redis_url, var_dir)
-        settings = Settings.from_env(env)
-        ensure_admin(settings)
-        # Four gateway workers: revocation and limits must hold across processes.
-        stack = Stack(settings, {**os.environ, **env}, workers={"gateway": 4})
-        try:
-            stack.start()
-            stack.wait_until_healthy()
-            yield RunningStack(stack, settings)
-        finally:
-            stack.stop()
+    # The flows here are not about limits (tests/e2e/test_rate_limits.py is).
+    with running_stack(
+        pg_server_url,
+        tmp_path_factory.mktemp("e2e-var"),
+        RATE_LIMIT_DEFAULT="100000/minute",
+        RATE_LIMIT_LOGIN="100000/minute",
+    ) as stack:
+        yield stack
 
 
 @pytest.fixture
