@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import urllib3
 from flask import Response, request
@@ -62,6 +63,11 @@ STRIPPED_REQUEST_HEADERS = frozenset(
         "forwarded",
         "remote-user",
         REQUEST_ID_HEADER.lower(),
+        # The client's address reaches services in the internal credential only.
+        "cf-connecting-ip",
+        "true-client-ip",
+        "x-client-ip",
+        "cf-visitor",
     }
 )
 IDENTITY_HEADER_PREFIXES = (
@@ -114,6 +120,10 @@ def upstream_headers(
     return headers
 
 
+def _chunked_request() -> bool:
+    return "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+
+
 def _request_body(route: Route) -> tuple[Any, bool]:
     """The client's body as a stream capped at the route's limit, and whether it is chunked.
 
@@ -122,20 +132,42 @@ def _request_body(route: Route) -> tuple[Any, bool]:
     """
     if request.method in {"GET", "HEAD", "OPTIONS"} and not request.content_length:
         return None, False
-    stream = get_input_stream(
-        request.environ, safe_fallback=False, max_content_length=route.max_body_bytes
-    )
+    if request.content_length is None and not _chunked_request():
+        # RFC 9112 §6.3: with neither Content-Length nor chunked encoding a request
+        # has no body. Reading one anyway waits for the client to hang up.
+        return None, False
     if request.content_length is not None:
+        stream = get_input_stream(
+            request.environ, safe_fallback=False, max_content_length=route.max_body_bytes
+        )
         return stream, False
+    stream = get_input_stream(request.environ, safe_fallback=False)
 
     def chunks() -> Iterator[bytes]:
-        while True:
-            data = stream.read(CHUNK_SIZE)
-            if not data:
-                return
+        # Counted here rather than by werkzeug, whose limit also trips on a
+        # body of exactly the limit; the same size passes with Content-Length.
+        total = 0
+        while data := stream.read(CHUNK_SIZE):
+            total += len(data)
+            if total > route.max_body_bytes:
+                raise RequestEntityTooLarge()
             yield data
 
     return chunks(), True
+
+
+def upstream_target() -> str:
+    """The path and query as the client sent them, still percent-encoded.
+
+    Forwarding the decoded path would turn ``%2F`` into a separator and
+    ``%2541`` into ``A`` on the way to the service.
+    """
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or ""
+    if raw.startswith("/"):
+        return raw
+    path = quote(request.path)
+    query = request.query_string.decode("latin-1")
+    return f"{path}?{query}" if query else path
 
 
 class Proxy:
@@ -161,7 +193,7 @@ class Proxy:
         )
         if request.content_length is not None and body is not None:
             headers["Content-Length"] = str(request.content_length)
-        path = request.full_path if request.query_string else request.path
+        path = upstream_target()
         retries = (
             urllib3.Retry(total=1, connect=1, read=0, status=0, other=0, redirect=0)
             if request.method in IDEMPOTENT and body is None
