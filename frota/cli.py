@@ -147,8 +147,10 @@ def up() -> None:
     def interrupt(_signum: int, _frame: Any) -> None:
         raise KeyboardInterrupt
 
-    # SIGTERM (systemd, docker, kill) stops the stack exactly like Ctrl-C.
+    # SIGTERM (systemd, docker, kill) stops the stack exactly like Ctrl-C. SIGINT
+    # is set explicitly too: a shell starting us in the background ignores it.
     signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, interrupt)
     exit_code = 0
     try:
         database.migrate(settings.database_url or "")
