@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, Response, g, json
+from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
 logger = logging.getLogger("frota.errors")
@@ -120,6 +121,22 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def handle_http_exception(exc: HTTPException) -> Response:
         return _respond(_from_werkzeug(exc))
+
+    @app.errorhandler(sa_exc.OperationalError)
+    @app.errorhandler(sa_exc.InterfaceError)
+    @app.errorhandler(sa_exc.DisconnectionError)
+    def handle_database_unavailable(exc: Exception) -> Response:
+        # The database is down or restarting: say so (clients retry), and let the
+        # pool's pre-ping reconnect once it is back.
+        logger.warning("database unavailable: %s", exc)
+        return _respond(
+            APIError(
+                503,
+                "database_unavailable",
+                "The database is unavailable; retry shortly",
+                headers={"Retry-After": "5"},
+            )
+        )
 
     @app.errorhandler(Exception)
     def handle_unexpected(exc: Exception) -> Response:

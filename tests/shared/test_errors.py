@@ -9,6 +9,7 @@ from apiflask import APIFlask, Schema
 from apiflask.fields import Integer, String
 from apiflask.validators import Length, Range
 from flask import Flask, g, request
+from sqlalchemy import exc as sa_exc
 
 from shared.errors import APIError, error_response, register_error_handlers
 
@@ -62,6 +63,10 @@ def build_app(kind: str) -> Flask:
     @app.get("/custom-challenge")
     def custom_challenge():
         raise APIError(401, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+
+    @app.get("/database-down")
+    def database_down():
+        raise sa_exc.OperationalError("SELECT 1", {}, Exception("connection refused"))
 
     @app.get("/returned")
     def returned():
@@ -247,3 +252,10 @@ def test_malformed_json_is_a_400_in_the_error_shape(apiflask_client):
 
     error_of(response, 400, "bad_request")
     assert "not json" not in response.get_data(as_text=True)
+
+
+def test_a_database_outage_is_503_database_unavailable_with_retry_after(client):
+    response = client.get("/database-down")
+    body = error_of(response, 503, "database_unavailable")
+    assert "connection refused" not in str(body)
+    assert response.headers["Retry-After"] == "5"
