@@ -7,35 +7,35 @@ from apiflask.fields import UUID, Boolean, Email, Integer, String
 from apiflask.validators import Length, OneOf
 
 from auth_service.models import ROLES
-from shared.schemas import PageQuery, UTCDateTime, page_of
+from shared.schemas import PageQuery, Text, UTCDateTime, page_of
 
 
 class LoginIn(Schema):
-    username = String(required=True, validate=Length(1, 64))
-    password = String(required=True, validate=Length(1, 1024))
+    username = Text(required=True, validate=Length(1, 64))
+    password = Text(required=True, validate=Length(1, 1024))
 
 
 class TokensOut(Schema):
     access_token = String(required=True)
-    refresh_token = String()
+    refresh_token = Text()
     token_type = String(required=True)
     expires_in = Integer(required=True)
     must_change_password = Boolean(required=True)
 
 
 class LogoutIn(Schema):
-    refresh_token = String(load_default=None, validate=Length(1, 4096))
+    refresh_token = Text(load_default=None, validate=Length(1, 4096))
 
 
 class PasswordChangeIn(Schema):
-    current_password = String(required=True, validate=Length(1, 1024))
-    new_password = String(required=True, validate=Length(1, 1024))
+    current_password = Text(required=True, validate=Length(1, 1024))
+    new_password = Text(required=True, validate=Length(1, 1024))
 
 
 class UserOut(Schema):
     id = UUID(required=True)
-    username = String(required=True)
-    full_name = String(required=True)
+    username = Text(required=True)
+    full_name = Text(required=True)
     email = String(allow_none=True)
     role = String(required=True)
     is_active = Boolean(required=True)
@@ -44,19 +44,19 @@ class UserOut(Schema):
 
 
 class UserCreateIn(Schema):
-    username = String(required=True, validate=Length(3, 64))
-    full_name = String(required=True, validate=Length(1, 200))
+    username = Text(required=True, validate=Length(3, 64))
+    full_name = Text(required=True, validate=Length(1, 200))
     email = Email(load_default=None, allow_none=True)
     role = String(required=True, validate=OneOf(ROLES))
-    password = String(load_default=None, validate=Length(1, 1024))
+    password = Text(load_default=None, validate=Length(1, 1024))
 
 
 class UserCreatedOut(UserOut):
-    one_time_password = String()
+    one_time_password = Text()
 
 
 class UserUpdateIn(Schema):
-    full_name = String(validate=Length(1, 200))
+    full_name = Text(validate=Length(1, 200))
     email = Email(allow_none=True)
     role = String(validate=OneOf(ROLES))
     is_active = Boolean()
@@ -65,7 +65,7 @@ class UserUpdateIn(Schema):
 class UserListQuery(PageQuery):
     role = String(load_default=None, validate=OneOf(ROLES))
     is_active = Boolean(load_default=None)
-    q = String(load_default=None, validate=Length(1, 64))
+    q = Text(load_default=None, validate=Length(1, 64))
 
 
 UserPageOut = page_of(UserOut)

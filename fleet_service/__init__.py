@@ -6,6 +6,11 @@ from pathlib import Path
 
 from apiflask import APIFlask
 
+from fleet_service.assignments import routes as assignment_routes
+from fleet_service.drivers import routes as driver_routes
+from fleet_service.drivers import users
+from fleet_service.odometer import routes as odometer_routes
+from fleet_service.trips import routes as trip_routes
 from fleet_service.vehicles import routes as vehicle_routes
 from shared.config import Settings
 from shared.db import Database
@@ -20,9 +25,14 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app = create_service_app(
         SERVICE, settings, import_name=__name__, title="Frota fleet", database=database
     )
+    users.init_app(app, settings)
     register_blueprints(app)
     return app
 
 
 def register_blueprints(app: APIFlask) -> None:
     app.register_blueprint(vehicle_routes.bp)
+    app.register_blueprint(driver_routes.bp)
+    app.register_blueprint(assignment_routes.bp)
+    app.register_blueprint(odometer_routes.bp)
+    app.register_blueprint(trip_routes.bp)

@@ -15,9 +15,25 @@ from marshmallow import ValidationError, fields
 
 from shared.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
+# Nothing Frota records happened before 1970 or is planned after 2199; outside
+# that range a time is a typo (or an attempt to overflow something).
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+class Text(String):
+    """A string PostgreSQL can store: text columns cannot hold NUL characters."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
+        text: str = super()._deserialize(value, attr, data, **kwargs)
+        if "\x00" in text:
+            raise ValidationError("Must not contain NUL characters.")
+        return text
+
 
 class UTCDateTime(fields.DateTime):
-    """RFC 3339 in UTC with a ``Z``; input must carry an offset (naive times are ambiguous)."""
+    """RFC 3339 in UTC with a ``Z``; input must carry an offset (naive times are ambiguous)
+    and lie between 1970 and 2199."""
 
     def _serialize(self, value: datetime | None, attr: Any, obj: Any, **kwargs: Any) -> str | None:
         if value is None:
@@ -33,7 +49,14 @@ class UTCDateTime(fields.DateTime):
             raise ValidationError("Not a valid RFC 3339 date-time.") from None
         if parsed.tzinfo is None:
             raise ValidationError("Must include a UTC offset, e.g. 2026-01-31T12:00:00Z.")
-        return parsed.astimezone(UTC)
+        try:
+            moment = parsed.astimezone(UTC)
+        except OverflowError:
+            # e.g. 0001-01-01T00:00:00+14:00 has no UTC equivalent in Python.
+            raise ValidationError("Out of range.") from None
+        if not EARLIEST <= moment < LATEST:
+            raise ValidationError("Must be between 1970 and 2199.")
+        return moment
 
 
 class PageQuery(Schema):

@@ -8,9 +8,10 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, column_property, mapped_column
 
 from fleet_service.base import Base
+from fleet_service.odometer.models import current_km
 
 STATUSES = ("active", "workshop", "inactive", "sold")
 FUEL_TYPES = ("gasoline", "ethanol", "diesel", "cng", "electric")
@@ -41,7 +42,10 @@ class Vehicle(Base):
             unique=True,
             postgresql_where=sa.text("retired_at IS NULL AND vin IS NOT NULL"),
         ),
+        # Keyset pagination for each sort order the listing offers.
         sa.Index("ix_vehicles_created_at_id", "created_at", "id"),
+        sa.Index("ix_vehicles_plate_id", "plate", "id"),
+        sa.Index("ix_vehicles_year_id", "year", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -57,3 +61,6 @@ class Vehicle(Base):
         sa.DateTime(timezone=True), server_default=sa.func.clock_timestamp()
     )
     retired_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    # Derived from the odometer ledger, never stored. Deferred: listings undefer it (one
+    # query per page), other loads (row locks) skip the sub-select.
+    odometer_km: Mapped[int | None] = column_property(current_km(id), deferred=True)

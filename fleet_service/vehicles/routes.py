@@ -14,6 +14,7 @@ from fleet_service.vehicles.schemas import (
     VehicleListQuery,
     VehicleOut,
     VehiclePageOut,
+    VehicleUpdateIn,
 )
 from shared.db import current_session
 from shared.internal_auth import require_user
@@ -50,3 +51,26 @@ def get_vehicle(vehicle_id: uuid.UUID) -> Any:
     return service.get_vehicle(
         db_session=current_session(), identity=identity, vehicle_id=vehicle_id
     )
+
+
+@bp.patch("/<uuid:vehicle_id>")
+@bp.input(VehicleUpdateIn, arg_name="body")
+@bp.output(VehicleOut)
+@bp.doc(summary="Change a vehicle in service (manager)")
+def update_vehicle(vehicle_id: uuid.UUID, body: dict[str, Any]) -> Any:
+    require_user("admin", "manager")
+    settings = current_app.config["FROTA_SETTINGS"]
+    return service.update_vehicle(
+        db_session=current_session(),
+        vehicle_id=vehicle_id,
+        plate_format=settings.plate_format,
+        changes=body,
+    )
+
+
+@bp.delete("/<uuid:vehicle_id>")
+@bp.output(VehicleOut)
+@bp.doc(summary="Retire a vehicle (manager): its history is kept, its plate freed")
+def retire_vehicle(vehicle_id: uuid.UUID) -> Any:
+    require_user("admin", "manager")
+    return service.retire_vehicle(db_session=current_session(), vehicle_id=vehicle_id)

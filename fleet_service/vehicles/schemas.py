@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import decimal
 from datetime import date
 
 from apiflask import Schema
-from apiflask.fields import UUID, Decimal, Integer, List, String
+from apiflask.fields import UUID, Boolean, Decimal, Integer, List, String
 from apiflask.validators import Length, OneOf, Range
 
 from fleet_service.vehicles.models import FUEL_TYPES, STATUSES
-from shared.schemas import PageQuery, UTCDateTime, page_of
+from shared.schemas import PageQuery, Text, UTCDateTime, decimal_between, page_of
 
 MIN_YEAR = 1950
+TANK_CAPACITY_RANGE = decimal_between(decimal.Decimal(1), decimal.Decimal(2000))
+SORT_KEYS = ("created_at", "plate", "year")
 
 
 def max_model_year() -> int:
@@ -20,16 +23,39 @@ def max_model_year() -> int:
 
 
 class VehicleCreateIn(Schema):
-    plate = String(required=True, validate=Length(1, 16))
-    vin = String(load_default=None, allow_none=True, validate=Length(1, 32))
-    make = String(required=True, validate=Length(1, 60))
-    model = String(required=True, validate=Length(1, 60))
+    plate = Text(required=True, validate=Length(1, 16))
+    vin = Text(load_default=None, allow_none=True, validate=Length(1, 32))
+    make = Text(required=True, validate=Length(1, 60))
+    model = Text(required=True, validate=Length(1, 60))
     year = Integer(required=True, validate=Range(MIN_YEAR, 2100))
+    # A set: a flex vehicle takes ["gasoline", "ethanol"].
     fuel_types = List(String(validate=OneOf(FUEL_TYPES)), required=True, validate=Length(1, 5))
     tank_capacity_l = Decimal(
-        load_default=None, allow_none=True, places=1, validate=Range(1, 2000), as_string=True
+        load_default=None,
+        allow_none=True,
+        places=1,
+        validate=TANK_CAPACITY_RANGE,
+        as_string=True,
     )
     status = String(load_default="active", validate=OneOf(STATUSES))
+
+
+class VehicleUpdateIn(Schema):
+    """Only the fields sent change; ``vin`` and ``tank_capacity_l`` may be cleared with null."""
+
+    plate = Text(validate=Length(1, 16))
+    vin = Text(allow_none=True, validate=Length(1, 32))
+    make = Text(validate=Length(1, 60))
+    model = Text(validate=Length(1, 60))
+    year = Integer(validate=Range(MIN_YEAR, 2100))
+    fuel_types = List(String(validate=OneOf(FUEL_TYPES)), validate=Length(1, 5))
+    tank_capacity_l = Decimal(
+        allow_none=True,
+        places=1,
+        validate=TANK_CAPACITY_RANGE,
+        as_string=True,
+    )
+    status = String(validate=OneOf(STATUSES))
 
 
 class VehicleOut(Schema):
@@ -42,12 +68,22 @@ class VehicleOut(Schema):
     fuel_types = List(String(), required=True)
     tank_capacity_l = Decimal(allow_none=True, as_string=True)
     status = String(required=True)
+    odometer_km = Integer(
+        allow_none=True, metadata={"description": "Latest reading of the odometer ledger"}
+    )
     created_at = UTCDateTime(required=True)
+    retired_at = UTCDateTime(allow_none=True)
 
 
 class VehicleListQuery(PageQuery):
     status = String(load_default=None, validate=OneOf(STATUSES))
-    q = String(load_default=None, validate=Length(1, 60))
+    q = Text(load_default=None, validate=Length(1, 60))
+    include_retired = Boolean(load_default=False)
+    sort = String(
+        load_default="created_at",
+        validate=OneOf([*SORT_KEYS, *(f"-{key}" for key in SORT_KEYS)]),
+        metadata={"description": "A key, descending with a leading '-'"},
+    )
 
 
 VehiclePageOut = page_of(VehicleOut)

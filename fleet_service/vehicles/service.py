@@ -1,14 +1,21 @@
-"""Vehicle rules: plates, VINs, the registry and who may see what."""
+"""Vehicle rules: plates, VINs, the registry, retirement and who may see what."""
 
 from __future__ import annotations
 
 import re
 import uuid
+from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
+from fleet_service.assignments.models import Assignment
+from fleet_service.callers import caller_user_id
+from fleet_service.constraints import violated_constraint
+from fleet_service.drivers.models import Driver
+from fleet_service.trips.models import Trip
 from fleet_service.vehicles.models import Vehicle
 from fleet_service.vehicles.schemas import max_model_year
 from shared.errors import APIError
@@ -23,6 +30,8 @@ PLATE_PATTERNS = {
 }
 # 17 characters; I, O and Q are never used in VINs (confusable with 1 and 0).
 VIN_PATTERN = re.compile(r"^[A-HJ-NPR-Z0-9]{17}$")
+# The listing's ?sort= keys; each is paginated with the id as tie-breaker.
+SORT_COLUMNS = {"created_at": Vehicle.created_at, "plate": Vehicle.plate, "year": Vehicle.year}
 
 
 def normalize_plate(raw: str, *, plate_format: str) -> str:
@@ -44,11 +53,23 @@ def normalize_vin(raw: str | None) -> str | None:
     return vin
 
 
+def check_year(year: int) -> None:
+    if year > max_model_year():
+        raise APIError(422, details={"year": [f"must be at most {max_model_year()}"]})
+
+
 def _conflict_from(exc: sa.exc.IntegrityError) -> APIError:
-    constraint = getattr(getattr(exc.orig, "diag", None), "constraint_name", "") or ""
-    if "vin" in constraint:
+    if "vin" in violated_constraint(exc):
         return APIError(409, "vin_taken", "Another vehicle in service has this VIN")
     return APIError(409, "plate_taken", "Another vehicle in service has this plate")
+
+
+def _commit(db_session: Session) -> None:
+    try:
+        db_session.commit()
+    except sa.exc.IntegrityError as exc:
+        db_session.rollback()
+        raise _conflict_from(exc) from None
 
 
 def create_vehicle(
@@ -65,8 +86,7 @@ def create_vehicle(
     status: str = "active",
 ) -> Vehicle:
     """Register a vehicle; 409 when its plate or VIN belongs to one in service."""
-    if year > max_model_year():
-        raise APIError(422, details={"year": [f"must be at most {max_model_year()}"]})
+    check_year(year)
     vehicle = Vehicle(
         plate=normalize_plate(plate, plate_format=plate_format),
         vin=normalize_vin(vin),
@@ -78,23 +98,97 @@ def create_vehicle(
         status=status,
     )
     db_session.add(vehicle)
-    try:
-        db_session.commit()
-    except sa.exc.IntegrityError as exc:
-        db_session.rollback()
-        raise _conflict_from(exc) from None
+    _commit(db_session)
+    return vehicle
+
+
+def lock_vehicle(db_session: Session, vehicle_id: uuid.UUID) -> Vehicle | None:
+    """Read the vehicle and lock its row until the transaction ends.
+
+    Writers that check a vehicle's state before acting on it (odometer readings,
+    check-outs, assignments, retirement) take this lock first, so they run one after
+    another per vehicle. FOR NO KEY UPDATE, not FOR UPDATE: inserts that merely
+    reference the vehicle (their foreign-key check) need not wait for it.
+    """
+    return db_session.scalar(
+        sa.select(Vehicle)
+        .where(Vehicle.id == vehicle_id)
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
+    )
+
+
+def update_vehicle(
+    *, db_session: Session, vehicle_id: uuid.UUID, plate_format: str, changes: dict[str, Any]
+) -> Vehicle:
+    """Change a vehicle in service; a retired one is history and stays as it was (409)."""
+    vehicle = lock_vehicle(db_session, vehicle_id)
+    if vehicle is None:
+        raise APIError(404, "vehicle_not_found", "No such vehicle")
+    if vehicle.retired_at is not None:
+        raise APIError(409, "vehicle_retired", "A retired vehicle cannot be changed")
+    if "plate" in changes:
+        vehicle.plate = normalize_plate(changes["plate"], plate_format=plate_format)
+    if "vin" in changes:
+        vehicle.vin = normalize_vin(changes["vin"])
+    if "year" in changes:
+        check_year(changes["year"])
+        vehicle.year = changes["year"]
+    if "fuel_types" in changes:
+        vehicle.fuel_types = sorted(set(changes["fuel_types"]))
+    for name in ("make", "model"):
+        if name in changes:
+            setattr(vehicle, name, changes[name].strip())
+    for name in ("tank_capacity_l", "status"):
+        if name in changes:
+            setattr(vehicle, name, changes[name])
+    _commit(db_session)
+    return vehicle
+
+
+def retire_vehicle(*, db_session: Session, vehicle_id: uuid.UUID) -> Vehicle:
+    """Take a vehicle out of service: its history stays, its plate and VIN are freed.
+
+    Refused (409) while it is out on a trip or has an assignment not yet ended: those
+    are ended first, deliberately, by whoever manages them. Retiring twice is harmless.
+    """
+    vehicle = lock_vehicle(db_session, vehicle_id)
+    if vehicle is None:
+        raise APIError(404, "vehicle_not_found", "No such vehicle")
+    if vehicle.retired_at is not None:
+        return vehicle
+    now = datetime.now(UTC)
+    open_trip = sa.select(Trip.id).where(Trip.vehicle_id == vehicle_id, Trip.ended_at.is_(None))
+    if db_session.scalar(open_trip) is not None:
+        raise APIError(409, "vehicle_in_use", "The vehicle is out on a trip; check it in first")
+    pending_assignment = sa.select(Assignment.id).where(
+        Assignment.vehicle_id == vehicle_id,
+        sa.or_(Assignment.ends_at.is_(None), Assignment.ends_at > now),
+    )
+    if db_session.scalar(pending_assignment) is not None:
+        raise APIError(
+            409, "vehicle_in_use", "The vehicle has an assignment not yet ended; end it first"
+        )
+    vehicle.retired_at = now
+    db_session.commit()
     return vehicle
 
 
 def visible_vehicles(identity: Identity) -> sa.Select[tuple[Vehicle]]:
-    """The vehicles ``identity`` may see (drivers: none until assignments exist)."""
-    stmt = sa.select(Vehicle)
-    if not identity.is_manager:
-        stmt = stmt.where(sa.false())
-    return stmt
+    """The vehicles ``identity`` may see: all for managers, a driver's assigned ones now."""
+    stmt = sa.select(Vehicle).options(undefer(Vehicle.odometer_km))
+    if identity.is_manager:
+        return stmt
+    assigned_now = (
+        sa.select(Assignment.vehicle_id)
+        .join(Driver, Driver.id == Assignment.driver_id)
+        .where(Driver.user_id == caller_user_id(identity), Assignment.active_at(datetime.now(UTC)))
+    )
+    return stmt.where(Vehicle.id.in_(assigned_now))
 
 
 def get_vehicle(*, db_session: Session, identity: Identity, vehicle_id: uuid.UUID) -> Vehicle:
+    """One vehicle the caller may see (retired ones too: history is kept); 404 otherwise."""
     vehicle = db_session.scalar(visible_vehicles(identity).where(Vehicle.id == vehicle_id))
     if vehicle is None:
         raise APIError(404, "vehicle_not_found", "No such vehicle")
@@ -109,19 +203,32 @@ def list_vehicles(
     cursor: str | None,
     status: str | None = None,
     q: str | None = None,
+    include_retired: bool = False,
+    sort: str = "created_at",
 ) -> Page:
+    """A page of the vehicles the caller may see, retired ones only when asked for."""
     stmt = visible_vehicles(identity)
+    if not include_retired:
+        stmt = stmt.where(Vehicle.retired_at.is_(None))
     if status:
         stmt = stmt.where(Vehicle.status == status)
     if q:
-        pattern = f"%{q.strip()}%"
+        text = q.strip()
+        # Plates are stored normalised, so "abc-12" must find ABC1234.
+        plate = re.sub(r"[^A-Za-z0-9]", "", text).upper()
         stmt = stmt.where(
             sa.or_(
-                Vehicle.plate.ilike(pattern),
-                Vehicle.make.ilike(pattern),
-                Vehicle.model.ilike(pattern),
+                Vehicle.plate.contains(plate, autoescape=True) if plate else sa.false(),
+                Vehicle.make.icontains(text, autoescape=True),
+                Vehicle.model.icontains(text, autoescape=True),
             )
         )
+    column = SORT_COLUMNS[sort.removeprefix("-")]
     return paginate(
-        db_session, stmt, order_by=[Vehicle.created_at, Vehicle.id], limit=limit, cursor=cursor
+        db_session,
+        stmt,
+        order_by=[column, Vehicle.id],
+        limit=limit,
+        cursor=cursor,
+        descending=sort.startswith("-"),
     )

@@ -67,3 +67,11 @@ def test_malformed_json_is_a_json_400(auth_api):
     )
     assert response.status_code == 400
     assert response.json["error"]["code"] in {"bad_request", "malformed_request"}
+
+
+def test_a_nul_character_in_a_username_is_422_not_500(auth_api):
+    response = auth_api.post(
+        "/api/v1/auth/login", json={"username": "adm\x00in", "password": "whatever-password"}
+    )
+    assert response.status_code == 422
+    assert "username" in response.json["error"]["details"]

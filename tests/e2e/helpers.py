@@ -5,10 +5,17 @@ from __future__ import annotations
 import uuid
 
 import requests
+from flask import Flask
+from flask_jwt_extended import JWTManager, create_access_token
+from sqlalchemy.orm import Session
 
+from auth_service import service as auth
+from shared.db import make_engine
+from shared.tokens import configure_jwt
 from tests.e2e.conftest import ADMIN_PASSWORD, RunningStack
 
 ADMIN_NEW_PASSWORD = "e2e-admin-new-password"
+USER_PASSWORD = "long-enough-password"
 
 
 def login(http: requests.Session, stack: RunningStack, username: str, password: str):
@@ -59,3 +66,35 @@ def new_user(http: requests.Session, stack: RunningStack, role: str = "driver") 
     )
     assert changed.status_code == 200, changed.text
     return {**user, **changed.json(), "password": password}
+
+
+def token_for(stack: RunningStack, user_id: str, role: str = "manager") -> str:
+    """A valid access token, signed as the auth service would (no login needed)."""
+    app = Flask("token-minter")
+    configure_jwt(app, stack.settings)
+    JWTManager(app)
+    with app.app_context():
+        return create_access_token(
+            identity=user_id, additional_claims={"role": role, "mcp": False, "gen": 0}
+        )
+
+
+def db_user(stack: RunningStack) -> tuple[str, str]:
+    """A real manager in the stack's database: (id, username); password USER_PASSWORD."""
+    engine = make_engine(stack.settings.database_url or "", stack.settings)
+    try:
+        with Session(engine) as session:
+            user, _ = auth.create_user(
+                db_session=session,
+                username=f"m-{uuid.uuid4().hex[:10]}",
+                full_name="Manager",
+                role="manager",
+                password=USER_PASSWORD,
+            )
+            return str(user.id), user.username
+    finally:
+        engine.dispose()
+
+
+def db_user_id(stack: RunningStack) -> str:
+    return db_user(stack)[0]

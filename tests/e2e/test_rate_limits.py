@@ -3,27 +3,20 @@
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 
 import pytest
 import requests
-from flask import Flask
-from flask_jwt_extended import JWTManager, create_access_token
-from sqlalchemy.orm import Session
 
-from auth_service import service as auth
 from gateway.revocation import FALLBACK_TTL_SECONDS
-from shared.db import make_engine
-from shared.tokens import configure_jwt
 from tests.e2e.conftest import ADMIN_PASSWORD, RunningStack, running_stack
+from tests.e2e.helpers import USER_PASSWORD, db_user, db_user_id, token_for
 from tests.support.processes import free_port
 
 DEFAULT_LIMIT = 30
 LOGIN_LIMIT = 5
 REDIS_TIMEOUT = 0.25
 ADMIN_LOGIN = {"username": "admin", "password": ADMIN_PASSWORD}
-USER_PASSWORD = "long-enough-password"
 WRONG_LOGIN = {"username": "admin", "password": "wrong-password-x"}
 
 
@@ -41,38 +34,6 @@ def limited_stack(pg_server_url, tmp_path_factory) -> Iterator[RunningStack]:
         yield stack
 
 
-def token_for(stack: RunningStack, user_id: str, role: str = "manager") -> str:
-    """A valid access token, signed as the auth service would (no login needed)."""
-    app = Flask("token-minter")
-    configure_jwt(app, stack.settings)
-    JWTManager(app)
-    with app.app_context():
-        return create_access_token(
-            identity=user_id, additional_claims={"role": role, "mcp": False, "gen": 0}
-        )
-
-
-def new_user(stack: RunningStack) -> tuple[str, str]:
-    """A real manager in the stack's database: (id, username); password USER_PASSWORD."""
-    engine = make_engine(stack.settings.database_url or "", stack.settings)
-    try:
-        with Session(engine) as session:
-            user, _ = auth.create_user(
-                db_session=session,
-                username=f"m-{uuid.uuid4().hex[:10]}",
-                full_name="Manager",
-                role="manager",
-                password=USER_PASSWORD,
-            )
-            return str(user.id), user.username
-    finally:
-        engine.dispose()
-
-
-def new_user_id(stack: RunningStack) -> str:
-    return new_user(stack)[0]
-
-
 def vehicles(stack, token, **kwargs):
     return requests.get(
         f"{stack.url}/api/v1/fleet/vehicles",
@@ -83,7 +44,7 @@ def vehicles(stack, token, **kwargs):
 
 
 def test_the_31st_request_is_429_whichever_worker_serves_it(limited_stack):
-    token = token_for(limited_stack, new_user_id(limited_stack))
+    token = token_for(limited_stack, db_user_id(limited_stack))
     # A new connection per request spreads them over the 4 workers.
     responses = [vehicles(limited_stack, token) for _ in range(DEFAULT_LIMIT)]
     assert [r.status_code for r in responses] == [200] * DEFAULT_LIMIT
@@ -99,7 +60,7 @@ def test_the_31st_request_is_429_whichever_worker_serves_it(limited_stack):
     assert refused.headers["RateLimit-Remaining"] == "0"
     assert refused.headers["RateLimit-Limit"] == str(DEFAULT_LIMIT)
 
-    other = vehicles(limited_stack, token_for(limited_stack, new_user_id(limited_stack)))
+    other = vehicles(limited_stack, token_for(limited_stack, db_user_id(limited_stack)))
     assert other.status_code == 200
 
 
@@ -123,7 +84,7 @@ def test_failed_logins_are_limited_per_ip_but_successful_ones_are_not(limited_st
 
 
 def test_with_redis_stopped_requests_are_served_without_stalls_and_limits_resume(limited_stack):
-    token = token_for(limited_stack, new_user_id(limited_stack))
+    token = token_for(limited_stack, db_user_id(limited_stack))
     assert vehicles(limited_stack, token).status_code == 200
     limited_stack.redis_process.stop()
     try:
@@ -137,20 +98,20 @@ def test_with_redis_stopped_requests_are_served_without_stalls_and_limits_resume
     finally:
         limited_stack.redis_process.start()
     # Back on Redis: the shared counter applies again (a fresh user starts from zero).
-    fresh = token_for(limited_stack, new_user_id(limited_stack))
+    fresh = token_for(limited_stack, db_user_id(limited_stack))
     deadline = time.monotonic() + 30
     codes: list[int] = []
     while time.monotonic() < deadline:
         codes = [vehicles(limited_stack, fresh).status_code for _ in range(DEFAULT_LIMIT + 1)]
         if codes[-1] == 429:
             break
-        fresh = token_for(limited_stack, new_user_id(limited_stack))
+        fresh = token_for(limited_stack, db_user_id(limited_stack))
         time.sleep(1)
     assert codes[-1] == 429
 
 
 def test_with_redis_stopped_revocation_is_still_enforced_from_postgres(limited_stack):
-    _, username = new_user(limited_stack)
+    _, username = db_user(limited_stack)
     tokens = requests.post(
         f"{limited_stack.url}/api/v1/auth/login",
         json={"username": username, "password": USER_PASSWORD},

@@ -1,0 +1,1 @@
+"""Assignments: which driver has which vehicle, over which period."""

@@ -1,0 +1,135 @@
+"""Assignment rules: a driver has a vehicle over a period; periods never overlap."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from fleet_service.assignments.models import Assignment
+from fleet_service.callers import caller_user_id
+from fleet_service.constraints import violated_constraint
+from fleet_service.drivers.models import Driver
+from fleet_service.vehicles.service import lock_vehicle
+from shared.errors import APIError
+from shared.internal_auth import Identity
+from shared.pagination import Page, paginate
+
+# The exclusion constraints are the rule; this only says which side clashed.
+OVERLAPS = {
+    "ex_assignments_vehicle_overlap": ("vehicle_id", "the vehicle is assigned in this period"),
+    "ex_assignments_driver_overlap": ("driver_id", "the driver is assigned in this period"),
+}
+
+
+def _commit(db_session: Session) -> None:
+    try:
+        db_session.commit()
+    except sa.exc.IntegrityError as exc:
+        db_session.rollback()
+        overlap = OVERLAPS.get(violated_constraint(exc))
+        if overlap is None:
+            raise
+        field, message = overlap
+        raise APIError(
+            409,
+            "assignment_overlap",
+            "The period overlaps another assignment",
+            details={field: [message]},
+        ) from None
+
+
+def create_assignment(
+    *,
+    db_session: Session,
+    vehicle_id: uuid.UUID,
+    driver_id: uuid.UUID,
+    starts_at: datetime,
+    ends_at: datetime | None = None,
+) -> Assignment:
+    """Give a driver a vehicle over [starts_at, ends_at); 409 on any overlap."""
+    if ends_at is not None and ends_at <= starts_at:
+        raise APIError(422, details={"ends_at": ["must be after starts_at"]})
+    # Locked so that a retirement cannot slip in between this check and the insert.
+    vehicle = lock_vehicle(db_session, vehicle_id)
+    if vehicle is None:
+        raise APIError(422, details={"vehicle_id": ["no such vehicle"]})
+    if vehicle.retired_at is not None:
+        raise APIError(409, "vehicle_retired", "A retired vehicle cannot be assigned")
+    if db_session.get(Driver, driver_id) is None:
+        raise APIError(422, details={"driver_id": ["no such driver"]})
+    assignment = Assignment(
+        vehicle_id=vehicle_id, driver_id=driver_id, starts_at=starts_at, ends_at=ends_at
+    )
+    db_session.add(assignment)
+    _commit(db_session)
+    return assignment
+
+
+def end_assignment(
+    *, db_session: Session, assignment_id: uuid.UUID, ends_at: datetime | None = None
+) -> Assignment:
+    """End an assignment at ``ends_at`` (now by default); 409 if it has already ended."""
+    assignment = db_session.get(Assignment, assignment_id, with_for_update=True)
+    if assignment is None:
+        raise APIError(404, "assignment_not_found", "No such assignment")
+    now = datetime.now(UTC)
+    if assignment.ends_at is not None and assignment.ends_at <= now:
+        raise APIError(409, "assignment_ended", "The assignment has already ended")
+    ends_at = ends_at or now
+    if ends_at <= assignment.starts_at:
+        raise APIError(422, details={"ends_at": ["must be after the assignment starts"]})
+    assignment.ends_at = ends_at
+    _commit(db_session)
+    return assignment
+
+
+def visible_assignments(identity: Identity) -> sa.Select[tuple[Assignment]]:
+    """Managers see every assignment; a driver sees their own."""
+    stmt = sa.select(Assignment)
+    if identity.is_manager:
+        return stmt
+    own = sa.select(Driver.id).where(Driver.user_id == caller_user_id(identity))
+    return stmt.where(Assignment.driver_id.in_(own))
+
+
+def get_assignment(
+    *, db_session: Session, identity: Identity, assignment_id: uuid.UUID
+) -> Assignment:
+    assignment = db_session.scalar(
+        visible_assignments(identity).where(Assignment.id == assignment_id)
+    )
+    if assignment is None:
+        raise APIError(404, "assignment_not_found", "No such assignment")
+    return assignment
+
+
+def list_assignments(
+    *,
+    db_session: Session,
+    identity: Identity,
+    limit: int,
+    cursor: str | None,
+    vehicle_id: uuid.UUID | None = None,
+    driver_id: uuid.UUID | None = None,
+    active: bool | None = None,
+) -> Page:
+    """A page of the assignments the caller may see, latest start first."""
+    stmt = visible_assignments(identity)
+    if vehicle_id:
+        stmt = stmt.where(Assignment.vehicle_id == vehicle_id)
+    if driver_id:
+        stmt = stmt.where(Assignment.driver_id == driver_id)
+    if active is not None:
+        covers_now = Assignment.active_at(datetime.now(UTC))
+        stmt = stmt.where(covers_now if active else sa.not_(covers_now))
+    return paginate(
+        db_session,
+        stmt,
+        order_by=[Assignment.starts_at, Assignment.id],
+        limit=limit,
+        cursor=cursor,
+        descending=True,
+    )

@@ -1,0 +1,47 @@
+"""Request and response shapes of the drivers API."""
+
+from __future__ import annotations
+
+from apiflask import Schema
+from apiflask.fields import UUID, Date, String
+from apiflask.validators import Length, OneOf
+
+from fleet_service.drivers.models import LICENSE_CATEGORIES
+from shared.schemas import PageQuery, Text, UTCDateTime, page_of
+
+
+class DriverCreateIn(Schema):
+    user_id = UUID(required=True, metadata={"description": "The driver's user (auth service)"})
+    full_name = Text(
+        load_default=None,
+        validate=Length(1, 200),
+        metadata={"description": "Defaults to the user's full name"},
+    )
+    license_number = Text(required=True, validate=Length(1, 32))
+    license_category = String(required=True, validate=OneOf(LICENSE_CATEGORIES))
+    license_expires_on = Date(required=True)
+
+
+class DriverUpdateIn(Schema):
+    full_name = Text(validate=Length(1, 200))
+    license_number = Text(validate=Length(1, 32))
+    license_category = String(validate=OneOf(LICENSE_CATEGORIES))
+    license_expires_on = Date()
+
+
+class DriverOut(Schema):
+    id = UUID(required=True)
+    user_id = UUID(required=True)
+    full_name = String(required=True)
+    license_number = String(required=True)
+    license_category = String(required=True)
+    license_expires_on = Date(required=True)
+    created_at = UTCDateTime(required=True)
+
+
+class DriverListQuery(PageQuery):
+    q = Text(load_default=None, validate=Length(1, 60))
+    user_id = UUID(load_default=None)
+
+
+DriverPageOut = page_of(DriverOut)

@@ -1,0 +1,136 @@
+"""Driver rules: one driver per auth user, license details, who may see which record."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from fleet_service.callers import caller_user_id
+from fleet_service.constraints import violated_constraint
+from fleet_service.drivers.models import Driver
+from fleet_service.drivers.users import AuthUser
+from shared.errors import APIError
+from shared.internal_auth import Identity
+from shared.pagination import Page, paginate
+
+# License numbers vary by country (a Brazilian CNH has 11 digits): letters and digits
+# once separators go.
+LICENSE_NUMBER_PATTERN = re.compile(r"^[A-Z0-9]{5,20}$")
+
+
+def normalize_license_number(raw: str) -> str:
+    number = re.sub(r"[^A-Za-z0-9]", "", raw).upper()
+    if not LICENSE_NUMBER_PATTERN.match(number):
+        raise APIError(422, details={"license_number": ["must be 5 to 20 letters or digits"]})
+    return number
+
+
+def _commit(db_session: Session) -> None:
+    try:
+        db_session.commit()
+    except sa.exc.IntegrityError as exc:
+        db_session.rollback()
+        constraint = violated_constraint(exc)
+        if constraint == "uq_drivers_user_id":
+            raise APIError(409, "driver_exists", "This user already has a driver record") from None
+        if constraint == "uq_drivers_license_number":
+            raise APIError(
+                409, "license_number_taken", "Another driver has this license number"
+            ) from None
+        raise
+
+
+def create_driver(
+    *,
+    db_session: Session,
+    find_user: Callable[[uuid.UUID], AuthUser | None],
+    user_id: uuid.UUID,
+    license_number: str,
+    license_category: str,
+    license_expires_on: date,
+    full_name: str | None = None,
+) -> Driver:
+    """Make ``user_id`` (an active user of the auth service) a driver; 409 if already one."""
+    user = find_user(user_id)
+    if user is None:
+        raise APIError(422, details={"user_id": ["no such user"]})
+    if not user.is_active:
+        raise APIError(422, details={"user_id": ["the user is deactivated"]})
+    driver = Driver(
+        user_id=user.id,
+        full_name=(full_name or user.full_name).strip(),
+        license_number=normalize_license_number(license_number),
+        license_category=license_category,
+        license_expires_on=license_expires_on,
+    )
+    db_session.add(driver)
+    _commit(db_session)
+    return driver
+
+
+def driver_of(db_session: Session, identity: Identity) -> Driver | None:
+    """The calling user's driver record, if they have one."""
+    return db_session.scalar(sa.select(Driver).where(Driver.user_id == caller_user_id(identity)))
+
+
+def visible_drivers(identity: Identity) -> sa.Select[tuple[Driver]]:
+    """Managers see every driver; a driver sees their own record."""
+    stmt = sa.select(Driver)
+    if identity.is_manager:
+        return stmt
+    return stmt.where(Driver.user_id == caller_user_id(identity))
+
+
+def get_driver(*, db_session: Session, identity: Identity, driver_id: uuid.UUID) -> Driver:
+    driver = db_session.scalar(visible_drivers(identity).where(Driver.id == driver_id))
+    if driver is None:
+        raise APIError(404, "driver_not_found", "No such driver")
+    return driver
+
+
+def update_driver(*, db_session: Session, driver_id: uuid.UUID, changes: dict[str, Any]) -> Driver:
+    """Change a driver's name or license; the linked user never changes."""
+    driver = db_session.get(Driver, driver_id, with_for_update=True)
+    if driver is None:
+        raise APIError(404, "driver_not_found", "No such driver")
+    if "full_name" in changes:
+        driver.full_name = changes["full_name"].strip()
+    if "license_number" in changes:
+        driver.license_number = normalize_license_number(changes["license_number"])
+    for name in ("license_category", "license_expires_on"):
+        if name in changes:
+            setattr(driver, name, changes[name])
+    _commit(db_session)
+    return driver
+
+
+def list_drivers(
+    *,
+    db_session: Session,
+    identity: Identity,
+    limit: int,
+    cursor: str | None,
+    q: str | None = None,
+    user_id: uuid.UUID | None = None,
+) -> Page:
+    """A page of the drivers the caller may see, by name."""
+    stmt = visible_drivers(identity)
+    if user_id:
+        stmt = stmt.where(Driver.user_id == user_id)
+    if q:
+        text = q.strip()
+        stmt = stmt.where(
+            sa.or_(
+                Driver.full_name.icontains(text, autoescape=True),
+                Driver.license_number.icontains(text, autoescape=True),
+            )
+        )
+    return paginate(
+        db_session, stmt, order_by=[Driver.full_name, Driver.id], limit=limit, cursor=cursor
+    )

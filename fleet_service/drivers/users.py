@@ -1,0 +1,60 @@
+"""The auth service's users, looked up over its internal API (drivers are linked to them)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from flask import Flask, current_app
+
+from shared.config import Settings
+from shared.errors import APIError
+from shared.http_client import ServiceClient
+
+
+@dataclass(frozen=True)
+class AuthUser:
+    id: uuid.UUID
+    full_name: str
+    role: str
+    is_active: bool
+
+
+class AuthUsers:
+    """The users of the auth service, as the fleet sees them."""
+
+    def __init__(self, client: ServiceClient) -> None:
+        self.client = client
+
+    def find(self, user_id: uuid.UUID) -> AuthUser | None:
+        """The user, or None when the auth service has no such user."""
+        response = self.client.get(f"/internal/users/{user_id}")
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise APIError(502, message="The auth service could not look the user up")
+        body = response.json()
+        return AuthUser(
+            id=uuid.UUID(body["id"]),
+            full_name=body["full_name"],
+            role=body["role"],
+            is_active=body["is_active"],
+        )
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    """One pooled client to the auth service per app."""
+    client = ServiceClient(
+        caller="fleet",
+        target="auth",
+        base_url=settings.service_urls["auth"],
+        secret=settings.internal_secret_key,
+        connect_timeout=settings.upstream_connect_timeout,
+    )
+    app.extensions["auth_users"] = AuthUsers(client)
+
+
+def auth_users() -> AuthUsers:
+    """The auth service's users, for the app being served."""
+    users: AuthUsers = current_app.extensions["auth_users"]
+    return users

@@ -1,0 +1,1 @@
+"""The odometer ledger: append-only readings from which a vehicle's odometer is derived."""

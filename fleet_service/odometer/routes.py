@@ -1,0 +1,64 @@
+"""HTTP routes for the odometer ledger."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from apiflask import APIBlueprint
+
+from fleet_service.callers import caller_user_id
+from fleet_service.odometer import service
+from fleet_service.odometer.schemas import (
+    ReadingCreateIn,
+    ReadingListQuery,
+    ReadingOut,
+    ReadingPageOut,
+    ReadingVoidIn,
+)
+from shared.db import current_session
+from shared.internal_auth import require_user
+
+bp = APIBlueprint("odometer", __name__, url_prefix="/api/v1/fleet", tag="Odometer")
+
+
+@bp.post("/vehicles/<uuid:vehicle_id>/odometer")
+@bp.input(ReadingCreateIn, arg_name="body")
+@bp.output(ReadingOut, status_code=201)
+@bp.doc(summary="Record an odometer reading")
+def record_reading(vehicle_id: uuid.UUID, body: dict[str, Any]) -> Any:
+    identity = require_user()
+    return service.record_manual_reading(
+        db_session=current_session(), identity=identity, vehicle_id=vehicle_id, **body
+    )
+
+
+# After a route whose output is ReadingOut itself: APIFlask must meet a schema on its own
+# before nested in a page, or the document registers it twice (a warning, and refs break).
+@bp.get("/vehicles/<uuid:vehicle_id>/odometer")
+@bp.input(ReadingListQuery, location="query", arg_name="query")
+@bp.output(ReadingPageOut)
+@bp.doc(summary="A vehicle's odometer readings, latest first")
+def list_readings(vehicle_id: uuid.UUID, query: dict[str, Any]) -> Any:
+    identity = require_user()
+    return service.list_readings(
+        db_session=current_session(), identity=identity, vehicle_id=vehicle_id, **query
+    )
+
+
+@bp.post("/odometer-readings/<uuid:reading_id>/void")
+@bp.input(ReadingVoidIn, arg_name="body")
+@bp.output(ReadingOut)
+@bp.doc(summary="Void a wrong reading (manager); enter the right one as a new reading")
+def void_reading(reading_id: uuid.UUID, body: dict[str, Any]) -> Any:
+    identity = require_user("admin", "manager")
+    db_session = current_session()
+    reading = service.void_reading(
+        db_session=db_session,
+        reading_id=reading_id,
+        reason=body["reason"],
+        voided_by=caller_user_id(identity),
+    )
+    # void_reading leaves the commit to its caller (other records void inside their own).
+    db_session.commit()
+    return reading

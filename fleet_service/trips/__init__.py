@@ -1,0 +1,1 @@
+"""Trips: check-out and check-in of a vehicle by a driver, with their odometer readings."""

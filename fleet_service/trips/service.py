@@ -1,0 +1,220 @@
+"""Trip rules: check-out and check-in, one open trip per vehicle and per driver."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from fleet_service.assignments.models import Assignment
+from fleet_service.callers import caller_user_id
+from fleet_service.constraints import violated_constraint
+from fleet_service.drivers.models import Driver
+from fleet_service.drivers.service import driver_of
+from fleet_service.odometer.service import record_reading
+from fleet_service.trips.models import Trip
+from fleet_service.vehicles.service import lock_vehicle
+from shared.errors import APIError
+from shared.internal_auth import Identity
+from shared.pagination import Page, paginate
+
+OPEN_TRIP_INDEXES = ("uq_trips_vehicle_open", "uq_trips_driver_open")
+
+
+def _trip_already_open(whose: str) -> APIError:
+    return APIError(409, "trip_already_open", f"The {whose} is already out on a trip")
+
+
+def _driver_checking_out(
+    db_session: Session, identity: Identity, driver_id: uuid.UUID | None
+) -> Driver:
+    """Managers name the driver; a driver checks out as themselves."""
+    if identity.is_manager:
+        if driver_id is None:
+            raise APIError(422, details={"driver_id": ["required when a manager checks out"]})
+        driver = db_session.get(Driver, driver_id)
+        if driver is None:
+            raise APIError(422, details={"driver_id": ["no such driver"]})
+        return driver
+    driver = driver_of(db_session, identity)
+    if driver is None:
+        raise APIError(403, "driver_record_required", "You have no driver record")
+    if driver_id not in (None, driver.id):
+        raise APIError(403, "forbidden", "Drivers check out as themselves")
+    return driver
+
+
+def _is_assigned(
+    db_session: Session, *, driver_id: uuid.UUID, vehicle_id: uuid.UUID, moment: datetime
+) -> bool:
+    assignment = sa.select(Assignment.id).where(
+        Assignment.driver_id == driver_id,
+        Assignment.vehicle_id == vehicle_id,
+        Assignment.active_at(moment),
+    )
+    return db_session.scalar(assignment) is not None
+
+
+def check_out_trip(
+    *,
+    db_session: Session,
+    identity: Identity,
+    vehicle_id: uuid.UUID,
+    odometer_km: int,
+    purpose: str,
+    driver_id: uuid.UUID | None = None,
+    confirm: bool = False,
+) -> Trip:
+    """Start a trip: the trip and its start reading are committed together or not at all.
+
+    A driver may only take a vehicle assigned to them now. The vehicle must be
+    active and not retired (409), and neither it nor the driver already out (409).
+    """
+    now = datetime.now(UTC)
+    driver = _driver_checking_out(db_session, identity, driver_id)
+    # The lock orders check-outs of one vehicle; the unique indexes guard the rest.
+    vehicle = lock_vehicle(db_session, vehicle_id)
+    if vehicle is None:
+        raise APIError(422, details={"vehicle_id": ["no such vehicle"]})
+    if not identity.is_manager and not _is_assigned(
+        db_session, driver_id=driver.id, vehicle_id=vehicle_id, moment=now
+    ):
+        # The same answer as for an unknown vehicle: a driver may not see others.
+        raise APIError(422, details={"vehicle_id": ["no such vehicle"]})
+    if vehicle.retired_at is not None or vehicle.status != "active":
+        state = "retired" if vehicle.retired_at is not None else vehicle.status
+        raise APIError(409, "vehicle_unavailable", f"The vehicle is {state}")
+    # Checked before the start reading so that a vehicle on a trip is answered as
+    # such, not as an odometer conflict with that trip's readings.
+    open_trip = db_session.scalar(
+        sa.select(Trip)
+        .where(
+            Trip.ended_at.is_(None),
+            sa.or_(Trip.vehicle_id == vehicle_id, Trip.driver_id == driver.id),
+        )
+        .limit(1)
+    )
+    if open_trip is not None:
+        raise _trip_already_open("vehicle" if open_trip.vehicle_id == vehicle_id else "driver")
+    reading = record_reading(
+        db_session=db_session,
+        vehicle_id=vehicle_id,
+        km=odometer_km,
+        read_at=now,
+        source="trip_start",
+        author_user_id=caller_user_id(identity),
+        confirm=confirm,
+    )
+    trip = Trip(
+        vehicle_id=vehicle_id,
+        driver_id=driver.id,
+        purpose=purpose.strip(),
+        started_at=now,
+        start_km=odometer_km,
+        start_reading_id=reading.id,
+    )
+    db_session.add(trip)
+    try:
+        db_session.commit()
+    except sa.exc.IntegrityError as exc:
+        # The driver checked out another vehicle at the same moment.
+        db_session.rollback()
+        if violated_constraint(exc) not in OPEN_TRIP_INDEXES:
+            raise
+        raise _trip_already_open("driver") from None
+    return trip
+
+
+def visible_trips(identity: Identity) -> sa.Select[tuple[Trip]]:
+    """Managers see every trip; a driver sees their own."""
+    stmt = sa.select(Trip)
+    if identity.is_manager:
+        return stmt
+    own = sa.select(Driver.id).where(Driver.user_id == caller_user_id(identity))
+    return stmt.where(Trip.driver_id.in_(own))
+
+
+def get_trip(*, db_session: Session, identity: Identity, trip_id: uuid.UUID) -> Trip:
+    trip = db_session.scalar(visible_trips(identity).where(Trip.id == trip_id))
+    if trip is None:
+        raise APIError(404, "trip_not_found", "No such trip")
+    return trip
+
+
+def check_in_trip(
+    *,
+    db_session: Session,
+    identity: Identity,
+    trip_id: uuid.UUID,
+    odometer_km: int,
+    confirm: bool = False,
+) -> Trip:
+    """End a trip with its end reading (at least the start: 409), committed together."""
+    trip = db_session.scalar(
+        visible_trips(identity)
+        .where(Trip.id == trip_id)
+        .with_for_update(of=Trip)
+        .execution_options(populate_existing=True)
+    )
+    if trip is None:
+        raise APIError(404, "trip_not_found", "No such trip")
+    if trip.ended_at is not None:
+        raise APIError(409, "trip_already_closed", "The trip has already been checked in")
+    if odometer_km < trip.start_km:
+        raise APIError(
+            409,
+            "odometer_not_monotonic",
+            "The odometer is below the trip's start",
+            details={"odometer_km": [f"must be at least the start, {trip.start_km} km"]},
+        )
+    now = datetime.now(UTC)
+    reading = record_reading(
+        db_session=db_session,
+        vehicle_id=trip.vehicle_id,
+        km=odometer_km,
+        read_at=now,
+        source="trip_end",
+        author_user_id=caller_user_id(identity),
+        confirm=confirm,
+    )
+    trip.ended_at = now
+    trip.end_km = odometer_km
+    trip.end_reading_id = reading.id
+    db_session.commit()
+    return trip
+
+
+def list_trips(
+    *,
+    db_session: Session,
+    identity: Identity,
+    limit: int,
+    cursor: str | None,
+    vehicle_id: uuid.UUID | None = None,
+    driver_id: uuid.UUID | None = None,
+    started_from: datetime | None = None,
+    started_before: datetime | None = None,
+    open: bool | None = None,
+) -> Page:
+    """A page of the trips the caller may see, latest first."""
+    stmt = visible_trips(identity)
+    if vehicle_id:
+        stmt = stmt.where(Trip.vehicle_id == vehicle_id)
+    if driver_id:
+        stmt = stmt.where(Trip.driver_id == driver_id)
+    if started_from:
+        stmt = stmt.where(Trip.started_at >= started_from)
+    if started_before:
+        stmt = stmt.where(Trip.started_at < started_before)
+    if open is not None:
+        stmt = stmt.where(Trip.ended_at.is_(None) if open else Trip.ended_at.is_not(None))
+    return paginate(
+        db_session,
+        stmt,
+        order_by=[Trip.started_at, Trip.id],
+        limit=limit,
+        cursor=cursor,
+        descending=True,
+    )
