@@ -11,7 +11,7 @@ import redis
 from flask import Flask, Response, g, jsonify, request
 from flask_jwt_extended import JWTManager
 
-from gateway.client_auth import authenticate_request, enforce_password_gate
+from gateway.client_auth import VerifiedTokens, authenticate_request, enforce_password_gate
 from gateway.client_ip import client_ip, parse_networks
 from gateway.health import stack_health
 from gateway.limits import init_rate_limits, limit_proxy_view
@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["FROTA_SETTINGS"] = settings
     configure_jwt(app, settings)
     JWTManager(app)
+    app.extensions["verified_tokens"] = VerifiedTokens()
     register_error_handlers(app)
     proxy = Proxy(settings)
     register_request_context(app, settings)

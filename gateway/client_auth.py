@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
-from flask import request
+from flask import current_app, request
 from flask_jwt_extended import decode_token
 from flask_jwt_extended.exceptions import JWTExtendedException
 
@@ -46,8 +49,47 @@ def bearer_token() -> str | None:
     return token.strip()
 
 
+class VerifiedTokens:
+    """The tokens this worker has already verified, so that a client's next request
+    skips the signature check and claim parsing (its expiry is still checked).
+
+    Only tokens that passed every check are kept, bounded in number; one cache
+    per app, so apps with different keys never share entries.
+    """
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[tuple[str, str], ClientIdentity] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, token: str, expected_type: str) -> ClientIdentity | None:
+        with self._lock:
+            identity = self._entries.get((token, expected_type))
+            if identity is not None:
+                self._entries.move_to_end((token, expected_type))
+        if identity is not None and identity.expires_at <= time.time():
+            raise _unauthorized("token_expired", "The token has expired")
+        return identity
+
+    def put(self, token: str, identity: ClientIdentity) -> None:
+        with self._lock:
+            self._entries[(token, identity.token_type)] = identity
+            if len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+
 def verify_client_token(token: str, expected_type: str) -> ClientIdentity:
     """Check signature, expiry, issuer, audience and type; 401 for anything wrong."""
+    cache: VerifiedTokens = current_app.extensions["verified_tokens"]
+    cached = cache.get(token, expected_type)
+    if cached is not None:
+        return cached
+    identity = _verify(token, expected_type)
+    cache.put(token, identity)
+    return identity
+
+
+def _verify(token: str, expected_type: str) -> ClientIdentity:
     try:
         claims: dict[str, Any] = decode_token(token)
     except jwt.ExpiredSignatureError:

@@ -264,3 +264,29 @@ def test_without_the_flag_the_same_user_reaches_the_fleet(client, gateway_app, u
     response = client.get(PROTECTED, headers=bearer(access_token(gateway_app, mcp=False)))
     assert response.status_code == 200
     assert upstream.only().path == PROTECTED
+
+
+def test_a_token_remembered_as_verified_still_expires(make_gateway, upstream):
+    app = make_gateway()
+    client = app.test_client()
+    secret = settings_of(app).jwt_secret_key
+    token = forge_token(secret, exp=int(time.time()) + 2)
+    assert client.get("/api/v1/fleet/vehicles", headers=bearer(token)).status_code == 200
+    time.sleep(2.1)
+    expired = client.get("/api/v1/fleet/vehicles", headers=bearer(token))
+    assert expired.status_code == 401
+    assert expired.json["error"]["code"] == "token_expired"
+
+
+def test_a_token_verified_by_one_gateway_is_not_trusted_by_one_with_another_key(
+    make_gateway, upstream
+):
+    first = make_gateway()
+    other = make_gateway(JWT_SECRET_KEY="another-jwt-secret-" + "z" * 40)
+    token = forge_token(settings_of(first).jwt_secret_key)
+    assert (
+        first.test_client().get("/api/v1/fleet/vehicles", headers=bearer(token)).status_code == 200
+    )
+    assert (
+        other.test_client().get("/api/v1/fleet/vehicles", headers=bearer(token)).status_code == 401
+    )

@@ -1,0 +1,55 @@
+"""`make bench`: start the stack, run every scenario side by side, print one table.
+
+python -m bench.run [--rounds 3] [--seconds 8] [--connections 16] [--only 1,2,3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+
+from bench import gateway_overhead, streaming
+from bench.harness import bench_stack, ensure_wrk
+
+
+def machine() -> str:
+    cpus = os.cpu_count()
+    with open("/proc/meminfo") as meminfo:
+        mem_kb = int(meminfo.readline().split()[1])
+    memory = f"{mem_kb / 1024 / 1024:.0f} GiB"
+    return f"{platform.machine()}, {cpus} cores, {memory}, Python {platform.python_version()}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers per process")
+    parser.add_argument("--only", default="1,2,3", help="scenarios to run")
+    args = parser.parse_args()
+    ensure_wrk()
+    only = {s.strip() for s in args.only.split(",")}
+    rows: list[str] = []
+    with bench_stack(workers=args.workers) as bench:
+        if only & {"1", "2"}:
+            rows += gateway_overhead.run(
+                bench, rounds=args.rounds, seconds=args.seconds, connections=args.connections
+            )
+        if "3" in only:
+            rows += streaming.run(bench, rounds=args.rounds)
+    print(
+        f"Machine: {machine()}; {args.workers} gunicorn workers per process; "
+        f"wrk {args.connections} connections x {args.seconds} s, {args.rounds} rounds "
+        "(median, ± half the spread)"
+    )
+    print()
+    print("| # | measure | result |")
+    print("|---|---|---|")
+    for row in rows:
+        print(row)
+
+
+if __name__ == "__main__":
+    main()
