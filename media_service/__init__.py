@@ -1,30 +1,38 @@
-"""The media service: uploads, downloads, quota and retention on the media volume."""
+"""The media service: uploads, downloads, thumbnails, quota and retention on the media volume."""
 
 from __future__ import annotations
 
+import logging
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from apiflask import APIFlask
 from flask import Request, current_app, g
+from sqlalchemy.exc import SQLAlchemyError
 
-from media_service import routes
+from media_service import internal_routes, quota, retention, routes
 from media_service.storage import HashingFile, LocalStorage
 from shared.config import Settings
-from shared.db import Database
+from shared.db import Database, current_session
 from shared.service_app import create_service_app
 
 SERVICE = "media"
 MIGRATIONS = Path(__file__).parent / "migrations"
+MB = 1024 * 1024
 # Room for the multipart framing and the small form fields around the file.
 MULTIPART_OVERHEAD = 64 * 1024
+
+logger = logging.getLogger("frota.media")
 
 
 class MediaRequest(Request):
     """Streams uploaded file parts straight to the media volume, hashing as they come."""
 
     def _get_file_stream(self, *args: Any, **kwargs: Any) -> Any:
-        upload: HashingFile = current_app.extensions["media_storage"].new_upload()
+        settings: Settings = current_app.config["FROTA_SETTINGS"]
+        storage: LocalStorage = current_app.extensions["media_storage"]
+        upload: HashingFile = storage.new_upload(max_bytes=settings.media_max_upload_mb * MB)
         g.setdefault("uploads", []).append(upload)
         return upload
 
@@ -35,16 +43,45 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         SERVICE, settings, import_name=__name__, title="Frota media", database=database
     )
     app.request_class = MediaRequest
-    app.config["MAX_CONTENT_LENGTH"] = (
-        settings.media_max_upload_mb * 1024 * 1024 + MULTIPART_OVERHEAD
-    )
+    app.config["MAX_CONTENT_LENGTH"] = settings.media_max_upload_mb * MB + MULTIPART_OVERHEAD
     app.extensions["media_storage"] = LocalStorage(settings.media_root)
-    app.teardown_request(discard_unplaced_uploads)
+    app.teardown_request(clean_up_upload)
     app.register_blueprint(routes.bp)
+    app.register_blueprint(internal_routes.bp)
+    register_prune_job(app, settings)
     return app
 
 
-def discard_unplaced_uploads(_exc: BaseException | None) -> None:
-    """Whatever happened to the request, no temporary upload outlives it."""
+def clean_up_upload(_exc: BaseException | None) -> None:
+    """Whatever happened to the request, no temporary upload or reservation outlives it."""
     for upload in g.pop("uploads", []):
         upload.discard()
+    reservation_id = g.pop("reservation_id", None)
+    if reservation_id is None:
+        return
+    db_session = current_session()
+    try:
+        db_session.rollback()  # the request may have left its transaction failed
+        quota.release_reservation(db_session=db_session, reservation_id=reservation_id)
+    except SQLAlchemyError:
+        # Prune releases stale reservations later; this request's outcome stands.
+        logger.exception("could not release upload reservation %s", reservation_id)
+
+
+def register_prune_job(app: APIFlask, settings: Settings) -> None:
+    """Prune every MEDIA_PRUNE_INTERVAL_MINUTES in each worker (0 or unset: never).
+
+    Every gunicorn worker starts the thread; the advisory lock in
+    :func:`retention.run_scheduled_prune` lets one of them prune at a time.
+    """
+    minutes = settings.media_prune_interval_minutes
+    if minutes <= 0:
+        return
+    job = retention.PeriodicPrune(
+        database=app.extensions["db"],
+        storage=app.extensions["media_storage"],
+        quota_bytes=settings.media_quota_mb * MB,
+        every=timedelta(minutes=minutes),
+    )
+    job.start()
+    app.extensions["media_prune_job"] = job

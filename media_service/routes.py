@@ -6,43 +6,83 @@ import uuid
 from typing import Any
 
 from apiflask import APIBlueprint
-from flask import Response, current_app, send_file
+from flask import Response, current_app, g, request, send_file
 from werkzeug.utils import secure_filename
 
-from media_service import service
-from media_service.schemas import MediaFileOut, UploadIn
+from media_service import quota, service
+from media_service.schemas import MediaFileOut, ThumbnailQuery, UploadIn, UsageOut
 from media_service.storage import HashingFile, LocalStorage
+from shared.config import Settings
 from shared.db import current_session
 from shared.errors import APIError
 from shared.internal_auth import require_user
 
 bp = APIBlueprint("media", __name__, url_prefix="/api/v1/media", tag="Media")
 
+MB = 1024 * 1024
+MANAGERS = ("admin", "manager")
+
 
 def _storage() -> LocalStorage:
     return current_app.extensions["media_storage"]
 
 
+def _settings() -> Settings:
+    return current_app.config["FROTA_SETTINGS"]
+
+
+@bp.before_request
+def reserve_upload_space() -> None:
+    """Reserve quota for an upload before werkzeug reads a byte of its body.
+
+    The reservation is the request's Content-Length, or the most a body may be
+    when there is none; the teardown releases it unless the upload settled it.
+    """
+    if request.endpoint != "media.upload_file":
+        return
+    require_user()
+    limit: int = current_app.config["MAX_CONTENT_LENGTH"]
+    if request.content_length is not None and request.content_length > limit:
+        raise APIError(
+            413, "file_too_large", f"Files may be at most {_settings().media_max_upload_mb} MB"
+        )
+    g.reservation_id = quota.reserve_space(
+        db_session=current_session(),
+        nbytes=limit if request.content_length is None else request.content_length,
+        quota_bytes=_settings().media_quota_mb * MB,
+    )
+
+
 @bp.post("/files")
 @bp.input(UploadIn, location="form_and_files", arg_name="body")
 @bp.output(MediaFileOut, status_code=201)
-@bp.doc(summary="Upload a photo, receipt or document (multipart)")
+@bp.doc(
+    summary="Upload a photo, receipt or document (multipart)",
+    responses={
+        413: "Over MEDIA_MAX_UPLOAD_MB (file_too_large)",
+        415: "Not JPEG, PNG, WebP, HEIC or PDF by its bytes, or not what was declared",
+        507: "The upload would cross MEDIA_QUOTA_MB (quota_exceeded)",
+    },
+)
 def upload_file(body: dict[str, Any]) -> Any:
     identity = require_user()
-    settings = current_app.config["FROTA_SETTINGS"]
     upload = body["file"].stream
     if not isinstance(upload, HashingFile):
         raise APIError(400, "malformed_request", "The file part could not be read")
-    return service.store_upload(
+    media = service.store_upload(
         db_session=current_session(),
         storage=_storage(),
         upload=upload,
+        reservation_id=g.reservation_id,
         owner=identity,
         kind=body["kind"],
         filename=secure_filename(body["file"].filename or "") or None,
-        max_bytes=settings.media_max_upload_mb * 1024 * 1024,
-        retention_days=settings.media_retention_days,
+        declared_type=body["file"].mimetype,
+        retention_days=_settings().media_retention_days,
     )
+    # Settled in the row's transaction: nothing left for the teardown to release.
+    del g.reservation_id
+    return media
 
 
 @bp.get("/files/<uuid:file_id>")
@@ -72,3 +112,72 @@ def get_file_content(file_id: uuid.UUID) -> Response:
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+@bp.get("/files/<uuid:file_id>/thumbnail")
+@bp.input(ThumbnailQuery, location="query", arg_name="query")
+@bp.doc(
+    summary="A JPEG thumbnail of an image: upright, without metadata, made once and cached",
+    responses={
+        404: "No such file, or not an image (no_thumbnail)",
+        422: "Too many pixels (image_too_large) or undecodable (image_unreadable)",
+    },
+)
+def get_thumbnail(file_id: uuid.UUID, query: dict[str, Any]) -> Response:
+    identity = require_user()
+    media, path = service.thumbnail_of(
+        db_session=current_session(),
+        storage=_storage(),
+        identity=identity,
+        file_id=file_id,
+        size=query["size"],
+    )
+    response = send_file(
+        path, mimetype="image/jpeg", etag=f"{media.sha256}-{query['size']}", max_age=0
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@bp.delete("/files/<uuid:file_id>")
+@bp.output({}, status_code=204)
+@bp.doc(
+    summary="Delete a file, its thumbnails and its row (owner or manager)",
+    responses={409: "The file is on hold (file_held)"},
+)
+def delete_file(file_id: uuid.UUID) -> tuple[str, int]:
+    identity = require_user()
+    service.delete_file(
+        db_session=current_session(), storage=_storage(), identity=identity, file_id=file_id
+    )
+    return "", 204
+
+
+@bp.post("/files/<uuid:file_id>/hold")
+@bp.output(MediaFileOut)
+@bp.doc(summary="Put a file on hold: it is never pruned (managers)")
+def hold_file(file_id: uuid.UUID) -> Any:
+    identity = require_user(*MANAGERS)
+    return service.set_hold(
+        db_session=current_session(), identity=identity, file_id=file_id, held=True
+    )
+
+
+@bp.delete("/files/<uuid:file_id>/hold")
+@bp.output(MediaFileOut)
+@bp.doc(summary="Release a file's hold (managers)")
+def release_file(file_id: uuid.UUID) -> Any:
+    identity = require_user(*MANAGERS)
+    return service.set_hold(
+        db_session=current_session(), identity=identity, file_id=file_id, held=False
+    )
+
+
+@bp.get("/usage")
+@bp.output(UsageOut)
+@bp.doc(summary="Bytes used and reserved against the quota, files, the oldest file (managers)")
+def get_usage() -> Any:
+    require_user(*MANAGERS)
+    return quota.volume_report(
+        db_session=current_session(), quota_bytes=_settings().media_quota_mb * MB
+    )

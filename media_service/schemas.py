@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from apiflask import Schema
-from apiflask.fields import UUID, Boolean, File, Integer, String
+from apiflask.fields import UUID, Boolean, File, Integer, Nested, String
 from apiflask.validators import OneOf
+from marshmallow.fields import NaiveDateTime
 
+from media_service.images import DEFAULT_THUMBNAIL_SIZE, THUMBNAIL_SIZES
 from media_service.models import KINDS
 from shared.schemas import UTCDateTime
 
@@ -17,10 +19,30 @@ class UploadIn(Schema):
 
 class MediaFileOut(Schema):
     id = UUID(required=True)
+    owner_id = UUID(required=True, metadata={"description": "The uploader's user id."})
     content_type = String(required=True)
     size = Integer(required=True)
     sha256 = String(required=True)
     kind = String(required=True)
+    filename = String(allow_none=True, metadata={"description": "The client's name, sanitised."})
     held = Boolean(required=True)
+    width = Integer(allow_none=True, metadata={"description": "Images: as displayed."})
+    height = Integer(allow_none=True)
+    captured_at = NaiveDateTime(
+        allow_none=True,
+        metadata={"description": "Images: EXIF capture time, the camera's clock (no offset)."},
+    )
     created_at = UTCDateTime(required=True)
     expires_at = UTCDateTime(required=True)
+
+
+class ThumbnailQuery(Schema):
+    size = Integer(load_default=DEFAULT_THUMBNAIL_SIZE, validate=OneOf(THUMBNAIL_SIZES))
+
+
+class UsageOut(Schema):
+    used_bytes = Integer(required=True, metadata={"description": "Bytes of stored files."})
+    reserved_bytes = Integer(required=True, metadata={"description": "Uploads in progress."})
+    quota_bytes = Integer(required=True)
+    files = Integer(required=True)
+    oldest_file = Nested(MediaFileOut, allow_none=True)

@@ -1,15 +1,26 @@
-"""Media rules: what may be stored, who may see it, and keeping row and file together."""
+"""Media rules: what may be stored, who may see it, and keeping row and file together.
+
+Storing: the file is checked and moved into place first, then its row is
+committed; a failure at any step removes the file. Deleting: the row is marked
+(committed), the file unlinked, then the row deleted (committed); a crash in
+between leaves a marked row, invisible to the API, that the next prune run
+finishes. Either way no visible row ever points at a missing file.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import puremagic
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from media_service.images import ImageFacts, inspect_image, is_image, write_thumbnail
 from media_service.models import MediaFile
+from media_service.quota import record_freed, settle_reservation
 from media_service.storage import HashingFile, LocalStorage
 from shared.errors import APIError
 from shared.internal_auth import Identity
@@ -23,16 +34,31 @@ ALLOWED_TYPES = {
     "image/heif": "image/heic",
     "application/pdf": "application/pdf",
 }
+# Declared types that say nothing about the content, so cannot contradict it.
+UNINFORMATIVE_TYPES = frozenset({"", "application/octet-stream"})
+# Other names clients use for the types we accept.
+DECLARED_ALIASES = {
+    "image/jpg": "image/jpeg",
+    "image/pjpeg": "image/jpeg",
+    "image/heif": "image/heic",
+    "application/x-pdf": "application/pdf",
+}
 
 
 def detect_content_type(head: bytes) -> str:
-    """The content type of a file from its first bytes; 415 for anything not allowed."""
+    """The content type of a file from its first bytes; 415 for anything not allowed.
+
+    Only puremagic's most confident matches count, so a file that looks most
+    like HTML, SVG or an executable is refused even if a weaker signature of an
+    accepted type also matches somewhere in it.
+    """
     try:
         matches = puremagic.magic_string(head)
-    except puremagic.PureError:
+    except (puremagic.PureError, ValueError):  # ValueError: an empty file
         matches = []
+    best = max((match.confidence for match in matches), default=0.0)
     for match in matches:
-        if match.mime_type in ALLOWED_TYPES:
+        if match.confidence == best and match.mime_type in ALLOWED_TYPES:
             return ALLOWED_TYPES[match.mime_type]
     raise APIError(
         415,
@@ -41,28 +67,42 @@ def detect_content_type(head: bytes) -> str:
     )
 
 
+def check_declared_type(declared: str | None, detected: str) -> None:
+    """415 when the client said the file is one accepted type and the bytes say another."""
+    name = (declared or "").strip().lower()
+    name = DECLARED_ALIASES.get(name, name)
+    if name not in UNINFORMATIVE_TYPES and name != detected:
+        raise APIError(
+            415,
+            "content_type_mismatch",
+            f"The file was declared as {name} but its content is {detected}",
+            details={"declared": name, "detected": detected},
+        )
+
+
 def store_upload(
     *,
     db_session: Session,
     storage: LocalStorage,
     upload: HashingFile,
+    reservation_id: uuid.UUID,
     owner: Identity,
     kind: str,
     filename: str | None,
-    max_bytes: int,
+    declared_type: str | None,
     retention_days: int,
 ) -> MediaFile:
     """Keep an uploaded file: check it, move it into place, then commit its row.
 
-    Any failure removes the file, so that a row never points at nothing and no
-    file is left without a row.
+    The row's transaction also turns the upload's quota reservation into the
+    file's actual size. Any failure removes the file, so that a row never
+    points at nothing and no file is left without a row.
     """
     try:
-        if upload.size > max_bytes:
-            raise APIError(
-                413, "file_too_large", f"Files may be at most {max_bytes // (1024 * 1024)} MB"
-            )
+        upload.finish()
         content_type = detect_content_type(upload.head)
+        check_declared_type(declared_type, content_type)
+        facts = inspect_image(upload.path, content_type) if is_image(content_type) else ImageFacts()
         now = datetime.now(UTC)
         media = MediaFile(
             id=uuid.uuid4(),
@@ -72,6 +112,9 @@ def store_upload(
             size=upload.size,
             sha256=upload.sha256.hexdigest(),
             filename=filename,
+            width=facts.width,
+            height=facts.height,
+            captured_at=facts.captured_at,
             created_at=now,
             expires_at=now + timedelta(days=retention_days),
         )
@@ -79,8 +122,9 @@ def store_upload(
     except BaseException:
         upload.discard()
         raise
-    db_session.add(media)
     try:
+        db_session.add(media)
+        settle_reservation(db_session=db_session, reservation_id=reservation_id, stored=media.size)
         db_session.commit()
     except BaseException:
         db_session.rollback()
@@ -90,15 +134,86 @@ def store_upload(
 
 
 def visible_files(identity: Identity) -> sa.Select[tuple[MediaFile]]:
-    """Drivers see their own files only; managers and admins see all."""
-    stmt = sa.select(MediaFile)
+    """Drivers see their own files only; managers and admins see all. Never rows being deleted."""
+    stmt = sa.select(MediaFile).where(MediaFile.deleting_at.is_(None))
     if not identity.is_manager:
         stmt = stmt.where(MediaFile.owner_id == uuid.UUID(identity.user_id or ""))
     return stmt
 
 
-def get_file(*, db_session: Session, identity: Identity, file_id: uuid.UUID) -> MediaFile:
-    media = db_session.scalar(visible_files(identity).where(MediaFile.id == file_id))
+def get_file(
+    *, db_session: Session, identity: Identity, file_id: uuid.UUID, for_update: bool = False
+) -> MediaFile:
+    stmt = visible_files(identity).where(MediaFile.id == file_id)
+    media = db_session.scalar(stmt.with_for_update() if for_update else stmt)
     if media is None:
         raise APIError(404, "file_not_found", "No such file")
     return media
+
+
+def delete_file(
+    *, db_session: Session, storage: LocalStorage, identity: Identity, file_id: uuid.UUID
+) -> None:
+    """Delete a file and its row (owner or manager); a held file must be released first."""
+    media = get_file(db_session=db_session, identity=identity, file_id=file_id, for_update=True)
+    if media.held:
+        db_session.rollback()
+        raise APIError(409, "file_held", "The file is on hold; release the hold to delete it")
+    media.deleting_at = datetime.now(UTC)
+    db_session.commit()
+    finish_deletions(db_session=db_session, storage=storage, file_ids=[media.id])
+
+
+def finish_deletions(
+    *, db_session: Session, storage: LocalStorage, file_ids: Sequence[uuid.UUID]
+) -> tuple[int, int]:
+    """Unlink the files of rows marked for deletion, then delete the rows and commit.
+
+    Repeating it is harmless, and rows deleted meanwhile by someone else are
+    not counted twice. Returns the number of rows deleted and their bytes.
+    """
+    for file_id in file_ids:
+        storage.delete(file_id)
+    sizes = db_session.scalars(
+        sa.delete(MediaFile)
+        .where(MediaFile.id.in_(file_ids), MediaFile.deleting_at.is_not(None))
+        .returning(MediaFile.size)
+        .execution_options(synchronize_session=False)
+    ).all()
+    freed = sum(sizes)
+    record_freed(db_session=db_session, nbytes=freed)
+    db_session.commit()
+    return len(sizes), freed
+
+
+def set_hold(
+    *, db_session: Session, identity: Identity, file_id: uuid.UUID, held: bool
+) -> MediaFile:
+    """Put a file on hold (never pruned, never deleted) or release it."""
+    media = get_file(db_session=db_session, identity=identity, file_id=file_id, for_update=True)
+    media.held = held
+    db_session.commit()
+    return media
+
+
+def thumbnail_of(
+    *,
+    db_session: Session,
+    storage: LocalStorage,
+    identity: Identity,
+    file_id: uuid.UUID,
+    size: int,
+) -> tuple[MediaFile, Path]:
+    """The cached thumbnail of an image, made on first request."""
+    media = get_file(db_session=db_session, identity=identity, file_id=file_id)
+    if not is_image(media.content_type):
+        raise APIError(404, "no_thumbnail", "Only images have thumbnails")
+    path = storage.thumbnail_path(media.id, size)
+    if not path.exists():
+        source = storage.path_for(media.id)
+        if not source.exists():
+            raise APIError(404, "file_missing", "The file's content is no longer stored")
+        path = storage.save_thumbnail(
+            media.id, size, lambda out: write_thumbnail(source, size, out)
+        )
+    return media, path

@@ -3,7 +3,8 @@
 Uploads stream into ``<root>/.incoming`` while being hashed, then move into a
 sharded path derived from the file's id (never from the client's filename) by
 an atomic rename after fsync. A crash at any point leaves either nothing or a
-temporary file that the reconcile step removes.
+temporary file that the reconcile step removes. Thumbnails are a cache under
+``<root>/.thumbnails``, sharded the same way and deleted with their file.
 """
 
 from __future__ import annotations
@@ -12,28 +13,45 @@ import hashlib
 import os
 import tempfile
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from shared.errors import APIError
+
 INCOMING = ".incoming"
+THUMBNAILS = ".thumbnails"
+# What content-type detection looks at (every accepted signature is near the start).
+HEAD_BYTES = 512
 
 
 class HashingFile:
-    """A write-only temporary file that hashes and counts what is written to it."""
+    """A write-only temporary file that hashes and counts what is written to it.
 
-    def __init__(self, directory: Path) -> None:
+    Writing past ``max_bytes`` raises 413 at once, so a body without a
+    Content-Length (or one that lies) is stopped while it streams.
+    """
+
+    def __init__(self, directory: Path, max_bytes: int) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self._file: IO[bytes] = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed by owner
             dir=directory, prefix="upload-", delete=False
         )
         self.path = Path(self._file.name)
+        self.max_bytes = max_bytes
         self.sha256 = hashlib.sha256()
         self.size = 0
         self.head = b""
 
     def write(self, data: bytes) -> int:
-        if len(self.head) < 512:
-            self.head += data[: 512 - len(self.head)]
+        if self.size + len(data) > self.max_bytes:
+            raise APIError(
+                413,
+                "file_too_large",
+                f"Files may be at most {self.max_bytes // (1024 * 1024)} MB",
+            )
+        if len(self.head) < HEAD_BYTES:
+            self.head += data[: HEAD_BYTES - len(self.head)]
         self.sha256.update(data)
         self.size += len(data)
         return self._file.write(data)
@@ -72,25 +90,90 @@ class LocalStorage:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.incoming = root / INCOMING
+        self.thumbnails = root / THUMBNAILS
 
     def path_for(self, file_id: uuid.UUID) -> Path:
         name = file_id.hex
         return self.root / name[:2] / name[2:4] / name
 
-    def new_upload(self) -> HashingFile:
-        return HashingFile(self.incoming)
+    def thumbnail_path(self, file_id: uuid.UUID, size: int) -> Path:
+        name = file_id.hex
+        return self.thumbnails / name[:2] / name[2:4] / f"{name}-{size}.jpg"
+
+    def new_upload(self, max_bytes: int) -> HashingFile:
+        return HashingFile(self.incoming, max_bytes)
 
     def place(self, upload: HashingFile, file_id: uuid.UUID) -> Path:
-        """Move a finished upload to its final path atomically (and durably)."""
-        upload.finish()
+        """Move a finished (fsynced) upload to its final path atomically and durably."""
         target = self.path_for(file_id)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.rename(upload.path, target)
         _fsync_dir(target.parent)
         return target
 
+    def save_thumbnail(
+        self, file_id: uuid.UUID, size: int, write: Callable[[IO[bytes]], None]
+    ) -> Path:
+        """Cache a thumbnail written by ``write``; readers never see a partial one."""
+        target = self.thumbnail_path(file_id, size)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self.incoming.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=self.incoming, prefix="thumb-", delete=False) as tmp:
+            try:
+                write(tmp)
+                tmp.flush()
+                os.fsync(tmp.fileno())
+            except BaseException:
+                Path(tmp.name).unlink(missing_ok=True)
+                raise
+        # Two first requests may race here; either result is the same thumbnail.
+        os.replace(tmp.name, target)
+        return target
+
     def delete(self, file_id: uuid.UUID) -> None:
+        """Remove a file and its cached thumbnails (whichever of them exist)."""
         self.path_for(file_id).unlink(missing_ok=True)
+        prefix = f"{file_id.hex}-"
+        try:
+            with os.scandir(self.thumbnail_path(file_id, 0).parent) as entries:
+                thumbnails = [entry.path for entry in entries if entry.name.startswith(prefix)]
+        except FileNotFoundError:
+            return  # never had a thumbnail
+        for thumbnail in thumbnails:
+            Path(thumbnail).unlink(missing_ok=True)
+
+    def stored_files(self) -> Iterator[Path]:
+        """Every file in the sharded tree (not the temporary or thumbnail folders)."""
+        yield from _walk(self.root, skip={INCOMING, THUMBNAILS})
+
+    def thumbnail_files(self) -> Iterator[Path]:
+        yield from _walk(self.thumbnails, skip=set())
+
+    def incoming_files(self) -> Iterator[Path]:
+        yield from _walk(self.incoming, skip=set())
+
+
+def file_id_of(path: Path) -> uuid.UUID | None:
+    """The id a stored file or thumbnail belongs to, from its name; None for strangers."""
+    try:
+        return uuid.UUID(hex=path.name.split("-", 1)[0])
+    except ValueError:
+        return None
+
+
+def _walk(directory: Path, *, skip: set[str]) -> Iterator[Path]:
+    # os.scandir streams directory entries: memory stays flat however many files.
+    try:
+        entries = os.scandir(directory)
+    except FileNotFoundError:
+        return
+    with entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                if entry.name not in skip:
+                    yield from _walk(Path(entry.path), skip=set())
+            elif entry.is_file(follow_symlinks=False):
+                yield Path(entry.path)
 
 
 def _fsync_dir(directory: Path) -> None:

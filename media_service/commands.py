@@ -1,0 +1,85 @@
+"""`frota media ...`: maintenance of the media volume from the command line."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+
+from media_service import retention
+from media_service.storage import LocalStorage
+from shared.config import ConfigError, Settings
+from shared.db import Database, make_engine
+
+MB = 1024 * 1024
+
+
+@click.group("media")
+def media() -> None:
+    """Media volume maintenance: retention pruning and reconciliation."""
+
+
+@contextmanager
+def _media_volume() -> Iterator[tuple[Settings, Database, LocalStorage]]:
+    """The settings, database and volume a command works on (from the environment)."""
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not settings.database_url:
+        raise click.ClickException("DATABASE_URL is not set")
+    database = Database(make_engine(settings.database_url, settings))
+    try:
+        yield settings, database, LocalStorage(settings.media_root)
+    finally:
+        database.engine.dispose()
+
+
+@media.command()
+@click.option("--dry-run", is_flag=True, help="Print what would be deleted; change nothing.")
+@click.option(
+    "--older-than-days",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Delete unheld files older than this instead of those past MEDIA_RETENTION_DAYS.",
+)
+@click.option("--batch-size", type=click.IntRange(min=1), default=retention.BATCH_SIZE)
+def prune(dry_run: bool, older_than_days: int | None, batch_size: int) -> None:
+    """Delete unheld files past retention, then the oldest while over the high-water mark."""
+
+    def print_file(file_id: uuid.UUID, size: int, reason: str) -> None:
+        click.echo(f"would delete {file_id} ({size} bytes): {reason}")
+
+    with (
+        _media_volume() as (settings, database, storage),
+        retention.prune_lock(database.engine) as acquired,
+    ):
+        if not acquired:
+            raise click.ClickException("another prune is running; try again later")
+        with database.sessionmaker() as db_session:
+            result = retention.prune_media(
+                db_session=db_session,
+                storage=storage,
+                quota_bytes=settings.media_quota_mb * MB,
+                older_than_days=older_than_days,
+                dry_run=dry_run,
+                batch_size=batch_size,
+                report=print_file,
+            )
+    click.echo(result.summary())
+
+
+@media.command()
+@click.option("--fix", is_flag=True, help="Repair what is found, not just report it.")
+def reconcile(fix: bool) -> None:
+    """Compare the volume with the database: orphan files, rows without files, usage.
+
+    Exits with status 1 when problems are found and not fixed.
+    """
+    with _media_volume() as (_settings, database, storage), database.sessionmaker() as db_session:
+        report = retention.reconcile_volume(db_session=db_session, storage=storage, fix=fix)
+    click.echo(report.summary())
+    if report.problems and not fix:
+        raise SystemExit(1)
