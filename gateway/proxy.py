@@ -22,7 +22,7 @@ from urllib3.exceptions import (
     ProtocolError,
     ReadTimeoutError,
 )
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from werkzeug.wsgi import get_input_stream
 
 from gateway import metrics
@@ -140,7 +140,7 @@ def _request_body(route: Route) -> tuple[Any, bool]:
         stream = get_input_stream(
             request.environ, safe_fallback=False, max_content_length=route.max_body_bytes
         )
-        return stream, False
+        return ExactBody(stream, request.content_length), False
     stream = get_input_stream(request.environ, safe_fallback=False)
 
     def chunks() -> Iterator[bytes]:
@@ -154,6 +154,30 @@ def _request_body(route: Route) -> tuple[Any, bool]:
             yield data
 
     return chunks(), True
+
+
+class ExactBody:
+    """The client's body, which must be exactly as long as its Content-Length said.
+
+    gunicorn marks its input as terminated, so werkzeug reports a client that
+    hung up half-way as a plain end of stream. Passed on like that, the service
+    would be left waiting for the rest; raising instead makes urllib3 close the
+    upstream connection, and the service sees the upload broken off.
+    """
+
+    def __init__(self, stream: Any, length: int) -> None:
+        self.stream = stream
+        self.remaining = length
+
+    def read(self, size: int = -1) -> bytes:
+        if self.remaining <= 0:
+            return b""
+        wanted = self.remaining if size < 0 else min(size, self.remaining)
+        data = self.stream.read(wanted)
+        if not data:
+            raise ClientDisconnected()
+        self.remaining -= len(data)
+        return data
 
 
 def upstream_target() -> str:
