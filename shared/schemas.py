@@ -59,6 +59,25 @@ class UTCDateTime(fields.DateTime):
         return moment
 
 
+# The JSON error body of every non-2xx response (shared.errors), for OpenAPI.
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "details", "request_id"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "details": {"type": "object"},
+                "request_id": {"type": ["string", "null"]},
+            },
+        }
+    },
+}
+
+
 class PageQuery(Schema):
     limit = Integer(load_default=DEFAULT_LIMIT, validate=Range(1, MAX_LIMIT))
     cursor = String(load_default=None)

@@ -17,6 +17,7 @@ from shared.errors import register_error_handlers
 from shared.internal_auth import init_internal_auth
 from shared.logs import configure_logging, init_request_logging
 from shared.metrics import init_metrics
+from shared.schemas import ERROR_SCHEMA
 
 # Answered without an internal credential: probes and the metrics scrape.
 OPEN_PATHS = ("/health", "/ready", "/metrics")
@@ -34,6 +35,9 @@ def create_service_app(
         AUTO_SERVERS=False,
         AUTO_404_RESPONSE=False,
         SPEC_FORMAT="json",
+        # Document the error body every response really has.
+        HTTP_ERROR_SCHEMA=ERROR_SCHEMA,
+        VALIDATION_ERROR_SCHEMA=ERROR_SCHEMA,
     )
     app.security_schemes = {
         "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
