@@ -6,13 +6,19 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import click
+import psycopg2
 
-from frota import database
+from frota import backup as backups
+from frota import database, roles
+from frota.pg_tools import ClientNotFound
 from frota.stack import APPS, Stack, fresh_metrics_dir, gunicorn_command
-from shared.config import ConfigError, Settings
+from media_service.commands import media
+from shared.config import SERVICES, ConfigError, Settings
 
 ADMIN_USERNAME = "admin"
 
@@ -25,7 +31,14 @@ def load_settings() -> Settings:
 
 
 def resolve_database(settings: Settings) -> tuple[Settings, Any]:
-    """Use DATABASE_URL, or start the embedded PostgreSQL under var/ when it is unset."""
+    """Use DATABASE_URL, or start the embedded PostgreSQL under var/ when it is unset.
+
+    In production DATABASE_URL is required, with a strong password.
+    """
+    try:
+        settings.check_owner_database()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
     if settings.database_url:
         return settings, None
     click.echo(
@@ -35,19 +48,49 @@ def resolve_database(settings: Settings) -> tuple[Settings, Any]:
     return settings.replace(database_url=url), server
 
 
+def prepare_database(settings: Settings) -> list[roles.ServiceRole]:
+    """Migrate as the owner, then give each service its own role; return the roles."""
+    service_roles = service_roles_of(settings)  # refuses missing passwords before any change
+    database.migrate(settings.database_url or "")
+    provision_roles(settings, service_roles)
+    return service_roles
+
+
+def service_roles_of(settings: Settings) -> list[roles.ServiceRole]:
+    try:
+        return roles.service_roles(settings)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def provision_roles(settings: Settings, service_roles: list[roles.ServiceRole]) -> None:
+    try:
+        roles.provision_service_roles(settings.database_url or "", service_roles)
+    except psycopg2.Error as exc:
+        raise click.ClickException(
+            f"could not set up the service database roles: {str(exc).strip()} "
+            "(the DATABASE_URL role needs the CREATEROLE attribute)"
+        ) from None
+
+
 @click.group()
 def main() -> None:
     """Frota fleet-management backend."""
 
 
+main.add_command(media)
+
+
 @main.command()
 def migrate() -> None:
-    """Run every service's database migrations."""
+    """Run every service's database migrations and set up the service roles."""
     settings, server = resolve_database(load_settings())
-    database.migrate(settings.database_url or "")
-    click.echo("migrations are up to date")
-    if server is not None:
-        server.cleanup()
+    try:
+        prepare_database(settings)
+    finally:
+        if server is not None:
+            server.cleanup()
+    click.echo("migrations are up to date; service roles are set up")
 
 
 @main.command()
@@ -55,7 +98,7 @@ def init() -> None:
     """Migrate, then create the first admin if there is none (production start-up job)."""
     settings, server = resolve_database(load_settings())
     try:
-        database.migrate(settings.database_url or "")
+        prepare_database(settings)
         ensure_admin(settings)
     finally:
         if server is not None:
@@ -128,14 +171,26 @@ def ensure_admin(settings: Settings) -> None:
         click.echo("")
 
 
+# What no process of the stack gets from `up`: the owner's connection and the
+# role passwords. Each service gets its own <SERVICE>_DATABASE_URL instead.
+OWNER_ONLY_VARIABLES = ("DATABASE_URL", *(f"{s.upper()}_DB_PASSWORD" for s in SERVICES))
+
+
 def child_environment(settings: Settings) -> dict[str, str]:
-    """The environment of the gunicorn processes: ours, plus what `up` resolved."""
-    env = dict(os.environ)
-    env["DATABASE_URL"] = settings.database_url or ""
+    """The environment every gunicorn process shares: ours, plus what `up` resolved."""
+    env = {k: v for k, v in os.environ.items() if k not in OWNER_ONLY_VARIABLES}
     env["FROTA_VAR_DIR"] = str(settings.var_dir)
     env["JWT_SECRET_KEY"] = settings.jwt_secret_key
     env["INTERNAL_SECRET_KEY"] = settings.internal_secret_key
     return env
+
+
+def part_environments(
+    settings: Settings, service_roles: list[roles.ServiceRole]
+) -> dict[str, Mapping[str, str]]:
+    """Each service's own database URL (as its own role); the gateway gets none."""
+    urls = roles.service_database_urls(settings.database_url or "", service_roles)
+    return {service: {f"{service.upper()}_DATABASE_URL": url} for service, url in urls.items()}
 
 
 @main.command()
@@ -153,7 +208,7 @@ def up() -> None:
     signal.signal(signal.SIGINT, interrupt)
     exit_code = 0
     try:
-        database.migrate(settings.database_url or "")
+        stack.part_env = part_environments(settings, prepare_database(settings))
         ensure_admin(settings)
         settings.media_root.mkdir(parents=True, exist_ok=True)
         stack.start()
@@ -181,3 +236,96 @@ def up() -> None:
             server.cleanup()
         click.echo("stopped")
     sys.exit(exit_code)
+
+
+@main.command()
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the backup (default: BACKUP_DIR, else backups/).",
+)
+def backup(directory: Path | None) -> None:
+    """Back up the database and the media files; delete backups older than BACKUP_KEEP_DAYS."""
+    settings, server = resolve_database(load_settings())
+    directory = directory or settings.backup_dir
+    try:
+        summary = backups.create_backup(
+            database_url=settings.database_url or "",
+            media_root=settings.media_root,
+            directory=directory,
+        )
+        removed = backups.prune_backups(directory, settings.backup_keep_days)
+    except (backups.BackupError, ClientNotFound, psycopg2.Error, OSError) as exc:
+        raise click.ClickException(f"backup failed: {exc}") from None
+    finally:
+        if server is not None:
+            server.cleanup()
+    made = summary.backup
+    click.echo(f"backup written: {made.dump}, {made.media} ({summary.media_files} media files)")
+    click.echo(f"manifest: {made.manifest}")
+    if summary.missing_media:
+        click.echo(
+            f"warning: {len(summary.missing_media)} media rows had no file on disk "
+            f"(run `frota media reconcile`): {', '.join(summary.missing_media)}",
+            err=True,
+        )
+    for name in removed:
+        click.echo(f"deleted {name} (older than {settings.backup_keep_days} days)")
+
+
+@main.command("verify-backup")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def verify_backup(file: Path) -> None:
+    """Check a backup against its manifest (every byte), changing nothing."""
+    try:
+        manifest = backups.verify_backup(backups.Backup.at(file))
+    except backups.BackupError as exc:
+        raise click.ClickException(f"backup refused: {exc}") from None
+    click.echo(
+        f"backup {manifest['name']} is intact ({len(manifest['media']['files'])} media files)"
+    )
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def restore(file: Path, yes: bool) -> None:
+    """Replace the database and the media files with a backup's (FILE: any file of it).
+
+    The backup is checked against its manifest first; a damaged or altered
+    backup is refused before anything changes. Stop the services first.
+    """
+    settings = load_settings()
+    try:
+        backup_set = backups.Backup.at(file)
+        manifest = backups.verify_backup(backup_set)
+    except backups.BackupError as exc:
+        raise click.ClickException(f"backup refused, nothing was changed: {exc}") from None
+    click.echo(
+        f"backup {backup_set.name} is intact ({len(manifest['media']['files'])} media files)"
+    )
+    if not yes:
+        click.confirm(
+            "This replaces the auth, fleet and media schemas and the media files "
+            f"in {settings.media_root}. Continue?",
+            abort=True,
+        )
+    service_roles = service_roles_of(settings)
+    settings, server = resolve_database(settings)
+    try:
+        backups.restore_backup(
+            backup=backup_set,
+            manifest=manifest,
+            database_url=settings.database_url or "",
+            media_root=settings.media_root,
+        )
+        # The dump carries no grants (so it restores on any server): grant again.
+        provision_roles(settings, service_roles)
+    except (backups.BackupError, ClientNotFound, psycopg2.Error, OSError) as exc:
+        raise click.ClickException(f"restore failed: {exc}") from None
+    finally:
+        if server is not None:
+            server.cleanup()
+    click.echo(f"restored {backup_set.name}")

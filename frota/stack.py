@@ -84,6 +84,8 @@ class Stack:
     env: Mapping[str, str]
     # Per-part worker counts overriding WEB_CONCURRENCY (the tests use it).
     workers: Mapping[str, int] = field(default_factory=dict)
+    # Per-part additions to ``env``: `frota up` gives each service its own database URL.
+    part_env: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def start(self, parts: tuple[str, ...] = ("auth", "fleet", "media", "gateway")) -> None:
@@ -91,7 +93,11 @@ class Stack:
             self.start_part(part)
 
     def start_part(self, part: str) -> None:
-        env = {**self.env, "PROMETHEUS_MULTIPROC_DIR": str(fresh_metrics_dir(self.settings, part))}
+        env = {
+            **self.env,
+            **self.part_env.get(part, {}),
+            "PROMETHEUS_MULTIPROC_DIR": str(fresh_metrics_dir(self.settings, part)),
+        }
         # A session of its own: Ctrl-C reaches `frota up` only, which then
         # stops every process in order instead of all dying at once.
         self.processes[part] = subprocess.Popen(  # noqa: S603 - our own argv

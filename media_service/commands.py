@@ -28,9 +28,10 @@ def _media_volume() -> Iterator[tuple[Settings, Database, LocalStorage]]:
         settings = Settings.from_env()
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    if not settings.database_url:
-        raise click.ClickException("DATABASE_URL is not set")
-    database = Database(make_engine(settings.database_url, settings))
+    url = settings.database_url_for("media")
+    if not url:
+        raise click.ClickException("DATABASE_URL (or MEDIA_DATABASE_URL) is not set")
+    database = Database(make_engine(url, settings))
     try:
         yield settings, database, LocalStorage(settings.media_root)
     finally:

@@ -9,11 +9,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import secrets
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 SERVICES = ("auth", "fleet", "media")
 
@@ -21,6 +23,12 @@ SERVICES = ("auth", "fleet", "media")
 # in production: the seed's checklist asks for a strong (64 character) key.
 MIN_SECRET_LENGTH = 32
 PLACEHOLDER_SECRETS = frozenset({"changeme", "secret", "change-me", "dev", "test", ""})
+# The secrets generated once into var/secrets for local runs (never in production).
+LOCAL_SECRETS = ("JWT_SECRET_KEY", "INTERNAL_SECRET_KEY")
+# Passwords of the per-service database roles; generated into var/ for local runs too.
+DB_PASSWORD_VARIABLES = {service: f"{service.upper()}_DB_PASSWORD" for service in SERVICES}
+# Role names are prefix + "_" + service; the prefix is spliced into SQL identifiers.
+DB_ROLE_PREFIX_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
 
 class ConfigError(RuntimeError):
@@ -106,6 +114,15 @@ class Settings:
     # Set per process group so gunicorn workers share their metrics
     # (prometheus-client's multiprocess mode reads the same variable).
     metrics_dir: Path | None = None
+    # Each service's own connection (as its own role); DATABASE_URL where unset.
+    service_database_urls: Mapping[str, str] = field(default_factory=dict)
+    # Passwords `frota migrate` gives the per-service roles (configured ones only).
+    database_role_passwords: Mapping[str, str] = field(default_factory=dict)
+    # Roles are cluster-wide: a second Frota on the same server needs its own prefix.
+    db_role_prefix: str = "frota"
+    backup_dir: Path = Path("backups")
+    backup_keep_days: int = 14
+    media_prune_interval_minutes: int = 60
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -169,6 +186,18 @@ class Settings:
             metrics_dir=Path(env["PROMETHEUS_MULTIPROC_DIR"])
             if env.get("PROMETHEUS_MULTIPROC_DIR")
             else None,
+            service_database_urls={
+                name: url for name in SERVICES if (url := env.get(f"{name.upper()}_DATABASE_URL"))
+            },
+            database_role_passwords={
+                name: password
+                for name in SERVICES
+                if (password := env.get(f"{name.upper()}_DB_PASSWORD"))
+            },
+            db_role_prefix=env.get("DB_ROLE_PREFIX") or cls.db_role_prefix,
+            backup_dir=Path(env.get("BACKUP_DIR") or "backups").resolve(),
+            backup_keep_days=_int(env, "BACKUP_KEEP_DAYS", 14),
+            media_prune_interval_minutes=_int(env, "MEDIA_PRUNE_INTERVAL_MINUTES", 60),
         )
         if settings.is_production:
             settings.check_production()
@@ -180,6 +209,10 @@ class Settings:
             )
         if not 1 <= settings.internal_token_ttl_seconds <= 60:
             raise ConfigError("INTERNAL_TOKEN_TTL_SECONDS must be between 1 and 60")
+        if not DB_ROLE_PREFIX_PATTERN.fullmatch(settings.db_role_prefix):
+            raise ConfigError("DB_ROLE_PREFIX must be lower-case letters, digits and _")
+        if settings.backup_keep_days < 1:
+            raise ConfigError("BACKUP_KEEP_DAYS must be at least 1")
         return settings
 
     @property
@@ -192,35 +225,93 @@ class Settings:
     def replace(self, **changes: object) -> Settings:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
+    def database_url_for(self, service: str) -> str | None:
+        """The URL ``service`` connects with: its own role's, else the shared DATABASE_URL."""
+        return self.service_database_urls.get(service) or self.database_url
+
+    def database_role(self, service: str) -> str:
+        """The name of ``service``'s own database role, e.g. ``frota_fleet``."""
+        return f"{self.db_role_prefix}_{service}"
+
+    def role_passwords(self) -> dict[str, str]:
+        """The password of every service role, for `frota migrate` to set.
+
+        Production takes them from ``*_DB_PASSWORD`` only; local runs generate the
+        missing ones once into ``var/database-passwords``.
+        """
+        configured = dict(self.database_role_passwords)
+        missing = [DB_PASSWORD_VARIABLES[s] for s in SERVICES if s not in configured]
+        if missing and self.is_production:
+            raise ConfigError(
+                "refusing to start in production: " + ", ".join(missing) + " must be set"
+            )
+        if missing:
+            stored = load_or_create_local_secrets(
+                self.var_dir / "database-passwords", tuple(DB_PASSWORD_VARIABLES.values())
+            )
+            for service in SERVICES:
+                configured.setdefault(service, stored[DB_PASSWORD_VARIABLES[service]])
+        return configured
+
+    def check_owner_database(self) -> None:
+        """Refuse, in production, to migrate or back up without a strong DATABASE_URL.
+
+        Only the commands that act as the database owner call this: the services
+        connect as their own roles and the gateway has no database at all.
+        """
+        if not self.is_production:
+            return
+        if not self.database_url:
+            raise ConfigError("refusing to start in production: DATABASE_URL is required")
+        problem = _secret_problem("the password in DATABASE_URL", _url_password(self.database_url))
+        if problem:
+            raise ConfigError(f"refusing to start in production: {problem}")
+
     def check_production(self) -> None:
-        """Refuse to run in production with missing, default or short secrets."""
-        problems = []
-        for name in ("JWT_SECRET_KEY", "INTERNAL_SECRET_KEY"):
-            value = getattr(self, name.lower())
-            if value.strip().lower() in PLACEHOLDER_SECRETS:
-                problems.append(f"{name} is missing or a placeholder value")
-            elif len(value) < MIN_SECRET_LENGTH:
-                problems.append(f"{name} must be at least {MIN_SECRET_LENGTH} characters")
+        """Refuse to run in production with missing, default or short secrets.
+
+        A database URL is not required here: the gateway has none, and each
+        service fails at start-up without its own. The database passwords a
+        process was given must be as strong as the secrets.
+        """
+        problems = [_secret_problem(name, getattr(self, name.lower())) for name in LOCAL_SECRETS]
         if self.jwt_secret_key and self.jwt_secret_key == self.internal_secret_key:
             problems.append("JWT_SECRET_KEY and INTERNAL_SECRET_KEY must differ")
-        if not self.database_url:
-            problems.append("DATABASE_URL is required in production")
+        for service, password in self.database_role_passwords.items():
+            problems.append(_secret_problem(DB_PASSWORD_VARIABLES[service], password))
+        for service, url in self.service_database_urls.items():
+            name = f"the password in {service.upper()}_DATABASE_URL"
+            problems.append(_secret_problem(name, _url_password(url)))
+        problems = [problem for problem in problems if problem]
         if problems:
             raise ConfigError("refusing to start in production: " + "; ".join(problems))
 
 
-def load_or_create_local_secrets(path: Path) -> dict[str, str]:
-    """Return the local-run secrets in ``path``, creating them on first use.
+def _secret_problem(name: str, value: str) -> str:
+    """What is wrong with a production secret or password ("" when nothing is)."""
+    if value.strip().lower() in PLACEHOLDER_SECRETS:
+        return f"{name} is missing or a placeholder value"
+    if len(value) < MIN_SECRET_LENGTH:
+        return f"{name} must be at least {MIN_SECRET_LENGTH} characters"
+    return ""
+
+
+def _url_password(url: str) -> str:
+    return unquote(urlsplit(url).password or "")
+
+
+def load_or_create_local_secrets(
+    path: Path, names: tuple[str, ...] = LOCAL_SECRETS
+) -> dict[str, str]:
+    """Return the local-run secrets ``names`` stored in ``path``, creating them on first use.
 
     Creation is atomic (write to a temporary file, then hard-link into place), so
     processes racing at start-up all end up with the same keys.
     """
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        fresh = {
-            "JWT_SECRET_KEY": secrets.token_urlsafe(48),
-            "INTERNAL_SECRET_KEY": secrets.token_urlsafe(48),
-        }
+        # URL-safe: the database passwords are spliced into connection URLs.
+        fresh = {name: secrets.token_urlsafe(48) for name in names}
         # mkstemp: a name unique per call (threads of one process too) and a
         # file that is 0600 from the start, never briefly world-readable.
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)

@@ -49,17 +49,18 @@ def create_service_app(
     init_request_logging(app)
     init_metrics(app, service, settings)
     if database is None:
-        database = Database(make_engine(_require_database_url(settings), settings))
+        database = Database(make_engine(_require_database_url(settings, service), settings))
     database.init_app(app)
     register_probes(app, database)
     register_spec_route(app)
     return app
 
 
-def _require_database_url(settings: Settings) -> str:
-    if not settings.database_url:
+def _require_database_url(settings: Settings, service: str) -> str:
+    url = settings.database_url_for(service)
+    if not url:
         raise RuntimeError("DATABASE_URL is not set: run through `frota up`, or set it")
-    return settings.database_url
+    return url
 
 
 def register_probes(app: APIFlask, database: Database) -> None:

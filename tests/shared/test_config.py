@@ -213,17 +213,17 @@ def test_production_refuses_equal_jwt_and_internal_secrets(tmp_path):
         Settings.from_env(env)
 
 
-def test_production_requires_a_database_url(tmp_path):
+def test_production_needs_no_database_url_the_gateway_has_none(tmp_path):
     env = production_env(tmp_path)
     del env["DATABASE_URL"]
 
-    with pytest.raises(ConfigError, match="DATABASE_URL is required in production"):
-        Settings.from_env(env)
+    assert Settings.from_env(env).database_url is None
 
 
 def test_production_lists_every_problem_at_once(tmp_path):
-    env = production_env(tmp_path, JWT_SECRET_KEY="changeme", INTERNAL_SECRET_KEY="short")
-    del env["DATABASE_URL"]
+    env = production_env(
+        tmp_path, JWT_SECRET_KEY="changeme", INTERNAL_SECRET_KEY="short", FLEET_DB_PASSWORD="pw"
+    )
 
     with pytest.raises(ConfigError) as caught:
         Settings.from_env(env)
@@ -232,7 +232,7 @@ def test_production_lists_every_problem_at_once(tmp_path):
     assert message.startswith("refusing to start in production: ")
     assert "JWT_SECRET_KEY is missing or a placeholder value" in message
     assert "INTERNAL_SECRET_KEY must be at least 32 characters" in message
-    assert "DATABASE_URL is required in production" in message
+    assert "FLEET_DB_PASSWORD must be at least 32 characters" in message
 
 
 def test_the_error_message_never_echoes_a_secret(tmp_path):

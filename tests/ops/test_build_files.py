@@ -1,0 +1,149 @@
+"""Lint-level checks of the Dockerfile, .dockerignore and .env.example."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+import shared.config
+from shared.config import SERVICES
+
+REPO = Path(__file__).resolve().parents[2]
+SECRET_WORDS = re.compile(r"SECRET|PASSWORD|TOKEN|_KEY\b", re.IGNORECASE)
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) of each instruction, continuation lines joined."""
+    text = re.sub(r"\\\n", " ", (REPO / "Dockerfile").read_text())
+    lines = [line.strip() for line in text.splitlines()]
+    return [
+        (line.split(maxsplit=1)[0].upper(), line.split(maxsplit=1)[1])
+        for line in lines
+        if line and not line.startswith("#")
+    ]
+
+
+def test_the_image_runs_as_a_non_root_user():
+    users = [args for instruction, args in dockerfile_instructions() if instruction == "USER"]
+
+    assert users, "no USER instruction: the processes would run as root"
+    assert users[-1].split(":")[0] not in {"root", "0"}
+
+
+def test_base_images_name_a_version_never_latest():
+    bases = [
+        args.split()[0] for instruction, args in dockerfile_instructions() if instruction == "FROM"
+    ]
+
+    assert bases
+    for base in bases:
+        assert ":" in base, f"{base} names no version"
+        assert not base.endswith(":latest"), base
+
+
+def test_dependencies_are_installed_before_the_code_is_copied():
+    instructions = dockerfile_instructions()
+    install = next(
+        i for i, (ins, args) in enumerate(instructions) if ins == "RUN" and "pip install -r" in args
+    )
+    copies = [args for ins, args in instructions[:install] if ins in {"COPY", "ADD"}]
+
+    assert copies == ["pyproject.toml ./"], "only the dependency list may come before the install"
+    code = [i for i, (ins, args) in enumerate(instructions) if ins == "COPY" and "shared" in args]
+    assert code
+    assert code[0] > install
+
+
+def test_no_secret_is_baked_into_the_image():
+    for instruction, args in dockerfile_instructions():
+        if instruction in {"ENV", "ARG"}:
+            assert not SECRET_WORDS.search(args), f"{instruction} {args}"
+
+
+def test_the_build_context_leaves_out_secrets_local_state_and_backups():
+    ignored = set((REPO / ".dockerignore").read_text().split())
+
+    assert {".env", "var", "backups", ".git", ".venv"} <= ignored
+
+
+def test_the_image_carries_the_postgres_client_of_the_database_major_version():
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    args = dict(
+        a.split("=", 1) for ins, a in dockerfile_instructions() if ins == "ARG" and "=" in a
+    )
+    db_major = re.match(r"postgres:(\d+)", compose["services"]["db"]["image"])[1]
+
+    assert args["PG_MAJOR"] == db_major
+    assert any(
+        "postgresql-client-${PG_MAJOR}" in a for ins, a in dockerfile_instructions() if ins == "RUN"
+    )
+
+
+# --- .env.example ----------------------------------------------------------------------
+
+
+def variables_read_by_the_config() -> set[str]:
+    """Every environment variable shared/config.py reads, found in its syntax tree.
+
+    Reads are ``env.get(NAME)``, ``env[NAME]`` and the ``_int/_float/_bool/_list``
+    helpers' second argument; ``f"{name.upper()}_URL"`` stands for one name per service.
+    """
+    tree = ast.parse(Path(shared.config.__file__).read_text())
+    names: set[str] = set()
+
+    def add(node: ast.expr) -> None:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            names.add(node.value)
+        elif isinstance(node, ast.JoinedStr):
+            suffix = "".join(v.value for v in node.values if isinstance(v, ast.Constant))
+            names.update(f"{service.upper()}{suffix}" for service in SERVICES)
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Subscript) and getattr(node.value, "id", None) == "env":
+            add(node.slice)
+        elif isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Attribute) and getattr(func.value, "id", None) == "env":
+                if func.attr == "get":
+                    add(node.args[0])
+            elif isinstance(func, ast.Name) and func.id in {"_int", "_float", "_bool", "_list"}:
+                add(node.args[1])
+    return names
+
+
+def env_example() -> tuple[set[str], set[str]]:
+    """The variables .env.example sets, and those it documents in comments only."""
+    text = (REPO / ".env.example").read_text()
+    assigned = set(re.findall(r"^([A-Z][A-Z0-9_]*)=", text, re.MULTILINE))
+    documented = set(re.findall(r"^#\s*([A-Z][A-Z0-9_]*)=", text, re.MULTILINE))
+    return assigned, documented
+
+
+def test_the_config_reader_is_understood():
+    names = variables_read_by_the_config()
+
+    # A few the reader must find in each of its forms.
+    assert {
+        "DATABASE_URL",
+        "MEDIA_PORT",
+        "TRUSTED_PROXIES",
+        "FLEET_URL",
+        "AUTH_DB_PASSWORD",
+    } <= names
+    assert all(re.fullmatch(r"[A-Z][A-Z0-9_]*", name) for name in names), names
+
+
+def test_env_example_lists_every_variable_the_config_reads():
+    assigned, documented = env_example()
+
+    assert variables_read_by_the_config() - assigned - documented == set()
+
+
+@pytest.mark.parametrize("name", sorted(env_example()[0]))
+def test_every_variable_set_in_env_example_reaches_the_containers(name):
+    # A value put in .env only matters if docker-compose.yml passes it on.
+    assert f"${{{name}:" in (REPO / "docker-compose.yml").read_text()
