@@ -4,7 +4,7 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: up test lint format migrate clean
+.PHONY: up test lint format migrate bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ lint: $(STAMP)
 
 test: lint
 	$(VENV)/bin/pytest
+
+# Side-by-side ratios (gateway vs direct vs nginx, streaming, growth, pruning).
+bench: $(STAMP)
+	$(PY) -m bench.run
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .
