@@ -138,7 +138,7 @@ def bench_stack(
     ):
         name = f"frota_bench_{secrets.token_hex(4)}"
         create_database(server_url, name)
-        database_url = _with_database(server_url, name)
+        database_url = with_database(server_url, name)
         try:
             migrate(database_url)
             full_env = {
@@ -163,16 +163,16 @@ def bench_stack(
             finally:
                 stack.stop()
         finally:
-            _drop_database(server_url, name)
+            drop_database(server_url, name)
 
 
-def _with_database(url: str, name: str) -> str:
+def with_database(url: str, name: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).set(database=name).render_as_string(hide_password=False)
 
 
-def _drop_database(server_url: str, name: str) -> None:
+def drop_database(server_url: str, name: str) -> None:
     conn = psycopg2.connect(server_url)
     conn.autocommit = True
     with conn.cursor() as cur:

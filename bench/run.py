@@ -9,7 +9,7 @@ import argparse
 import os
 import platform
 
-from bench import gateway_overhead, streaming
+from bench import gateway_overhead, pruning, streaming
 from bench.harness import bench_stack, ensure_wrk
 
 
@@ -21,16 +21,7 @@ def machine() -> str:
     return f"{platform.machine()}, {cpus} cores, {memory}, Python {platform.python_version()}"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--seconds", type=int, default=8)
-    parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers per process")
-    parser.add_argument("--only", default="1,2,3", help="scenarios to run")
-    args = parser.parse_args()
-    ensure_wrk()
-    only = {s.strip() for s in args.only.split(",")}
+def stack_scenarios(args: argparse.Namespace, only: set[str]) -> list[str]:
     rows: list[str] = []
     with bench_stack(workers=args.workers) as bench:
         if only & {"1", "2"}:
@@ -39,6 +30,24 @@ def main() -> None:
             )
         if "3" in only:
             rows += streaming.run(bench, rounds=args.rounds)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers per process")
+    parser.add_argument("--only", default="1,2,3,4,5", help="scenarios to run")
+    args = parser.parse_args()
+    ensure_wrk()
+    only = {s.strip() for s in args.only.split(",")}
+    rows: list[str] = []
+    if only & {"1", "2", "3", "4"}:
+        rows += stack_scenarios(args, only)
+    if "5" in only:
+        rows += pruning.run()
     print(
         f"Machine: {machine()}; {args.workers} gunicorn workers per process; "
         f"wrk {args.connections} connections x {args.seconds} s, {args.rounds} rounds "
