@@ -2,9 +2,26 @@
 
 from fleet_service.assignments.models import Assignment
 from fleet_service.base import Base
+from fleet_service.documents.models import Document
 from fleet_service.drivers.models import Driver
+from fleet_service.fuel.models import FuelLog
+from fleet_service.inspections.models import Inspection, InspectionItem
+from fleet_service.maintenance.models import MaintenanceRecord, MaintenanceSchedule
 from fleet_service.odometer.models import OdometerReading
 from fleet_service.trips.models import Trip
 from fleet_service.vehicles.models import Vehicle
 
-__all__ = ["Assignment", "Base", "Driver", "OdometerReading", "Trip", "Vehicle"]
+__all__ = [
+    "Assignment",
+    "Base",
+    "Document",
+    "Driver",
+    "FuelLog",
+    "Inspection",
+    "InspectionItem",
+    "MaintenanceRecord",
+    "MaintenanceSchedule",
+    "OdometerReading",
+    "Trip",
+    "Vehicle",
+]

@@ -19,6 +19,8 @@ class Driver(Base):
     __table_args__ = (
         sa.CheckConstraint(f"license_category IN {LICENSE_CATEGORIES}", name="license_category"),
         sa.Index("ix_drivers_full_name_id", "full_name", "id"),
+        # The alerts look for licenses expiring soon.
+        sa.Index("ix_drivers_license_expires_on", "license_expires_on"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)

@@ -72,6 +72,12 @@ def _jump_allowance_km(previous: OdometerReading, read_at: datetime) -> int:
     return max(MIN_JUMP_ALLOWANCE_KM, int(MAX_KM_PER_DAY * days))
 
 
+def check_not_in_future(moment: datetime, *, field: str) -> None:
+    """422 naming ``field`` when ``moment`` is further ahead than clocks plausibly differ."""
+    if moment > datetime.now(UTC) + CLOCK_SKEW:
+        raise APIError(422, details={field: ["must not be in the future"]})
+
+
 def record_reading(
     *,
     db_session: Session,
@@ -90,8 +96,7 @@ def record_reading(
     before and after ``read_at``; 422 ``implausible_odometer_jump`` when it is too
     far above the previous one, unless ``confirm``. Flushed, not committed.
     """
-    if read_at > datetime.now(UTC) + CLOCK_SKEW:
-        raise APIError(422, details={"read_at": ["must not be in the future"]})
+    check_not_in_future(read_at, field="read_at")
     if lock_vehicle(db_session, vehicle_id) is None:
         raise APIError(404, "vehicle_not_found", "No such vehicle")
     previous, following = _neighbours(db_session, vehicle_id=vehicle_id, read_at=read_at)

@@ -7,6 +7,7 @@ from typing import Any
 
 from apiflask import APIBlueprint
 
+from fleet_service.csv_export import page_as_csv
 from fleet_service.trips import service
 from fleet_service.trips.schemas import (
     TripCheckInIn,
@@ -47,7 +48,11 @@ def check_in_trip(trip_id: uuid.UUID, body: dict[str, Any]) -> Any:
 @bp.doc(summary="List trips (a driver sees their own)")
 def list_trips(query: dict[str, Any]) -> Any:
     identity = require_user()
-    return service.list_trips(db_session=current_session(), identity=identity, **query)
+    output = query.pop("format")
+    page = service.list_trips(db_session=current_session(), identity=identity, **query)
+    if output == "csv":
+        return page_as_csv(page, TripOut, filename="trips.csv")
+    return page
 
 
 @bp.get("/<uuid:trip_id>")

@@ -6,6 +6,7 @@ from apiflask import Schema
 from apiflask.fields import UUID, Boolean, Integer
 from apiflask.validators import Length, Range
 
+from fleet_service.csv_export import format_field
 from fleet_service.odometer.schemas import MAX_KM
 from shared.schemas import PageQuery, Text, UTCDateTime, page_of
 
@@ -57,6 +58,7 @@ class TripListQuery(PageQuery):
         data_key="to", load_default=None, metadata={"description": "Started before"}
     )
     open = Boolean(load_default=None, metadata={"description": "Not yet checked in"})
+    format = format_field()
 
 
 TripPageOut = page_of(TripOut)

@@ -8,6 +8,7 @@ from typing import Any
 from apiflask import APIBlueprint
 from flask import current_app
 
+from fleet_service.csv_export import page_as_csv
 from fleet_service.vehicles import service
 from fleet_service.vehicles.schemas import (
     VehicleCreateIn,
@@ -40,7 +41,11 @@ def create_vehicle(body: dict[str, Any]) -> Any:
 @bp.doc(summary="List the vehicles the caller may see")
 def list_vehicles(query: dict[str, Any]) -> Any:
     identity = require_user()
-    return service.list_vehicles(db_session=current_session(), identity=identity, **query)
+    output = query.pop("format")
+    page = service.list_vehicles(db_session=current_session(), identity=identity, **query)
+    if output == "csv":
+        return page_as_csv(page, VehicleOut, filename="vehicles.csv")
+    return page
 
 
 @bp.get("/<uuid:vehicle_id>")

@@ -9,6 +9,7 @@ from apiflask import Schema
 from apiflask.fields import UUID, Boolean, Decimal, Integer, List, String
 from apiflask.validators import Length, OneOf, Range
 
+from fleet_service.csv_export import format_field
 from fleet_service.vehicles.models import FUEL_TYPES, STATUSES
 from shared.schemas import PageQuery, Text, UTCDateTime, decimal_between, page_of
 
@@ -84,6 +85,7 @@ class VehicleListQuery(PageQuery):
         validate=OneOf([*SORT_KEYS, *(f"-{key}" for key in SORT_KEYS)]),
         metadata={"description": "A key, descending with a leading '-'"},
     )
+    format = format_field()
 
 
 VehiclePageOut = page_of(VehicleOut)

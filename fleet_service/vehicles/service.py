@@ -174,17 +174,21 @@ def retire_vehicle(*, db_session: Session, vehicle_id: uuid.UUID) -> Vehicle:
     return vehicle
 
 
+def assigned_now(identity: Identity) -> sa.Select[tuple[uuid.UUID]]:
+    """The ids of the vehicles assigned to the calling user (as a driver) now."""
+    return (
+        sa.select(Assignment.vehicle_id)
+        .join(Driver, Driver.id == Assignment.driver_id)
+        .where(Driver.user_id == caller_user_id(identity), Assignment.active_at(datetime.now(UTC)))
+    )
+
+
 def visible_vehicles(identity: Identity) -> sa.Select[tuple[Vehicle]]:
     """The vehicles ``identity`` may see: all for managers, a driver's assigned ones now."""
     stmt = sa.select(Vehicle).options(undefer(Vehicle.odometer_km))
     if identity.is_manager:
         return stmt
-    assigned_now = (
-        sa.select(Assignment.vehicle_id)
-        .join(Driver, Driver.id == Assignment.driver_id)
-        .where(Driver.user_id == caller_user_id(identity), Assignment.active_at(datetime.now(UTC)))
-    )
-    return stmt.where(Vehicle.id.in_(assigned_now))
+    return stmt.where(Vehicle.id.in_(assigned_now(identity)))
 
 
 def get_vehicle(*, db_session: Session, identity: Identity, vehicle_id: uuid.UUID) -> Vehicle:
@@ -192,6 +196,23 @@ def get_vehicle(*, db_session: Session, identity: Identity, vehicle_id: uuid.UUI
     vehicle = db_session.scalar(visible_vehicles(identity).where(Vehicle.id == vehicle_id))
     if vehicle is None:
         raise APIError(404, "vehicle_not_found", "No such vehicle")
+    return vehicle
+
+
+def vehicle_to_record_on(
+    *, db_session: Session, identity: Identity, vehicle_id: uuid.UUID
+) -> Vehicle:
+    """The vehicle a new record (fuel log, inspection, maintenance…) is about.
+
+    It must be one the caller may see — for a driver, one assigned to them now — or
+    the body's vehicle_id is refused (422), exactly as for an unknown one; a retired
+    vehicle is history and takes no new records (409).
+    """
+    vehicle = db_session.scalar(visible_vehicles(identity).where(Vehicle.id == vehicle_id))
+    if vehicle is None:
+        raise APIError(422, details={"vehicle_id": ["no such vehicle"]})
+    if vehicle.retired_at is not None:
+        raise APIError(409, "vehicle_retired", "A retired vehicle takes no new records")
     return vehicle
 
 

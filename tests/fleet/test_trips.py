@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import csv
+import io
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -239,3 +241,15 @@ def test_the_database_allows_one_open_trip_per_vehicle(
         db_session.flush()
     assert caught.value.orig.diag.constraint_name == "uq_trips_vehicle_open"
     db_session.rollback()
+
+
+def test_a_page_of_trips_comes_as_csv_too(fleet_api, manager, driver, vehicle):
+    trip = check_out(fleet_api, manager, vehicle, driver_id=str(driver.id)).json
+    check_in(fleet_api, manager, trip["id"], 10_042)
+    exported = fleet_api.get(TRIPS, user=manager, query_string={"format": "csv"})
+    assert exported.mimetype == "text/csv"
+    assert "X-Next-Cursor" not in exported.headers
+    rows = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True))))
+    assert [(r["id"], r["distance_km"], r["purpose"]) for r in rows] == [
+        (trip["id"], "42", "deliveries")
+    ]

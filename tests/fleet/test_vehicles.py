@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import csv
+import io
 import uuid
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
@@ -333,3 +336,21 @@ def test_ten_thousand_vehicles_page_by_page_each_exactly_once(fleet_api, db_sess
     key = sort.removeprefix("-")
     values = [sort_value(item, key) for item in items]
     assert values == sorted(values, reverse=sort.startswith("-"))
+
+
+def test_a_page_of_vehicles_comes_as_csv_too(fleet_api, db_session):
+    for _ in range(3):
+        make_vehicle(db_session, tank_capacity_l=Decimal("55.5"))
+    user, role = MANAGER
+    query = {"limit": 2}
+    page = fleet_api.get(VEHICLES, user=user, role=role, query_string=query).json
+    exported = fleet_api.get(
+        VEHICLES, user=user, role=role, query_string={**query, "format": "csv"}
+    )
+    assert exported.mimetype == "text/csv"
+    assert exported.headers["X-Next-Cursor"] == page["next_cursor"]
+    rows = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True))))
+    assert [(r["id"], r["plate"], r["tank_capacity_l"]) for r in rows] == [
+        (v["id"], v["plate"], "55.5") for v in page["items"]
+    ]
+    assert rows[0]["fuel_types"] == "ethanol gasoline"

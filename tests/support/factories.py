@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import uuid
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -12,11 +14,18 @@ from auth_service import service as auth
 from auth_service.models import User
 from fleet_service.assignments import service as assignments
 from fleet_service.assignments.models import Assignment
+from fleet_service.documents import service as documents
+from fleet_service.documents.models import Document
 from fleet_service.drivers import service as drivers
 from fleet_service.drivers.models import Driver
 from fleet_service.drivers.users import AuthUser
+from fleet_service.fuel import service as fuel
+from fleet_service.fuel.models import FuelLog
+from fleet_service.maintenance import service as maintenance
+from fleet_service.maintenance.models import MaintenanceRecord, MaintenanceSchedule
 from fleet_service.vehicles import service as vehicles
 from fleet_service.vehicles.models import Vehicle
+from shared.internal_auth import Identity
 
 DEFAULT_PASSWORD = "correct-horse-battery"
 _counter = itertools.count(1)
@@ -86,4 +95,110 @@ def make_assignment(
         driver_id=driver.id,
         starts_at=starts_at or datetime.now(UTC) - timedelta(hours=1),
         ends_at=ends_at,
+    )
+
+
+def manager_identity() -> Identity:
+    """A manager acting through the gateway (no driver record)."""
+    return Identity(
+        user_id=str(uuid.uuid4()), role="manager", caller="gateway", request_id=uuid.uuid4().hex
+    )
+
+
+def no_files(_file_id: uuid.UUID) -> None:
+    """A media service without files, for records made without attachments."""
+    return None
+
+
+def make_fuel_log(
+    db_session: Session,
+    *,
+    vehicle: Vehicle,
+    km: int,
+    liters: str | Decimal,
+    filled_at: datetime,
+    full_tank: bool = True,
+    fuel_type: str = "gasoline",
+    total_cost: str | Decimal | None = None,
+    identity: Identity | None = None,
+    **fields: Any,
+) -> FuelLog:
+    """A fill at ``filled_at`` (at 5.00 a litre unless ``total_cost`` says otherwise)."""
+    liters = Decimal(liters)
+    return fuel.log_fuel(
+        db_session=db_session,
+        identity=identity or manager_identity(),
+        find_file=no_files,
+        vehicle_id=vehicle.id,
+        odometer_km=km,
+        fuel_type=fuel_type,
+        liters=liters,
+        total_cost=Decimal(total_cost) if total_cost is not None else liters * 5,
+        full_tank=full_tank,
+        filled_at=filled_at,
+        confirm=True,
+        **fields,
+    )
+
+
+def make_schedule(
+    db_session: Session,
+    *,
+    vehicle: Vehicle,
+    every_km: int | None = None,
+    every_days: int | None = None,
+    name: str = "Oil change",
+) -> MaintenanceSchedule:
+    return maintenance.create_schedule(
+        db_session=db_session,
+        identity=manager_identity(),
+        vehicle_id=vehicle.id,
+        name=name,
+        every_km=every_km,
+        every_days=every_days,
+    )
+
+
+def make_maintenance_record(
+    db_session: Session,
+    *,
+    vehicle: Vehicle,
+    km: int,
+    performed_at: datetime,
+    schedule: MaintenanceSchedule | None = None,
+    cost: str | Decimal = "0",
+) -> MaintenanceRecord:
+    return maintenance.record_maintenance(
+        db_session=db_session,
+        identity=manager_identity(),
+        find_file=no_files,
+        vehicle_id=vehicle.id,
+        schedule_id=schedule.id if schedule else None,
+        odometer_km=km,
+        performed_at=performed_at,
+        cost=Decimal(cost),
+        confirm=True,
+    )
+
+
+def make_document(
+    db_session: Session,
+    *,
+    valid_until: date | None,
+    vehicle: Vehicle | None = None,
+    driver: Driver | None = None,
+    type: str = "insurance",
+    **fields: Any,
+) -> Document:
+    """A document of ``vehicle`` or of ``driver``."""
+    return documents.add_document(
+        db_session=db_session,
+        identity=manager_identity(),
+        find_file=no_files,
+        vehicle_id=vehicle.id if vehicle else None,
+        driver_id=driver.id if driver else None,
+        type=type,
+        number=f"DOC{next(_counter)}",
+        valid_until=valid_until,
+        **fields,
     )

@@ -1,0 +1,1 @@
+"""Alerts for managers: maintenance due, documents expiring, failed inspections."""

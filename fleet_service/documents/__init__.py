@@ -1,0 +1,1 @@
+"""Documents of vehicles and drivers (registration, insurance, permits…) and their validity."""

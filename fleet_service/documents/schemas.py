@@ -1,0 +1,58 @@
+"""Request and response shapes of the documents API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apiflask import Schema
+from apiflask.fields import UUID, Date, String
+from apiflask.validators import Length
+from marshmallow import ValidationError, validates_schema
+
+from shared.schemas import PageQuery, Text, UTCDateTime, page_of
+
+
+class DocumentCreateIn(Schema):
+    vehicle_id = UUID(load_default=None, allow_none=True)
+    driver_id = UUID(load_default=None, allow_none=True)
+    type = Text(
+        required=True,
+        validate=Length(1, 40),
+        metadata={"description": "e.g. registration, insurance, inspection (stored lower case)"},
+    )
+    number = Text(required=True, validate=Length(1, 60))
+    valid_from = Date(load_default=None, allow_none=True)
+    valid_until = Date(
+        load_default=None, allow_none=True, metadata={"description": "None: never expires"}
+    )
+    media_id = UUID(load_default=None, allow_none=True)
+
+    @validates_schema
+    def has_one_holder(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if (data.get("vehicle_id") is None) == (data.get("driver_id") is None):
+            raise ValidationError("exactly one of vehicle_id and driver_id is required", "_schema")
+        valid_from, valid_until = data.get("valid_from"), data.get("valid_until")
+        if valid_from and valid_until and valid_until < valid_from:
+            raise ValidationError("must not be before valid_from", "valid_until")
+
+
+class DocumentOut(Schema):
+    id = UUID(required=True)
+    vehicle_id = UUID(allow_none=True)
+    driver_id = UUID(allow_none=True)
+    type = String(required=True)
+    number = String(required=True)
+    valid_from = Date(allow_none=True)
+    valid_until = Date(allow_none=True)
+    media_id = UUID(allow_none=True)
+    author_user_id = UUID(required=True)
+    created_at = UTCDateTime(required=True)
+
+
+class DocumentListQuery(PageQuery):
+    vehicle_id = UUID(load_default=None)
+    driver_id = UUID(load_default=None)
+    type = Text(load_default=None, validate=Length(1, 40))
+
+
+DocumentPageOut = page_of(DocumentOut)

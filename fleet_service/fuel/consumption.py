@@ -1,0 +1,91 @@
+"""Fuel consumption (km/L) by the full-tank method, in SQL.
+
+Filling up to full at A and again at B, the litres put in from just after A up to
+and including B (the partial fills in between too) are what the vehicle burned over
+the km from A to B. Such an interval counts only when:
+
+- no fill in it says ``missed_previous`` (some litres went unlogged), and
+- the fill at A and every fill up to B are of one fuel type — a flex vehicle's
+  tank holding a mix belongs to neither fuel, so gasoline and ethanol come out
+  separately and the changeover interval is left out.
+
+Each vehicle's fills are walked in ``filled_at`` order (the odometer ledger keeps
+their km non-decreasing in that order).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from fleet_service.fuel.models import FuelLog
+
+
+def consumption_intervals(*, vehicle_ids: Collection[uuid.UUID], until: datetime) -> sa.Subquery:
+    """One row per countable interval closed before ``until``, for the vehicles ``vehicle_ids``.
+
+    Columns: ``vehicle_id``, ``fuel_type``, ``closed_at`` (the closing fill's time),
+    ``km`` and ``liters``.
+    """
+    in_order = (FuelLog.filled_at, FuelLog.id)
+    # A fill's segment is the number of full tanks before it: each segment runs from
+    # just after one full tank up to and including the next one, which closes it.
+    fills = (
+        sa.select(
+            FuelLog.vehicle_id,
+            FuelLog.filled_at,
+            FuelLog.odometer_km,
+            FuelLog.fuel_type,
+            FuelLog.liters,
+            FuelLog.full_tank,
+            FuelLog.missed_previous,
+            sa.func.count()
+            .filter(FuelLog.full_tank)
+            .over(partition_by=FuelLog.vehicle_id, order_by=in_order, rows=(None, -1))
+            .label("segment"),
+        )
+        .where(FuelLog.vehicle_id.in_(vehicle_ids), FuelLog.filled_at < until)
+        .subquery("fills")
+    )
+    segments = (
+        sa.select(
+            fills.c.vehicle_id,
+            fills.c.segment,
+            sa.func.sum(fills.c.liters).label("liters"),
+            sa.func.bool_or(fills.c.missed_previous).label("missed"),
+            (sa.func.min(fills.c.fuel_type) == sa.func.max(fills.c.fuel_type)).label("one_fuel"),
+            # A segment holds one full tank at most: the one that closes it.
+            sa.func.max(fills.c.filled_at).filter(fills.c.full_tank).label("closed_at"),
+            sa.func.max(fills.c.odometer_km).filter(fills.c.full_tank).label("closing_km"),
+            sa.func.max(fills.c.fuel_type).filter(fills.c.full_tank).label("fuel_type"),
+        )
+        .group_by(fills.c.vehicle_id, fills.c.segment)
+        .subquery("segments")
+    )
+    # Segments are numbered 0, 1, 2… per vehicle; the one before closes at A.
+    before = {"partition_by": segments.c.vehicle_id, "order_by": segments.c.segment}
+    chained = sa.select(
+        segments,
+        sa.func.lag(segments.c.closing_km).over(**before).label("opening_km"),
+        sa.func.lag(segments.c.fuel_type).over(**before).label("opening_fuel_type"),
+    ).subquery("chained")
+    return (
+        sa.select(
+            chained.c.vehicle_id,
+            chained.c.fuel_type,
+            chained.c.closed_at,
+            (chained.c.closing_km - chained.c.opening_km).label("km"),
+            chained.c.liters,
+        )
+        .where(
+            chained.c.closed_at.is_not(None),
+            chained.c.opening_km.is_not(None),
+            sa.not_(chained.c.missed),
+            chained.c.one_fuel,
+            chained.c.opening_fuel_type == chained.c.fuel_type,
+        )
+        .subquery("intervals")
+    )

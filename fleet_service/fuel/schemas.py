@@ -1,0 +1,81 @@
+"""Request and response shapes of the fuel logs API."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+from apiflask import Schema
+from apiflask.fields import UUID, Boolean, Decimal, Integer, String
+from apiflask.validators import Length, OneOf, Range
+
+from fleet_service.csv_export import format_field
+from fleet_service.odometer.schemas import MAX_KM
+from fleet_service.trips.schemas import confirm_field
+from fleet_service.vehicles.models import FUEL_TYPES
+from shared.schemas import PageQuery, Text, UTCDateTime, decimal_between, page_of
+
+# The biggest trucks carry two 1000 L tanks; anything above is a typo.
+LITERS_RANGE = decimal_between(D("0.001"), D("2000"))
+MAX_MONEY = D("9999999999.99")
+
+
+class FuelLogCreateIn(Schema):
+    vehicle_id = UUID(required=True)
+    filled_at = UTCDateTime(load_default=None, metadata={"description": "Now when absent"})
+    odometer_km = Integer(required=True, strict=True, validate=Range(0, MAX_KM))
+    fuel_type = String(required=True, validate=OneOf(FUEL_TYPES))
+    liters = Decimal(required=True, places=3, as_string=True, validate=LITERS_RANGE)
+    total_cost = Decimal(
+        required=True, places=2, as_string=True, validate=decimal_between(D(0), MAX_MONEY)
+    )
+    unit_price = Decimal(
+        load_default=None,
+        allow_none=True,
+        places=3,
+        as_string=True,
+        validate=decimal_between(D(0), D("99999.999")),
+        metadata={"description": "Checked against total_cost / liters (within 0.01) when given"},
+    )
+    full_tank = Boolean(required=True)
+    missed_previous = Boolean(
+        load_default=False,
+        metadata={"description": "The previous fill was not logged (consumption skips this one)"},
+    )
+    station = Text(load_default=None, allow_none=True, validate=Length(1, 120))
+    receipt_media_id = UUID(load_default=None, allow_none=True)
+    confirm = confirm_field()
+
+
+class FuelLogOut(Schema):
+    id = UUID(required=True)
+    vehicle_id = UUID(required=True)
+    filled_at = UTCDateTime(required=True)
+    odometer_km = Integer(required=True)
+    odometer_reading_id = UUID(required=True)
+    fuel_type = String(required=True)
+    liters = Decimal(required=True, as_string=True)
+    total_cost = Decimal(required=True, as_string=True)
+    unit_price = Decimal(
+        required=True, as_string=True, metadata={"description": "total_cost / liters, 3 places"}
+    )
+    full_tank = Boolean(required=True)
+    missed_previous = Boolean(required=True)
+    station = String(allow_none=True)
+    receipt_media_id = UUID(allow_none=True)
+    author_user_id = UUID(required=True)
+    created_at = UTCDateTime(required=True)
+
+
+class FuelLogListQuery(PageQuery):
+    vehicle_id = UUID(load_default=None)
+    fuel_type = String(load_default=None, validate=OneOf(FUEL_TYPES))
+    filled_from = UTCDateTime(
+        data_key="from", load_default=None, metadata={"description": "Filled at or after"}
+    )
+    filled_before = UTCDateTime(
+        data_key="to", load_default=None, metadata={"description": "Filled before"}
+    )
+    format = format_field()
+
+
+FuelLogPageOut = page_of(FuelLogOut)

@@ -1,0 +1,140 @@
+"""Fuel log rules: the fuel a vehicle takes and holds, prices that add up, who logs what."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from fleet_service.callers import caller_user_id
+from fleet_service.fuel.models import FuelLog
+from fleet_service.media_files import FindFile, check_files
+from fleet_service.odometer.service import check_not_in_future, record_reading
+from fleet_service.vehicles.service import vehicle_to_record_on
+from shared.errors import APIError
+from shared.internal_auth import Identity
+from shared.pagination import Page, paginate
+
+# Pumps round the total to the cent: litres * unit price may differ from it by that much.
+PRICE_TOLERANCE = Decimal("0.01")
+
+
+def log_fuel(
+    *,
+    db_session: Session,
+    identity: Identity,
+    find_file: FindFile,
+    vehicle_id: uuid.UUID,
+    odometer_km: int,
+    fuel_type: str,
+    liters: Decimal,
+    total_cost: Decimal,
+    full_tank: bool,
+    filled_at: datetime | None = None,
+    unit_price: Decimal | None = None,
+    missed_previous: bool = False,
+    station: str | None = None,
+    receipt_media_id: uuid.UUID | None = None,
+    confirm: bool = False,
+) -> FuelLog:
+    """Log a fill and its odometer reading (source "fuel"), committed together.
+
+    A driver logs fills only for a vehicle assigned to them. The fuel must be one
+    the vehicle takes and the litres fit in its tank; a unit price, when given,
+    must agree with the total (422). The receipt must be a file the caller may attach.
+    """
+    filled_at = filled_at or datetime.now(UTC)
+    check_not_in_future(filled_at, field="filled_at")
+    if receipt_media_id is not None:
+        # Before any row is locked: the media service answers over the network.
+        check_files(
+            [receipt_media_id], identity=identity, find_file=find_file, field="receipt_media_id"
+        )
+    vehicle = vehicle_to_record_on(db_session=db_session, identity=identity, vehicle_id=vehicle_id)
+    problems: dict[str, list[str]] = {}
+    if fuel_type not in vehicle.fuel_types:
+        problems["fuel_type"] = [f"the vehicle takes {', '.join(vehicle.fuel_types)}"]
+    if vehicle.tank_capacity_l is not None and liters > vehicle.tank_capacity_l:
+        problems["liters"] = [f"more than the tank holds ({vehicle.tank_capacity_l} L)"]
+    if unit_price is not None and abs(liters * unit_price - total_cost) > PRICE_TOLERANCE:
+        problems["unit_price"] = [
+            f"liters * unit_price must equal total_cost within {PRICE_TOLERANCE}"
+        ]
+    if problems:
+        raise APIError(422, details=problems)
+    author = caller_user_id(identity)
+    reading = record_reading(
+        db_session=db_session,
+        vehicle_id=vehicle.id,
+        km=odometer_km,
+        read_at=filled_at,
+        source="fuel",
+        author_user_id=author,
+        confirm=confirm,
+    )
+    log = FuelLog(
+        vehicle_id=vehicle.id,
+        filled_at=filled_at,
+        odometer_km=odometer_km,
+        odometer_reading_id=reading.id,
+        fuel_type=fuel_type,
+        liters=liters,
+        total_cost=total_cost,
+        full_tank=full_tank,
+        missed_previous=missed_previous,
+        station=(station or "").strip() or None,
+        receipt_media_id=receipt_media_id,
+        author_user_id=author,
+    )
+    db_session.add(log)
+    db_session.commit()
+    return log
+
+
+def visible_fuel_logs(identity: Identity) -> sa.Select[tuple[FuelLog]]:
+    """Managers see every fill; a driver sees the ones they logged."""
+    stmt = sa.select(FuelLog)
+    if identity.is_manager:
+        return stmt
+    return stmt.where(FuelLog.author_user_id == caller_user_id(identity))
+
+
+def get_fuel_log(*, db_session: Session, identity: Identity, fuel_log_id: uuid.UUID) -> FuelLog:
+    log = db_session.scalar(visible_fuel_logs(identity).where(FuelLog.id == fuel_log_id))
+    if log is None:
+        raise APIError(404, "fuel_log_not_found", "No such fuel log")
+    return log
+
+
+def list_fuel_logs(
+    *,
+    db_session: Session,
+    identity: Identity,
+    limit: int,
+    cursor: str | None,
+    vehicle_id: uuid.UUID | None = None,
+    fuel_type: str | None = None,
+    filled_from: datetime | None = None,
+    filled_before: datetime | None = None,
+) -> Page:
+    """A page of the fills the caller may see, latest first."""
+    stmt = visible_fuel_logs(identity)
+    if vehicle_id:
+        stmt = stmt.where(FuelLog.vehicle_id == vehicle_id)
+    if fuel_type:
+        stmt = stmt.where(FuelLog.fuel_type == fuel_type)
+    if filled_from:
+        stmt = stmt.where(FuelLog.filled_at >= filled_from)
+    if filled_before:
+        stmt = stmt.where(FuelLog.filled_at < filled_before)
+    return paginate(
+        db_session,
+        stmt,
+        order_by=[FuelLog.filled_at, FuelLog.id],
+        limit=limit,
+        cursor=cursor,
+        descending=True,
+    )

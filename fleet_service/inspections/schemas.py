@@ -1,0 +1,80 @@
+"""Request and response shapes of the inspections API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apiflask import Schema
+from apiflask.fields import UUID, Boolean, List, Nested, String
+from apiflask.validators import Length, OneOf
+from marshmallow import ValidationError, validates_schema
+
+from fleet_service.inspections.models import SEVERITIES
+from fleet_service.maintenance.schemas import media_ids_field
+from shared.schemas import PageQuery, Text, UTCDateTime, page_of
+
+MAX_ITEMS = 100
+# Each file is looked up with the media service, one call each: a bound on the calls.
+MAX_FILES = 50
+
+
+class InspectionItemIn(Schema):
+    item = Text(required=True, validate=Length(1, 120))
+    ok = Boolean(required=True)
+    severity = String(
+        load_default=None,
+        allow_none=True,
+        validate=OneOf(SEVERITIES),
+        metadata={"description": "Required when the item failed"},
+    )
+    note = Text(load_default=None, allow_none=True, validate=Length(max=500))
+    media_ids = media_ids_field()
+
+
+class InspectionCreateIn(Schema):
+    vehicle_id = UUID(required=True)
+    trip_id = UUID(load_default=None, allow_none=True)
+    items = List(Nested(InspectionItemIn), required=True, validate=Length(1, MAX_ITEMS))
+
+    @validates_schema
+    def cites_few_enough_files(self, data: dict[str, Any], **kwargs: Any) -> None:
+        files = {file_id for item in data.get("items", []) for file_id in item["media_ids"]}
+        if len(files) > MAX_FILES:
+            raise ValidationError(f"at most {MAX_FILES} files per inspection", "items")
+
+
+class InspectionResolveIn(Schema):
+    note = Text(required=True, validate=Length(1, 500))
+
+
+class InspectionItemOut(Schema):
+    item = String(required=True)
+    ok = Boolean(required=True)
+    severity = String(allow_none=True)
+    note = String(allow_none=True)
+    media_ids = List(UUID(), required=True)
+
+
+class InspectionOut(Schema):
+    id = UUID(required=True)
+    vehicle_id = UUID(required=True)
+    trip_id = UUID(allow_none=True)
+    author_user_id = UUID(required=True)
+    inspected_at = UTCDateTime(required=True)
+    items = List(Nested(InspectionItemOut), required=True)
+    failed = Boolean(required=True)
+    failure_severity = String(
+        allow_none=True, metadata={"description": "The worst severity among the failed items"}
+    )
+    resolved_at = UTCDateTime(allow_none=True)
+    resolved_by_user_id = UUID(allow_none=True)
+    resolution_note = String(allow_none=True)
+
+
+class InspectionListQuery(PageQuery):
+    vehicle_id = UUID(load_default=None)
+    trip_id = UUID(load_default=None)
+    unresolved = Boolean(load_default=None, metadata={"description": "Failed and not yet resolved"})
+
+
+InspectionPageOut = page_of(InspectionOut)

@@ -1,0 +1,162 @@
+"""Inspection rules: checklists of a vehicle, the workshop after a critical failure, resolution."""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from fleet_service.callers import caller_user_id
+from fleet_service.inspections.models import SEVERITIES, Inspection, InspectionItem
+from fleet_service.media_files import FindFile, unusable_files
+from fleet_service.trips.models import Trip
+from fleet_service.trips.service import visible_trips
+from fleet_service.vehicles.service import lock_vehicle, vehicle_to_record_on
+from shared.errors import APIError
+from shared.internal_auth import Identity
+from shared.pagination import Page, paginate
+
+
+def _check_items(items: list[dict[str, Any]], *, identity: Identity, find_file: FindFile) -> None:
+    """422 naming each item whose failure has no severity or whose files cannot be attached."""
+    # Items often cite the same photo: look each file up once.
+    find_file = functools.cache(find_file)
+    problems: dict[str, dict[str, list[str]]] = {}
+    for position, item in enumerate(items):
+        if not item["ok"] and item["severity"] is None:
+            problems.setdefault(str(position), {})["severity"] = ["required when the item failed"]
+        refused = unusable_files(item["media_ids"], identity=identity, find_file=find_file)
+        if refused:
+            problems.setdefault(str(position), {})["media_ids"] = [
+                f"no such file: {file_id}" for file_id in refused
+            ]
+    if problems:
+        raise APIError(422, details={"items": problems})
+
+
+def _failure_severity(items: list[dict[str, Any]]) -> str | None:
+    failed = [SEVERITIES.index(item["severity"]) for item in items if not item["ok"]]
+    return SEVERITIES[max(failed)] if failed else None
+
+
+def record_inspection(
+    *,
+    db_session: Session,
+    identity: Identity,
+    find_file: FindFile,
+    vehicle_id: uuid.UUID,
+    items: list[dict[str, Any]],
+    trip_id: uuid.UUID | None = None,
+) -> Inspection:
+    """Record a checklist of a vehicle (a driver: one assigned to them), on a trip or not.
+
+    Every file an item cites must be one the caller may attach (422). A failed
+    critical item sends the vehicle to the workshop, in the same transaction; the
+    failure stays among the alerts until a manager resolves it.
+    """
+    # Before any row is locked: the media service answers over the network.
+    _check_items(items, identity=identity, find_file=find_file)
+    vehicle = vehicle_to_record_on(db_session=db_session, identity=identity, vehicle_id=vehicle_id)
+    if trip_id is not None:
+        trip = db_session.scalar(visible_trips(identity).where(Trip.id == trip_id))
+        if trip is None or trip.vehicle_id != vehicle.id:
+            raise APIError(422, details={"trip_id": ["no such trip of this vehicle"]})
+    inspection = Inspection(
+        vehicle_id=vehicle.id,
+        trip_id=trip_id,
+        author_user_id=caller_user_id(identity),
+        failure_severity=_failure_severity(items),
+        items=[
+            InspectionItem(
+                position=position,
+                item=item["item"].strip(),
+                ok=item["ok"],
+                severity=item["severity"],
+                note=(item["note"] or "").strip() or None,
+                media_ids=list(dict.fromkeys(item["media_ids"])),
+            )
+            for position, item in enumerate(items)
+        ],
+    )
+    db_session.add(inspection)
+    if inspection.failure_severity == "critical":
+        # Locked like every other change of a vehicle's state (the lock re-reads the row).
+        lock_vehicle(db_session, vehicle.id)
+        vehicle.status = "workshop"
+    db_session.commit()
+    return inspection
+
+
+def visible_inspections(identity: Identity) -> sa.Select[tuple[Inspection]]:
+    """Managers see every inspection; a driver sees the ones they recorded."""
+    stmt = sa.select(Inspection)
+    if identity.is_manager:
+        return stmt
+    return stmt.where(Inspection.author_user_id == caller_user_id(identity))
+
+
+def get_inspection(
+    *, db_session: Session, identity: Identity, inspection_id: uuid.UUID
+) -> Inspection:
+    inspection = db_session.scalar(
+        visible_inspections(identity).where(Inspection.id == inspection_id)
+    )
+    if inspection is None:
+        raise APIError(404, "inspection_not_found", "No such inspection")
+    return inspection
+
+
+def resolve_inspection(
+    *, db_session: Session, identity: Identity, inspection_id: uuid.UUID, note: str
+) -> Inspection:
+    """Mark a failed inspection dealt with (its alert clears); 409 if it passed or is resolved.
+
+    The vehicle's status is left to the manager: it leaves the workshop when they say so.
+    """
+    inspection = db_session.get(Inspection, inspection_id, with_for_update=True)
+    if inspection is None:
+        raise APIError(404, "inspection_not_found", "No such inspection")
+    if not inspection.failed:
+        raise APIError(409, "inspection_passed", "Every item passed: nothing to resolve")
+    if inspection.resolved_at is not None:
+        raise APIError(409, "inspection_already_resolved", "The inspection is already resolved")
+    inspection.resolved_at = datetime.now(UTC)
+    inspection.resolved_by_user_id = caller_user_id(identity)
+    inspection.resolution_note = note.strip()
+    db_session.commit()
+    return inspection
+
+
+def list_inspections(
+    *,
+    db_session: Session,
+    identity: Identity,
+    limit: int,
+    cursor: str | None,
+    vehicle_id: uuid.UUID | None = None,
+    trip_id: uuid.UUID | None = None,
+    unresolved: bool | None = None,
+) -> Page:
+    """A page of the inspections the caller may see, latest first."""
+    stmt = visible_inspections(identity)
+    if vehicle_id:
+        stmt = stmt.where(Inspection.vehicle_id == vehicle_id)
+    if trip_id:
+        stmt = stmt.where(Inspection.trip_id == trip_id)
+    if unresolved is not None:
+        pending = sa.and_(
+            Inspection.failure_severity.is_not(None), Inspection.resolved_at.is_(None)
+        )
+        stmt = stmt.where(pending if unresolved else sa.not_(pending))
+    return paginate(
+        db_session,
+        stmt,
+        order_by=[Inspection.inspected_at, Inspection.id],
+        limit=limit,
+        cursor=cursor,
+        descending=True,
+    )

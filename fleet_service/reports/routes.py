@@ -1,0 +1,55 @@
+"""HTTP routes for reports (managers)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from apiflask import APIBlueprint
+
+from fleet_service.csv_export import csv_response
+from fleet_service.reports import service
+from fleet_service.reports.schemas import (
+    CSV_COLUMNS,
+    FleetReportOut,
+    ReportFiguresOut,
+    ReportQuery,
+    VehicleFiguresOut,
+    VehicleReportOut,
+    csv_row,
+)
+from shared.db import current_session
+from shared.internal_auth import require_user
+
+bp = APIBlueprint("reports", __name__, url_prefix="/api/v1/fleet/reports", tag="Reports")
+MANAGERS = ("admin", "manager")
+
+
+@bp.get("/vehicles/<uuid:vehicle_id>")
+@bp.input(ReportQuery, location="query", arg_name="query")
+@bp.output(VehicleReportOut)
+@bp.doc(summary="A vehicle's km, fuel, km/L per fuel type and costs over a period (manager)")
+def vehicle_report(vehicle_id: uuid.UUID, query: dict[str, Any]) -> Any:
+    require_user(*MANAGERS)
+    output = query.pop("format")
+    report = service.vehicle_report(db_session=current_session(), vehicle_id=vehicle_id, **query)
+    if output == "csv":
+        row = csv_row(VehicleFiguresOut().dump(report.vehicle))
+        return csv_response([row], columns=CSV_COLUMNS, filename="vehicle-report.csv")
+    return report
+
+
+@bp.get("/fleet")
+@bp.input(ReportQuery, location="query", arg_name="query")
+@bp.output(FleetReportOut)
+@bp.doc(summary="The same per vehicle, and the fleet's totals (manager)")
+def fleet_report(query: dict[str, Any]) -> Any:
+    require_user(*MANAGERS)
+    output = query.pop("format")
+    report = service.fleet_report(db_session=current_session(), **query)
+    if output == "csv":
+        rows = [csv_row(row) for row in VehicleFiguresOut(many=True).dump(report.vehicles)]
+        # The fleet's line last, with no vehicle id.
+        rows.append({**csv_row(ReportFiguresOut().dump(report.totals)), "plate": "TOTAL"})
+        return csv_response(rows, columns=CSV_COLUMNS, filename="fleet-report.csv")
+    return report

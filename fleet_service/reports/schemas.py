@@ -1,0 +1,102 @@
+"""Request and response shapes of the reports API, and their CSV columns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apiflask import Schema
+from apiflask.fields import UUID, Decimal, Integer, List, Nested, String
+
+from fleet_service.csv_export import format_field
+from fleet_service.vehicles.models import FUEL_TYPES
+from shared.schemas import UTCDateTime
+
+
+class ReportQuery(Schema):
+    period_from = UTCDateTime(
+        data_key="from", required=True, metadata={"description": "Start of the period"}
+    )
+    period_to = UTCDateTime(
+        data_key="to", required=True, metadata={"description": "End of the period (excluded)"}
+    )
+    format = format_field()
+
+
+def litres() -> Decimal:
+    return Decimal(required=True, places=3, as_string=True)
+
+
+def money() -> Decimal:
+    return Decimal(required=True, places=2, as_string=True)
+
+
+class FuelTypeFiguresOut(Schema):
+    fuel_type = String(required=True)
+    liters = litres()
+    fuel_cost = money()
+    fills = Integer(required=True)
+    measured_km = Integer(
+        required=True, metadata={"description": "km of the full-tank intervals behind km_per_liter"}
+    )
+    measured_liters = litres()
+    km_per_liter = Decimal(
+        allow_none=True,
+        places=2,
+        as_string=True,
+        metadata={"description": "Between full tanks, partial fills included; none measured: null"},
+    )
+
+
+class ReportFiguresOut(Schema):
+    km_driven = Integer(required=True)
+    liters = litres()
+    fuel_cost = money()
+    maintenance_cost = money()
+    total_cost = money()
+    cost_per_km = Decimal(
+        allow_none=True,
+        places=3,
+        as_string=True,
+        metadata={"description": "total_cost / km_driven; null when no km were driven"},
+    )
+    fuel_types = List(Nested(FuelTypeFiguresOut), required=True)
+
+
+class VehicleFiguresOut(ReportFiguresOut):
+    vehicle_id = UUID(required=True)
+    plate = String(required=True)
+
+
+class VehicleReportOut(Schema):
+    period_from = UTCDateTime(data_key="from", required=True)
+    period_to = UTCDateTime(data_key="to", required=True)
+    vehicle = Nested(VehicleFiguresOut, required=True)
+
+
+class FleetReportOut(Schema):
+    period_from = UTCDateTime(data_key="from", required=True)
+    period_to = UTCDateTime(data_key="to", required=True)
+    vehicles = List(Nested(VehicleFiguresOut), required=True)
+    totals = Nested(ReportFiguresOut, required=True)
+
+
+FUEL_COLUMNS = ("liters", "fuel_cost", "km_per_liter")
+CSV_COLUMNS = (
+    "vehicle_id",
+    "plate",
+    "km_driven",
+    "liters",
+    "fuel_cost",
+    "maintenance_cost",
+    "total_cost",
+    "cost_per_km",
+    *(f"{fuel}_{column}" for fuel in FUEL_TYPES for column in FUEL_COLUMNS),
+)
+
+
+def csv_row(figures: dict[str, Any]) -> dict[str, Any]:
+    """One CSV line of dumped figures: a column per figure, and per figure of each fuel."""
+    row = {name: value for name, value in figures.items() if name != "fuel_types"}
+    for fuel in figures["fuel_types"]:
+        row.update({f"{fuel['fuel_type']}_{column}": fuel[column] for column in FUEL_COLUMNS})
+    return row
