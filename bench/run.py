@@ -9,7 +9,7 @@ import argparse
 import os
 import platform
 
-from bench import gateway_overhead, pruning, streaming
+from bench import gateway_overhead, growth, pruning, streaming
 from bench.harness import bench_stack, ensure_wrk
 
 
@@ -30,6 +30,8 @@ def stack_scenarios(args: argparse.Namespace, only: set[str]) -> list[str]:
             )
         if "3" in only:
             rows += streaming.run(bench, rounds=args.rounds)
+        if "4" in only:
+            rows += growth.run(bench, rounds=args.rounds)
     return rows
 
 
