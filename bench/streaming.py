@@ -12,15 +12,15 @@ import psutil
 import requests
 
 from bench.harness import BenchStack, median_spread
+from tests.support.files import jpeg_bytes
 
 MB = 1024 * 1024
 SIZE = 50 * MB
-JPEG_HEADER = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
 
 
 def payload() -> bytes:
-    body = bytes(range(256)) * (SIZE // 256)
-    return JPEG_HEADER + body[: SIZE - len(JPEG_HEADER) - 2] + b"\xff\xd9"
+    """A real JPEG of 50 MB (a small picture padded with comment segments)."""
+    return jpeg_bytes(SIZE)
 
 
 @contextmanager
