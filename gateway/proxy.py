@@ -35,7 +35,7 @@ from shared.logs import REQUEST_ID_HEADER
 
 logger = logging.getLogger("frota.gateway.proxy")
 
-CHUNK_SIZE = 64 * 1024
+CHUNK_SIZE = 256 * 1024
 HOP_BY_HOP = frozenset(
     {
         "connection",
