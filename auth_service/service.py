@@ -163,50 +163,31 @@ def authenticate(
     so that parallel attempts cannot slip past the limit.
     """
     user = find_user_by_username(db_session=db_session, username=username, for_update=True)
+
+    def refuse(error: APIError, action: str = "login_failed", **details: Any) -> APIError:
+        """Audit the refusal in its own commit (the caller raises the error)."""
+        target = user.id if user else None
+        audit.record(
+            db_session,
+            action=action,
+            context=context,
+            target_id=target,
+            actor_id=target,
+            **details,
+        )
+        db_session.commit()
+        return error
+
     if user is None:
         verify_password(DUMMY_HASH, password)
-        audit.record(
-            db_session,
-            action="login_failed",
-            context=context,
-            username=username[:64],
-            reason="unknown_user",
-        )
-        db_session.commit()
-        raise invalid_credentials()
+        raise refuse(invalid_credentials(), username=username[:64], reason="unknown_user")
     if user.locked_until is not None and user.locked_until > _now():
-        audit.record(
-            db_session,
-            action="login_refused_locked",
-            context=context,
-            target_id=user.id,
-            actor_id=user.id,
-        )
-        db_session.commit()
-        raise _locked(user)
+        raise refuse(_locked(user), action="login_refused_locked")
     if not verify_password(user.password_hash, password):
         _register_failure(db_session, user, context)
-        audit.record(
-            db_session,
-            action="login_failed",
-            context=context,
-            target_id=user.id,
-            actor_id=user.id,
-            reason="wrong_password",
-        )
-        db_session.commit()
-        raise invalid_credentials()
+        raise refuse(invalid_credentials(), reason="wrong_password")
     if not user.is_active:
-        audit.record(
-            db_session,
-            action="login_failed",
-            context=context,
-            target_id=user.id,
-            actor_id=user.id,
-            reason="inactive",
-        )
-        db_session.commit()
-        raise invalid_credentials()
+        raise refuse(invalid_credentials(), reason="inactive")
     user.failed_login_count = 0
     user.first_failed_login_at = None
     user.locked_until = None
