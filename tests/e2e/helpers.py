@@ -98,3 +98,12 @@ def db_user(stack: RunningStack) -> tuple[str, str]:
 
 def db_user_id(stack: RunningStack) -> str:
     return db_user(stack)[0]
+
+
+def vehicles(stack: RunningStack, token: str) -> requests.Response:
+    """The vehicle list, as a client with ``token`` asks for it (a new connection each time)."""
+    return requests.get(
+        f"{stack.url}/api/v1/fleet/vehicles",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
