@@ -34,12 +34,9 @@ class MediaFiles:
 
     def find(self, file_id: uuid.UUID) -> MediaFile | None:
         """The file, or None when the media service has no such file."""
-        response = self.client.get(f"/internal/files/{file_id}")
-        if response.status_code == 404:
+        body = self.client.find(f"/internal/files/{file_id}")
+        if body is None:
             return None
-        if response.status_code != 200:
-            raise APIError(502, message="The media service could not look the file up")
-        body = response.json()
         return MediaFile(id=uuid.UUID(body["id"]), owner_id=uuid.UUID(body["owner_id"]))
 
 
@@ -73,13 +70,7 @@ def check_files(
 
 def init_app(app: Flask, settings: Settings) -> None:
     """One pooled client to the media service per app."""
-    client = ServiceClient(
-        caller="fleet",
-        target="media",
-        base_url=settings.service_urls["media"],
-        secret=settings.internal_secret_key,
-        connect_timeout=settings.upstream_connect_timeout,
-    )
+    client = ServiceClient.for_service(settings, caller="fleet", target="media")
     app.extensions["media_files"] = MediaFiles(client)
 
 

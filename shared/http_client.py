@@ -15,6 +15,7 @@ from flask import g, has_request_context
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from shared.config import Settings
 from shared.errors import APIError
 from shared.internal_auth import INTERNAL_TOKEN_HEADER, mint_internal_token
 from shared.logs import REQUEST_ID_HEADER, new_request_id
@@ -84,8 +85,31 @@ class ServiceClient:
                 502, "upstream_unavailable", f"The {self.target} service is unavailable"
             ) from exc
 
+    @classmethod
+    def for_service(cls, settings: Settings, *, caller: str, target: str) -> ServiceClient:
+        """A client from ``caller`` to ``target`` at the URL and timeouts the settings give."""
+        return cls(
+            caller=caller,
+            target=target,
+            base_url=settings.service_urls[target],
+            secret=settings.internal_secret_key,
+            connect_timeout=settings.upstream_connect_timeout,
+        )
+
     def get(self, path: str, **kwargs: Any) -> requests.Response:
         return self.request("GET", path, **kwargs)
 
-    def post(self, path: str, **kwargs: Any) -> requests.Response:
-        return self.request("POST", path, **kwargs)
+    def find(self, path: str) -> dict[str, Any] | None:
+        """One resource as JSON, or None when the service has no such thing (404).
+
+        Any other answer is the other service failing us: 502.
+        """
+        response = self.get(path)
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise APIError(
+                502, "upstream_unavailable", f"The {self.target} service could not answer"
+            )
+        body: dict[str, Any] = response.json()
+        return body

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from flask import Flask, current_app
 
 from shared.config import Settings
-from shared.errors import APIError
 from shared.http_client import ServiceClient
 
 
@@ -28,12 +27,9 @@ class AuthUsers:
 
     def find(self, user_id: uuid.UUID) -> AuthUser | None:
         """The user, or None when the auth service has no such user."""
-        response = self.client.get(f"/internal/users/{user_id}")
-        if response.status_code == 404:
+        body = self.client.find(f"/internal/users/{user_id}")
+        if body is None:
             return None
-        if response.status_code != 200:
-            raise APIError(502, message="The auth service could not look the user up")
-        body = response.json()
         return AuthUser(
             id=uuid.UUID(body["id"]),
             full_name=body["full_name"],
@@ -44,13 +40,7 @@ class AuthUsers:
 
 def init_app(app: Flask, settings: Settings) -> None:
     """One pooled client to the auth service per app."""
-    client = ServiceClient(
-        caller="fleet",
-        target="auth",
-        base_url=settings.service_urls["auth"],
-        secret=settings.internal_secret_key,
-        connect_timeout=settings.upstream_connect_timeout,
-    )
+    client = ServiceClient.for_service(settings, caller="fleet", target="auth")
     app.extensions["auth_users"] = AuthUsers(client)
 
 
