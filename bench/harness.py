@@ -10,36 +10,27 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
-import psycopg2
-import redis
 from flask import Flask
 from flask_jwt_extended import JWTManager, create_access_token
 from sqlalchemy.orm import Session
 
 from auth_service import service as auth
-from frota.database import create_database, migrate, start_embedded
+from frota.database import migrate
 from frota.stack import Stack
 from shared.config import Settings
 from shared.db import make_engine
 from shared.internal_auth import mint_internal_token
 from shared.tokens import configure_jwt
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.support.database import postgres_server, scratch_database
+from tests.support.processes import RedisProcess, free_port
 
 
 @dataclass
@@ -88,96 +79,47 @@ class BenchStack:
 
 
 @contextmanager
-def postgres_server() -> Iterator[str]:
-    """BENCH_DATABASE_URL's server if given, else embedded PostgreSQL in a temp dir."""
-    configured = os.environ.get("BENCH_DATABASE_URL")
-    if configured:
-        yield configured
-        return
-    with tempfile.TemporaryDirectory(prefix="frota-bench-pg-") as tmp:
-        server, url = start_embedded(Path(tmp) / "pgdata", database="postgres", cleanup="delete")
-        try:
-            yield url
-        finally:
-            server.cleanup()
-
-
-@contextmanager
-def redis_server() -> Iterator[str]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise SystemExit("redis-server is needed (apt-get install redis-server)")
-    port = free_port()
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    try:
-        for _ in range(100):
-            try:
-                redis.Redis.from_url(url).ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
-@contextmanager
 def bench_stack(
     workers: int = 4, parts: tuple[str, ...] = ("auth", "fleet", "media", "gateway"), **env: str
 ) -> Iterator[BenchStack]:
     """The real stack (gunicorn, WEB_CONCURRENCY workers) on a fresh database and Redis."""
     with (
-        postgres_server() as server_url,
-        redis_server() as redis_url,
+        bench_database() as database_url,
+        RedisProcess() as redis_process,
         tempfile.TemporaryDirectory(prefix="frota-bench-var-") as var_dir,
     ):
-        name = f"frota_bench_{secrets.token_hex(4)}"
-        create_database(server_url, name)
-        database_url = with_database(server_url, name)
+        migrate(database_url)
+        full_env = {
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_process.url,
+            "FROTA_VAR_DIR": var_dir,
+            "WEB_CONCURRENCY": str(workers),
+            "LOG_LEVEL": "WARNING",
+            "RATE_LIMIT_DEFAULT": "100000000/minute",
+            "GATEWAY_PORT": str(free_port()),
+            "AUTH_PORT": str(free_port()),
+            "FLEET_PORT": str(free_port()),
+            "MEDIA_PORT": str(free_port()),
+            **env,
+        }
+        settings = Settings.from_env(full_env)
+        stack = Stack(settings, {**os.environ, **full_env})
         try:
-            migrate(database_url)
-            full_env = {
-                "DATABASE_URL": database_url,
-                "REDIS_URL": redis_url,
-                "FROTA_VAR_DIR": var_dir,
-                "WEB_CONCURRENCY": str(workers),
-                "LOG_LEVEL": "WARNING",
-                "RATE_LIMIT_DEFAULT": "100000000/minute",
-                "GATEWAY_PORT": str(free_port()),
-                "AUTH_PORT": str(free_port()),
-                "FLEET_PORT": str(free_port()),
-                "MEDIA_PORT": str(free_port()),
-                **env,
-            }
-            settings = Settings.from_env(full_env)
-            stack = Stack(settings, {**os.environ, **full_env})
-            try:
-                stack.start(parts)
-                stack.wait_until_healthy()
-                yield BenchStack(stack, settings)
-            finally:
-                stack.stop()
+            stack.start(parts)
+            stack.wait_until_healthy()
+            yield BenchStack(stack, settings)
         finally:
-            drop_database(server_url, name)
+            stack.stop()
 
 
-def with_database(url: str, name: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).set(database=name).render_as_string(hide_password=False)
-
-
-def drop_database(server_url: str, name: str) -> None:
-    conn = psycopg2.connect(server_url)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    conn.close()
+@contextmanager
+def bench_database() -> Iterator[str]:
+    """A fresh database on BENCH_DATABASE_URL's server, or on embedded PostgreSQL."""
+    with (
+        postgres_server("BENCH_DATABASE_URL") as server_url,
+        scratch_database(server_url, "bench") as database_url,
+    ):
+        yield database_url
 
 
 @dataclass
@@ -197,6 +139,13 @@ def _ms(value: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
+def _field(pattern: str, output: str) -> str:
+    match = re.search(pattern, output)
+    if match is None:
+        raise RuntimeError(f"wrk printed no {pattern!r}:\n{output}")
+    return match.group(1)
+
+
 def wrk(url: str, *, headers: dict[str, str], connections: int, seconds: int) -> WrkResult:
     """One wrk run (2 threads) with latency percentiles."""
     command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
@@ -205,9 +154,9 @@ def wrk(url: str, *, headers: dict[str, str], connections: int, seconds: int) ->
     output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
     if "Non-2xx" in output:
         raise RuntimeError(f"wrk saw errors against {url}:\n{output}")
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"\s50%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"\s99%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    rps = float(_field(r"Requests/sec:\s+([\d.]+)", output))
+    p50 = _ms(_field(r"\s50%\s+(\S+)", output))
+    p99 = _ms(_field(r"\s99%\s+(\S+)", output))
     return WrkResult(rps, p50, p99)
 
 

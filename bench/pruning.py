@@ -4,7 +4,6 @@ memory (RSS of the pruning process, and Python's own traced peak)."""
 from __future__ import annotations
 
 import resource
-import secrets
 import tempfile
 import time
 import tracemalloc
@@ -15,8 +14,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from bench.harness import drop_database, postgres_server, with_database
-from frota.database import create_database, migrate
+from bench.harness import bench_database
+from frota.database import migrate
 from media_service import retention
 from media_service.models import MediaFile, VolumeUsage
 from media_service.storage import LocalStorage
@@ -62,10 +61,7 @@ def _max_rss_mb() -> float:
 
 
 def run(files: int = FILES) -> list[str]:
-    with postgres_server() as server_url, tempfile.TemporaryDirectory() as media_root:
-        name = f"frota_bench_prune_{secrets.token_hex(4)}"
-        create_database(server_url, name)
-        url = with_database(server_url, name)
+    with bench_database() as url, tempfile.TemporaryDirectory() as media_root:
         engine = make_engine(url, Settings())
         try:
             migrate(url)
@@ -92,4 +88,3 @@ def run(files: int = FILES) -> list[str]:
             ]
         finally:
             engine.dispose()
-            drop_database(server_url, name)

@@ -8,6 +8,7 @@ from typing import Any
 
 import psycopg2
 from psycopg2 import sql
+from sqlalchemy.engine import make_url
 
 import auth_service
 import fleet_service
@@ -53,6 +54,24 @@ def create_database(admin_url: str, name: str) -> None:
                 cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     finally:
         conn.close()
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    """Drop database ``name`` on the server of ``admin_url``, even if clients are connected."""
+    conn = psycopg2.connect(admin_url)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+    finally:
+        conn.close()
+
+
+def url_with_database(url: str, name: str) -> str:
+    """``url`` pointing at database ``name`` on the same server."""
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
 
 
 def migrate(database_url: str) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import redis
 from flask import Flask, Response, g, jsonify, request
 from flask_jwt_extended import JWTManager
+from flask_limiter import Limiter
 
 from gateway.client_auth import VerifiedTokens, authenticate_request, enforce_password_gate
 from gateway.client_ip import client_ip, parse_networks
@@ -81,7 +82,7 @@ def register_request_context(app: Flask, settings: Settings) -> None:
                     g.auth_error = exc
 
 
-def register_routes(app: Flask, settings: Settings, proxy: Proxy, limiter) -> None:  # type: ignore[no-untyped-def]
+def register_routes(app: Flask, settings: Settings, proxy: Proxy, limiter: Limiter) -> None:
     redis_client = redis.Redis.from_url(
         settings.redis_url,
         socket_timeout=settings.redis_timeout_seconds,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 
 from flask import Flask, Response, g, request
 from flask_limiter import Limiter, RequestLimit
@@ -110,7 +111,9 @@ def init_rate_limits(app: Flask, settings: Settings) -> Limiter:
     return limiter
 
 
-def limit_proxy_view(limiter: Limiter, settings: Settings, view):  # type: ignore[no-untyped-def]
+def limit_proxy_view(
+    limiter: Limiter, settings: Settings, view: Callable[..., Response]
+) -> Callable[..., Response]:
     """Wrap the proxy view with the login limit and the default limit."""
     view = limiter.limit(
         settings.rate_limit_login,

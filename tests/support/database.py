@@ -14,17 +14,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import psycopg2
-from psycopg2 import sql
-from sqlalchemy.engine import make_url
-
-from frota.database import create_database, start_embedded
+from frota.database import create_database, drop_database, start_embedded, url_with_database
 
 
 @contextmanager
-def postgres_server() -> Iterator[str]:
-    """Yield an admin URL of a PostgreSQL server (the configured one, or embedded)."""
-    configured = os.environ.get("TEST_DATABASE_URL")
+def postgres_server(variable: str = "TEST_DATABASE_URL") -> Iterator[str]:
+    """Yield an admin URL of a PostgreSQL server: ``variable``'s, or embedded in a temp dir."""
+    configured = os.environ.get(variable)
     if configured:
         yield configured
         return
@@ -36,22 +32,12 @@ def postgres_server() -> Iterator[str]:
             server.cleanup()
 
 
-def with_database(url: str, name: str) -> str:
-    return make_url(url).set(database=name).render_as_string(hide_password=False)
-
-
 @contextmanager
 def scratch_database(server_url: str, label: str) -> Iterator[str]:
     """Create a uniquely named database on the server; drop it afterwards."""
     name = f"frota_{label}_{secrets.token_hex(4)}"
     create_database(server_url, name)
     try:
-        yield with_database(server_url, name)
+        yield url_with_database(server_url, name)
     finally:
-        conn = psycopg2.connect(server_url)
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
-        conn.close()
+        drop_database(server_url, name)
