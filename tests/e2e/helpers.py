@@ -107,3 +107,14 @@ def vehicles(stack: RunningStack, token: str) -> requests.Response:
         headers={"Authorization": f"Bearer {token}"},
         timeout=10,
     )
+
+
+def metric_total(text: str, name: str, **labels: str) -> float:
+    """The sum of a Prometheus metric's samples whose labels include ``labels``."""
+    total = 0.0
+    for line in text.splitlines():
+        if not line.startswith(name + "{"):
+            continue
+        if all(f'{k}="{v}"' in line for k, v in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
