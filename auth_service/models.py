@@ -79,3 +79,22 @@ class AuditEvent(Base):
     details: Mapped[dict[str, Any]] = mapped_column(
         postgresql.JSONB, default=dict, server_default=sa.text("'{}'::jsonb")
     )
+
+
+class RevocationVersion(Base):
+    """One row counting the revocations PostgreSQL has committed.
+
+    Every revocation (logout, password change, role change, deactivation)
+    raises it by one in its own transaction; the row lock orders them, so the
+    numbers are gapless and in commit order. Redis records the version it is
+    complete up to, and the gateway compares the two to know when the Redis
+    fast path has missed something.
+    """
+
+    __tablename__ = "revocation_version"
+    __table_args__ = (sa.CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(
+        sa.SmallInteger, primary_key=True, autoincrement=False, default=1
+    )
+    version: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
