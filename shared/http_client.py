@@ -4,10 +4,21 @@ Pooled connections (one ``requests.Session`` per client), connect/read
 timeouts on every call, the request id and a fresh internal credential passed
 on, retries of idempotent calls on connection errors left to urllib3's
 ``Retry`` rather than a hand-written loop.
+
+What the caller answers when the other service fails it, so that a fault reads
+the same whether the client's request was served by one service or by two:
+
+- the other service answers 503 (its database is down, say): 503 with the same
+  error code and ``Retry-After``;
+- it cannot be reached (refused, reset, garbled): 502 ``upstream_unavailable``;
+- it is too slow: 504 ``upstream_timeout``;
+- any other unexpected answer: 502 ``upstream_unavailable``.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 from typing import Any
 
 import requests
@@ -19,6 +30,34 @@ from shared.config import Settings
 from shared.errors import APIError
 from shared.internal_auth import INTERNAL_TOKEN_HEADER, mint_internal_token
 from shared.logs import REQUEST_ID_HEADER, new_request_id
+
+logger = logging.getLogger("frota.http_client")
+
+# What a 503 passed on may carry: a snake_case code and a delay in seconds, as our
+# services send them (anything else is replaced, never relayed).
+ERROR_CODE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+RETRY_AFTER_PATTERN = re.compile(r"^[0-9]{1,5}$")
+DEFAULT_RETRY_AFTER = "5"
+
+
+def unavailable_from(response: requests.Response, *, target: str) -> APIError:
+    """The 503 to answer when ``target`` answered 503: its code and Retry-After, passed on.
+
+    A client that asked the fleet for something that needed the media service
+    learns what it would have learnt asking the media service: that it may
+    retry, and when.
+    """
+    code, message = "service_unavailable", f"The {target} service is unavailable; retry shortly"
+    try:
+        error = response.json()["error"]
+        if ERROR_CODE_PATTERN.match(error["code"]) and isinstance(error["message"], str):
+            code, message = error["code"], error["message"]
+    except (ValueError, KeyError, TypeError):
+        pass
+    retry_after = response.headers.get("Retry-After", "")
+    if not RETRY_AFTER_PATTERN.match(retry_after):
+        retry_after = DEFAULT_RETRY_AFTER
+    return APIError(503, code, message, headers={"Retry-After": retry_after})
 
 
 class ServiceClient:
@@ -43,10 +82,19 @@ class ServiceClient:
         retry = Retry(
             total=2,
             connect=2,
-            read=0,
+            # False, not 0: with 0 a read timeout comes back wrapped as a retry
+            # error, which requests reports as a ConnectionError (a slow service
+            # was answered 502 instead of 504). False raises the timeout itself.
+            read=False,
             status=0,
             backoff_factor=0.1,
             allowed_methods=frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"}),
+            # Retry on refused connections only. By default urllib3 also retries a 503
+            # that carries Retry-After and, with no status retries left, raises
+            # RetryError instead of returning it: a media service answering
+            # "database down, retry in 5 s" became a 500 of the fleet's.
+            respect_retry_after_header=False,
+            raise_on_status=False,
         )
         self.session = requests.Session()
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=retry)
@@ -72,15 +120,22 @@ class ServiceClient:
     def request(
         self, method: str, path: str, *, on_behalf_of_user: bool = True, **kwargs: Any
     ) -> requests.Response:
-        """Send one request; connection failures and timeouts become 502/504 APIErrors."""
+        """Send one request; a timeout becomes a 504 APIError, any other transport failure 502.
+
+        The answer is returned whatever its status: :meth:`find` reads it.
+        """
         headers = {**kwargs.pop("headers", {}), **self._headers(on_behalf_of_user)}
         try:
             return self.session.request(
                 method, self.base_url + path, headers=headers, timeout=self.timeout, **kwargs
             )
         except requests.Timeout as exc:
+            logger.warning("%s service timed out: %s", self.target, exc)
             raise APIError(504, "upstream_timeout", f"The {self.target} service timed out") from exc
-        except requests.ConnectionError as exc:
+        except requests.RequestException as exc:
+            # Refused or reset connections, and anything else requests gives up on
+            # (a garbled answer, a retry error): the other service failed us.
+            logger.warning("%s service unavailable: %s", self.target, exc)
             raise APIError(
                 502, "upstream_unavailable", f"The {self.target} service is unavailable"
             ) from exc
@@ -102,14 +157,26 @@ class ServiceClient:
     def find(self, path: str) -> dict[str, Any] | None:
         """One resource as JSON, or None when the service has no such thing (404).
 
-        Any other answer is the other service failing us: 502.
+        A 503 of the other service is passed on as 503 with its code and
+        Retry-After; any other answer (or a body that is not a JSON object) is
+        the other service failing us: 502.
         """
         response = self.get(path)
         if response.status_code == 404:
             return None
+        if response.status_code == 503:
+            raise unavailable_from(response, target=self.target)
+        failed = APIError(
+            502, "upstream_unavailable", f"The {self.target} service could not answer"
+        )
         if response.status_code != 200:
-            raise APIError(
-                502, "upstream_unavailable", f"The {self.target} service could not answer"
-            )
-        body: dict[str, Any] = response.json()
+            logger.warning("%s service answered %s for %s", self.target, response.status_code, path)
+            raise failed
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            logger.warning("%s service answered a body that is not a JSON object", self.target)
+            raise failed
         return body

@@ -1,0 +1,143 @@
+"""The service-to-service client against real servers that fail it in each way they can:
+every failure becomes the answer the caller should give, never a 500."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from shared.errors import APIError
+from shared.http_client import ServiceClient
+
+SECRET = "test-internal-secret-" + "z" * 40
+
+
+@contextmanager
+def serving(answer: Callable[[Request], Response]) -> Iterator[tuple[str, list[str]]]:
+    """Serve ``answer`` from a thread; yield its URL and the paths it was asked for."""
+    asked: list[str] = []
+
+    @Request.application
+    def app(request: Request) -> Response:
+        asked.append(request.path)
+        return answer(request)
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02})
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", asked
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()
+
+
+def client(url: str, **timeouts: float) -> ServiceClient:
+    return ServiceClient(caller="fleet", target="media", base_url=url, secret=SECRET, **timeouts)
+
+
+def refused(url: str) -> APIError:
+    with pytest.raises(APIError) as caught:
+        client(url).find("/internal/files/1")
+    return caught.value
+
+
+def test_a_503_is_passed_on_once_with_its_code_and_retry_after():
+    def database_down(_request: Request) -> Response:
+        body = '{"error": {"code": "database_unavailable", "message": "The database is down"}}'
+        return Response(body, 503, {"Retry-After": "7"}, mimetype="application/json")
+
+    with serving(database_down) as (url, asked):
+        error = refused(url)
+    assert error.status_code == 503
+    assert error.code == "database_unavailable"
+    assert error.message == "The database is down"
+    assert error.headers == {"Retry-After": "7"}
+    # Not retried: the other service said when to come back, and that is the client's call.
+    assert asked == ["/internal/files/1"]
+
+
+def test_a_503_without_our_error_body_is_service_unavailable_and_relays_nothing_odd():
+    def proxy_page(_request: Request) -> Response:
+        return Response("<h1>503</h1>", 503, {"Retry-After": "soon\x7f"}, mimetype="text/html")
+
+    with serving(proxy_page) as (url, _):
+        error = refused(url)
+    assert error.status_code == 503
+    assert error.code == "service_unavailable"
+    assert error.headers == {"Retry-After": "5"}
+
+
+@pytest.mark.parametrize("status", [500, 401, 429, 502])
+def test_any_other_failure_status_is_502(status):
+    with serving(lambda _request: Response("{}", status)) as (url, _):
+        error = refused(url)
+    assert (error.status_code, error.code) == (502, "upstream_unavailable")
+
+
+def test_an_answer_that_is_not_a_json_object_is_502():
+    with serving(lambda _request: Response("<html>hello</html>", 200)) as (url, _):
+        error = refused(url)
+    assert (error.status_code, error.code) == (502, "upstream_unavailable")
+    with serving(lambda _request: Response("[1, 2]", 200)) as (url, _):
+        error = refused(url)
+    assert (error.status_code, error.code) == (502, "upstream_unavailable")
+
+
+def test_a_404_is_none_and_a_200_is_the_body():
+    def files(request: Request) -> Response:
+        if request.path.endswith("/1"):
+            return Response('{"id": "1"}', 200, mimetype="application/json")
+        return Response('{"error": {"code": "file_not_found"}}', 404)
+
+    with serving(files) as (url, _):
+        assert client(url).find("/internal/files/1") == {"id": "1"}
+        assert client(url).find("/internal/files/2") is None
+
+
+def test_a_refused_connection_is_502():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead_url = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    error = refused(dead_url)
+    assert (error.status_code, error.code) == (502, "upstream_unavailable")
+
+
+def test_a_connection_cut_off_mid_answer_is_502():
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+
+        def half_answer() -> None:
+            conn, _ = listener.accept()
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"id"')
+
+        thread = threading.Thread(target=half_answer)
+        thread.start()
+        error = refused(f"http://127.0.0.1:{listener.getsockname()[1]}")
+        thread.join(5)
+    assert (error.status_code, error.code) == (502, "upstream_unavailable")
+
+
+def test_a_service_slower_than_the_read_timeout_is_504():
+    def slow(_request: Request) -> Response:
+        time.sleep(1.0)
+        return Response('{"id": "1"}', 200)
+
+    with serving(slow) as (url, _):
+        started = time.monotonic()
+        with pytest.raises(APIError) as caught:
+            client(url, read_timeout=0.2).find("/internal/files/1")
+        elapsed = time.monotonic() - started
+    assert (caught.value.status_code, caught.value.code) == (504, "upstream_timeout")
+    assert elapsed < 0.9
