@@ -19,6 +19,7 @@ import math
 import time
 from collections.abc import Callable
 
+import redis
 from flask import Flask, Response, g, request
 from flask_limiter import Limiter, RequestLimit
 from flask_limiter.errors import RateLimitExceeded
@@ -50,12 +51,18 @@ def login_failed(response: Response) -> bool:
 
 
 def _headers(limit: RequestLimit) -> dict[str, str]:
-    # limits rounds reset_at up to the next whole second; never announce more
-    # than one window.
-    reset = min(limit.limit.get_expiry(), max(0, math.ceil(limit.reset_at - time.time())))
+    try:
+        # limits rounds reset_at up to the next whole second; never announce more
+        # than one window.
+        reset = min(limit.limit.get_expiry(), max(0, math.ceil(limit.reset_at - time.time())))
+        remaining = limit.remaining
+    except redis.RedisError:
+        # Redis stalled after the request was counted (CLIENT PAUSE, a slow
+        # failover): the headers are advice, not worth turning the answer into a 500.
+        return {}
     return {
         "RateLimit-Limit": str(limit.limit.amount),
-        "RateLimit-Remaining": str(max(0, limit.remaining)),
+        "RateLimit-Remaining": str(max(0, remaining)),
         "RateLimit-Reset": str(reset),
     }
 
