@@ -20,7 +20,7 @@ import urllib3
 
 from shared.config import Settings
 
-# What each process runs, and the gunicorn worker class that suits it: the
+# What each process runs, and the kind of gunicorn worker that suits it: the
 # gateway streams bodies and waits on upstreams (gevent); the services do
 # short database work and keep connections from the gateway alive (gthread).
 APPS = {
@@ -28,6 +28,12 @@ APPS = {
     "fleet": ("fleet_service:create_app()", "gthread"),
     "media": ("media_service:create_app()", "gthread"),
     "gateway": ("gateway:create_app()", "gevent"),
+}
+# gunicorn's workers of each kind, answering what gunicorn itself refuses (a bad
+# request line, a long URL, too many headers) with the JSON error body.
+WORKER_CLASSES = {
+    "gthread": "shared.gunicorn_workers.ThreadWorker",
+    "gevent": "shared.gunicorn_workers.GeventWorker",
 }
 STOP_GRACE_SECONDS = 15
 
@@ -41,7 +47,7 @@ def fresh_metrics_dir(settings: Settings, part: str) -> Path:
 
 
 def gunicorn_command(part: str, settings: Settings, workers: int | None = None) -> list[str]:
-    app, worker_class = APPS[part]
+    app, worker_kind = APPS[part]
     command = [
         sys.executable,
         "-m",
@@ -52,7 +58,7 @@ def gunicorn_command(part: str, settings: Settings, workers: int | None = None) 
         "--workers",
         str(workers or settings.web_concurrency),
         "--worker-class",
-        worker_class,
+        WORKER_CLASSES[worker_kind],
         # Recycle workers now and then (with jitter, so not all at once) to
         # bound the effect of any slow leak.
         "--max-requests",
@@ -69,7 +75,7 @@ def gunicorn_command(part: str, settings: Settings, workers: int | None = None) 
         "--name",
         f"frota-{part}",
     ]
-    if worker_class == "gthread":
+    if worker_kind == "gthread":
         command += ["--threads", "4"]
     else:
         command += ["--worker-connections", "1000"]
@@ -86,6 +92,9 @@ class Stack:
     workers: Mapping[str, int] = field(default_factory=dict)
     # Per-part additions to ``env``: `frota up` gives each service its own database URL.
     part_env: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # When set, each part's output goes to ``<log_dir>/<part>.log`` instead of
+    # this process's (the tests read them back).
+    log_dir: Path | None = None
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def start(self, parts: tuple[str, ...] = ("auth", "fleet", "media", "gateway")) -> None:
@@ -98,13 +107,23 @@ class Stack:
             **self.part_env.get(part, {}),
             "PROMETHEUS_MULTIPROC_DIR": str(fresh_metrics_dir(self.settings, part)),
         }
+        output = None
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            output = (self.log_dir / f"{part}.log").open("ab")
         # A session of its own: Ctrl-C reaches `frota up` only, which then
         # stops every process in order instead of all dying at once.
-        self.processes[part] = subprocess.Popen(  # noqa: S603 - our own argv
-            gunicorn_command(part, self.settings, self.workers.get(part)),
-            env=env,
-            start_new_session=True,
-        )
+        try:
+            self.processes[part] = subprocess.Popen(  # noqa: S603 - our own argv
+                gunicorn_command(part, self.settings, self.workers.get(part)),
+                env=env,
+                start_new_session=True,
+                stdout=output,
+                stderr=output,
+            )
+        finally:
+            if output is not None:
+                output.close()  # the child holds its own copy
 
     def wait_until_healthy(self, timeout: float = 60.0) -> None:
         """Block until every started process answers its liveness probe."""

@@ -47,6 +47,9 @@ def make_engine(url: str, settings: Settings, **kwargs: Any) -> Engine:
         max_overflow=settings.db_max_overflow,
         pool_recycle=settings.db_pool_recycle,
         pool_pre_ping=True,
+        # Statement parameters hold personal data (names, plates, usernames):
+        # never put them in exception messages, which end up in logs.
+        hide_parameters=True,
         **kwargs,
     )
 

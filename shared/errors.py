@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, Response, g, json
+from gunicorn.http.errors import ParseException
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
@@ -30,11 +31,15 @@ CODES = {
     411: "length_required",
     412: "precondition_failed",
     413: "payload_too_large",
+    414: "uri_too_long",
     415: "unsupported_media_type",
     416: "range_not_satisfiable",
+    417: "expectation_failed",
     422: "validation_error",
     429: "rate_limited",
+    431: "request_header_fields_too_large",
     500: "internal_error",
+    501: "not_implemented",
     502: "upstream_unavailable",
     503: "service_unavailable",
     504: "upstream_timeout",
@@ -61,14 +66,21 @@ class APIError(Exception):
         super().__init__(self.message)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "error": {
-                "code": self.code,
-                "message": self.message,
-                "details": self.details,
-                "request_id": g.get("request_id"),
-            }
+        return error_document(self.code, self.message, self.details, g.get("request_id"))
+
+
+def error_document(
+    code: str, message: str, details: Mapping[str, Any], request_id: str | None
+) -> dict[str, Any]:
+    """The body of every error response (also written by gunicorn's workers, outside Flask)."""
+    return {
+        "error": {
+            "code": code,
+            "message": message,
+            "details": dict(details),
+            "request_id": request_id,
         }
+    }
 
 
 def error_response(
@@ -91,6 +103,30 @@ def _respond(error: APIError) -> Response:
     return response
 
 
+def describe_database_error(exc: BaseException) -> str:
+    """What a database error was, without the values it quotes (for logs).
+
+    PostgreSQL's messages quote values (``Key (username)=(ana) already exists``,
+    ``invalid input syntax for type uuid: "..."``) and may hold personal data:
+    only the error class, the SQLSTATE and the names involved are kept.
+    """
+    original = getattr(exc, "orig", None) or exc
+    parts = [f"{type(exc).__name__}/{type(original).__name__}"]
+    pgcode = getattr(original, "pgcode", None)
+    if pgcode:
+        parts.append(f"sqlstate={pgcode}")
+    diag = getattr(original, "diag", None)
+    for name in ("schema_name", "table_name", "column_name", "constraint_name"):
+        value = getattr(diag, name, None)
+        if value:
+            parts.append(f"{name.removesuffix('_name')}={value}")
+    if pgcode is None and not isinstance(original, sa_exc.StatementError):
+        # No server answer (connection refused, pool exhausted): the driver's
+        # own message names hosts and timeouts, not values.
+        parts.append(str(original).splitlines()[0] if str(original) else "")
+    return " ".join(p for p in parts if p)
+
+
 def _from_werkzeug(exc: HTTPException) -> APIError:
     status = exc.code or 500
     headers = {k: v for k, v in exc.get_headers() if k.lower() not in {"content-type"}}
@@ -111,8 +147,27 @@ def _validation_details(detail: Any) -> dict[str, Any]:
     return flat
 
 
+def refuse_redirecting_paths(app: Flask) -> None:
+    """Answer ``//api/v1/...``, ``/path/`` and the like as any other path, never with a redirect.
+
+    werkzeug's router would answer them 308 with a ``Location`` built from the
+    Host header, which behind the gateway names an internal address; and Flask
+    returns such routing redirects before any error handler sees them. So each
+    path has one spelling: with ``//`` it matches no rule and is a JSON 404 (the
+    gateway's route table and a service's rules then read a path the same way).
+    Call before rules are added: each rule copies these flags when it is bound.
+    """
+    app.url_map.merge_slashes = False
+    app.url_map.strict_slashes = False
+    app.url_map.redirect_defaults = False
+    for rule in app.url_map.iter_rules():
+        rule.merge_slashes = False
+        rule.strict_slashes = False
+
+
 def register_error_handlers(app: Flask) -> None:
-    """Make every error response of ``app`` the JSON error shape."""
+    """Make every error response of ``app`` the JSON error shape (and refuse redirects)."""
+    refuse_redirecting_paths(app)
 
     @app.errorhandler(APIError)
     def handle_api_error(exc: APIError) -> Response:
@@ -128,7 +183,7 @@ def register_error_handlers(app: Flask) -> None:
     def handle_database_unavailable(exc: Exception) -> Response:
         # The database is down or restarting: say so (clients retry), and let the
         # pool's pre-ping reconnect once it is back.
-        logger.warning("database unavailable: %s", exc)
+        logger.warning("database unavailable: %s", describe_database_error(exc))
         return _respond(
             APIError(
                 503,
@@ -136,6 +191,22 @@ def register_error_handlers(app: Flask) -> None:
                 "The database is unavailable; retry shortly",
                 headers={"Retry-After": "5"},
             )
+        )
+
+    @app.errorhandler(sa_exc.DataError)
+    def handle_data_error(exc: sa_exc.DataError) -> Response:
+        # A value the schemas let through but a column cannot hold (out of range,
+        # not of the column's form): the client's input, not our failure. The
+        # database's message quotes the value, so it is not logged.
+        logger.warning("database refused a value: %s", describe_database_error(exc))
+        return _respond(APIError(422, "invalid_value", "A value is outside what the API can store"))
+
+    @app.errorhandler(ParseException)
+    def handle_malformed_body(exc: ParseException) -> Response:
+        # gunicorn's parser raises these from the body stream the view reads
+        # (a broken chunked encoding): the request was malformed, not our code.
+        return _respond(
+            APIError(400, "malformed_body", "The request body is not valid HTTP framing")
         )
 
     @app.errorhandler(Exception)

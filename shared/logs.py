@@ -7,11 +7,16 @@ import logging
 import re
 import sys
 import time
+import traceback
 import uuid
 from datetime import UTC, datetime
+from types import TracebackType
 from typing import TypeGuard
 
 from flask import Flask, Response, g, has_request_context, request
+from sqlalchemy import exc as sa_exc
+
+from shared.errors import describe_database_error
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # A client's request id is reused only when it is short and plain, so that it
@@ -51,6 +56,46 @@ class JSONFormatter(logging.Formatter):
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         return json.dumps(line, default=str)
+
+    def formatException(
+        self,
+        ei: tuple[type[BaseException], BaseException, TracebackType | None]
+        | tuple[None, None, None],
+    ) -> str:
+        """The traceback, with database errors described without the values they quote."""
+        exc = ei[1]
+        if exc is None:
+            return ""
+        return "".join(_format_chain(exc))
+
+
+def _format_chain(exc: BaseException) -> list[str]:
+    """Like ``traceback.format_exception``, but database errors keep only their class,
+    SQLSTATE and names (PostgreSQL's messages quote values: personal data)."""
+    lines: list[str] = []
+    cause = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+    if cause is not None:
+        lines += _format_chain(cause)
+        lines.append(
+            "\nThe above exception was the direct cause of the following exception:\n\n"
+            if exc.__cause__ is not None
+            else "\nDuring handling of the above exception, another exception occurred:\n\n"
+        )
+    lines.append("Traceback (most recent call last):\n")
+    lines += traceback.format_tb(exc.__traceback__)
+    if _is_database_error(exc):
+        lines.append(f"{type(exc).__module__}.{type(exc).__qualname__}: ")
+        lines.append(describe_database_error(exc) + "\n")
+    else:
+        lines += traceback.format_exception_only(type(exc), exc)
+    return lines
+
+
+def _is_database_error(exc: BaseException) -> bool:
+    if isinstance(exc, sa_exc.StatementError):
+        return True
+    # The driver's own exceptions (psycopg2.Error), chained under SQLAlchemy's.
+    return type(exc).__module__.startswith("psycopg2")
 
 
 class RequestIdFilter(logging.Filter):

@@ -1,8 +1,8 @@
 """What every back-end service app has in common, wired in one call.
 
 A service's ``create_app`` reads as a table of contents: this builds the
-APIFlask app with JSON errors, JSON logging with request ids, the internal
-credential check, the database, ``/health`` and ``/ready``; the service then
+APIFlask app with JSON errors, strict JSON bodies, JSON logging with request
+ids, the internal credential check, the database, ``/health`` and ``/ready``; the service then
 registers its own blueprints and commands.
 """
 
@@ -15,6 +15,7 @@ from shared.config import Settings
 from shared.db import Database, make_engine
 from shared.errors import register_error_handlers
 from shared.internal_auth import init_internal_auth
+from shared.json_body import init_strict_json
 from shared.logs import configure_logging, init_request_logging
 from shared.metrics import init_metrics
 from shared.schemas import ERROR_SCHEMA
@@ -46,6 +47,8 @@ def create_service_app(
     init_internal_auth(
         app, service=service, secret=settings.internal_secret_key, open_paths=OPEN_PATHS
     )
+    # After the credential check: a body without the credential is never parsed.
+    init_strict_json(app)
     init_request_logging(app)
     init_metrics(app, service, settings)
     if database is None:

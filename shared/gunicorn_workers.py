@@ -1,0 +1,123 @@
+"""gunicorn workers whose own error answers are the JSON error body, not an HTML page.
+
+Some requests never reach Flask: gunicorn's parser refuses them (a bad request
+line, a URL over ``limit_request_line``, too many or too large header fields)
+and ``Worker.handle_error`` writes a small HTML page. These workers answer the
+same statuses with ``{"error": {"code", "message", "details", "request_id"}}``,
+so that a client (and the gateway, relaying a service) only ever sees JSON.
+They also log what was refused without quoting it: a refused request line or
+header may hold a token.
+
+``--worker-class shared.gunicorn_workers.ThreadWorker`` (services) and
+``shared.gunicorn_workers.GeventWorker`` (gateway), as ``frota.stack`` runs them.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import ssl
+from http import HTTPStatus
+from typing import Any
+
+from gunicorn import util
+from gunicorn.http import errors as http_errors
+from gunicorn.workers.ggevent import GeventWorker as _GeventWorker
+from gunicorn.workers.gthread import ThreadWorker as _ThreadWorker
+
+from shared.errors import error_document
+from shared.logs import REQUEST_ID_HEADER, is_valid_request_id, new_request_id
+
+# (status, code, message) per kind of refusal; checked in order (subclasses first).
+_REFUSALS: tuple[tuple[type[BaseException], int, str, str], ...] = (
+    # A header the application tried to send is our fault, not the client's.
+    (http_errors.InvalidResponseHeader, 500, "internal_error", "Internal server error"),
+    (http_errors.InvalidResponseHeaderName, 500, "internal_error", "Internal server error"),
+    (http_errors.ConfigurationProblem, 500, "internal_error", "Internal server error"),
+    (http_errors.LimitRequestLine, 414, "uri_too_long", "The request line is too long"),
+    (
+        http_errors.LimitRequestHeaders,
+        431,
+        "request_header_fields_too_large",
+        "Too many header fields, or a header field too large",
+    ),
+    (
+        http_errors.UnsupportedTransferCoding,
+        501,
+        "not_implemented",
+        "The transfer coding is not supported",
+    ),
+    (http_errors.ExpectationFailed, 417, "expectation_failed", "The expectation is not supported"),
+    (http_errors.ForbiddenProxyRequest, 403, "forbidden", "Request forbidden"),
+    (ssl.SSLError, 403, "forbidden", "Request forbidden"),
+    (http_errors.ParseException, 400, "bad_request", "The request is not valid HTTP"),
+)
+
+
+def refusal_for(exc: BaseException) -> tuple[int, str, str]:
+    """The status, code and message gunicorn's refusal of a request gets."""
+    for kind, status, code, message in _REFUSALS:
+        if isinstance(exc, kind):
+            return status, code, message
+    return 500, "internal_error", "Internal server error"
+
+
+def _request_id_of(req: Any) -> str:
+    for name, value in getattr(req, "headers", None) or []:
+        if name.upper() == REQUEST_ID_HEADER.upper() and is_valid_request_id(value):
+            return str(value)
+    return new_request_id()
+
+
+def json_error_bytes(status: int, code: str, message: str, request_id: str) -> bytes:
+    """A whole HTTP/1.1 response carrying the JSON error body; the connection closes after it."""
+    body = json.dumps(error_document(code, message, {}, request_id)).encode()
+    head = (
+        f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
+        "Connection: close\r\n"
+        "Content-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        f"{REQUEST_ID_HEADER}: {request_id}\r\n"
+        "\r\n"
+    )
+    return head.encode("latin-1") + body
+
+
+class JSONErrorsMixin:
+    """Replaces ``gunicorn.workers.base.Worker.handle_error``."""
+
+    log: Any
+
+    def handle_error(self, req: Any, client: socket.socket, addr: Any, exc: BaseException) -> None:
+        status, code, message = refusal_for(exc)
+        request_id = _request_id_of(req)
+        peer = (addr or ("", -1))[0]
+        if status < 500:
+            # The class says what was wrong; str(exc) would quote the request line
+            # or header it choked on, which may carry a token.
+            self.log.warning(
+                "refused a request from ip=%s: %s %s (request id %s)",
+                peer,
+                status,
+                type(exc).__name__,
+                request_id,
+            )
+        else:
+            self.log.exception(
+                "error handling %s %s (request id %s)",
+                getattr(req, "method", "-"),
+                getattr(req, "path", "-"),
+                request_id,
+            )
+        try:
+            util.write_nonblock(client, json_error_bytes(status, code, message, request_id))
+        except Exception:  # the client may be gone: nothing to answer
+            self.log.debug("could not send the error answer")
+
+
+class ThreadWorker(JSONErrorsMixin, _ThreadWorker):
+    """gunicorn's gthread worker with JSON error answers (the services)."""
+
+
+class GeventWorker(JSONErrorsMixin, _GeventWorker):
+    """gunicorn's gevent worker with JSON error answers (the gateway)."""
