@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 
 import pytest
+import sqlalchemy as sa
 from apiflask import APIFlask, Schema
 from apiflask.fields import Integer, String
 from apiflask.validators import Length, Range
 from flask import Flask, g, request
+from gunicorn.http.errors import InvalidChunkSize
 from sqlalchemy import exc as sa_exc
 
 from shared.errors import APIError, error_response, register_error_handlers
@@ -259,3 +261,67 @@ def test_a_database_outage_is_503_database_unavailable_with_retry_after(client):
     body = error_of(response, 503, "database_unavailable")
     assert "connection refused" not in str(body)
     assert response.headers["Retry-After"] == "5"
+
+
+def test_a_value_the_database_cannot_hold_is_422_and_the_value_is_not_logged(engine, caplog):
+    app = build_app("apiflask")
+
+    @app.get("/too-big")
+    def too_big():
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT CAST(:v AS smallint)"), {"v": "ana-silva-99999"})
+
+    with caplog.at_level(logging.WARNING):
+        response = app.test_client().get("/too-big")
+
+    error_of(response, 422, "invalid_value")
+    assert "ana-silva" not in response.get_data(as_text=True)
+    assert "ana-silva" not in caplog.text
+    assert "sqlstate=22P02" in caplog.text
+
+
+def get_path(client, path: str):
+    """GET ``path`` exactly as written (the test client would read ``//x`` as a host)."""
+    return client.get(
+        path, environ_overrides={"PATH_INFO": path}, headers={"Host": "fleet.internal:8002"}
+    )
+
+
+@pytest.mark.parametrize(
+    "path", ["/fleet//vehicles", "/fleet/vehicles//", "/fleet///vehicles/", "//fleet//vehicles"]
+)
+def test_a_path_werkzeug_would_redirect_is_a_json_404_never_a_redirect(client, path):
+    @client.application.get("/fleet/vehicles")
+    def vehicles():
+        return {"items": []}
+
+    response = get_path(client, path)
+
+    error_of(response, 404, "not_found")
+    assert "Location" not in response.headers
+    assert "internal" not in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("path", ["/fleet/vehicles/", "//fleet/vehicles"])
+def test_a_trailing_slash_or_leading_slashes_serve_the_route_rather_than_redirecting(client, path):
+    # werkzeug reads leading slashes as one (request.path does too, so the
+    # gateway's route table sees the same path the service's rules match).
+    @client.application.get("/fleet/vehicles")
+    def vehicles():
+        return {"items": []}
+
+    response = get_path(client, path)
+
+    assert response.status_code == 200
+    assert "Location" not in response.headers
+
+
+def test_a_broken_body_framing_is_400_not_500(client):
+    app = client.application
+
+    @app.get("/broken-chunk")
+    def broken_chunk():
+        # What gunicorn's body reader raises on a malformed chunked body.
+        raise InvalidChunkSize(b"zz")
+
+    error_of(app.test_client().get("/broken-chunk"), 400, "malformed_body")

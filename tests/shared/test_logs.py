@@ -9,8 +9,11 @@ import uuid
 from datetime import datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask, g
 
+from shared.config import Settings
+from shared.db import make_engine
 from shared.logs import (
     REQUEST_ID_HEADER,
     JSONFormatter,
@@ -203,3 +206,41 @@ def test_each_request_is_logged_once_with_its_status_and_id_echoed(caplog):
     assert record.getMessage() == "GET /ping 200"
     assert (record.method, record.path, record.status) == ("GET", "/ping", 200)
     assert record.duration_ms >= 0
+
+
+def test_a_database_error_is_logged_without_the_values_postgresql_quotes(log, connection):
+    logger, lines = log
+    connection.execute(sa.text("CREATE TEMP TABLE people (email text UNIQUE)"))
+    insert = sa.text("INSERT INTO people (email) VALUES (:email)")
+    # Not written out where it is used: the traceback quotes those source lines.
+    email = "maria.souza@example.com"
+    connection.execute(insert, {"email": email})
+
+    try:
+        with connection.begin_nested():
+            connection.execute(insert, {"email": email})
+    except sa.exc.IntegrityError:
+        logger.exception("unhandled exception")
+
+    (line,) = lines()
+    assert "maria.souza" not in json.dumps(line)
+    # What it was, and where, is still there.
+    assert "IntegrityError" in line["exception"]
+    assert "sqlstate=23505" in line["exception"]
+    assert "constraint=people_email_key" in line["exception"]
+    assert "Traceback (most recent call last)" in line["exception"]
+
+
+def test_engines_never_put_statement_parameters_in_their_errors(database_url):
+    engine = make_engine(database_url, Settings())
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT CAST(:v AS integer)"), {"v": "cpf-123.456.789-00"})
+    except sa.exc.DataError as exc:
+        message = str(exc)
+    finally:
+        engine.dispose()
+
+    assert "hide_parameters" in message
+    # PostgreSQL's own message quotes it; what SQLAlchemy adds does not.
+    assert "cpf-123.456.789-00" not in message.split("[SQL:")[1]
