@@ -22,12 +22,14 @@ from urllib3.exceptions import (
     ProtocolError,
     ReadTimeoutError,
 )
-from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
-from werkzeug.wsgi import get_input_stream
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from gateway import metrics
+from gateway.bodies import CHUNK_SIZE, idle_timeout, read_whole_body, streamed_body
 from gateway.client_auth import ClientIdentity
+from gateway.relay import client_headers, internal_netlocs, is_json, replacement_error
 from gateway.routing import Route
+from gateway.uploads import UploadSlots
 from shared.config import Settings
 from shared.errors import APIError
 from shared.internal_auth import INTERNAL_TOKEN_HEADER, mint_internal_token
@@ -35,7 +37,6 @@ from shared.logs import REQUEST_ID_HEADER
 
 logger = logging.getLogger("frota.gateway.proxy")
 
-CHUNK_SIZE = 256 * 1024
 HOP_BY_HOP = frozenset(
     {
         "connection",
@@ -82,7 +83,7 @@ IDENTITY_HEADER_PREFIXES = (
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 
-def _hop_by_hop(headers: Any) -> set[str]:
+def _hop_by_hop(headers: Any) -> frozenset[str]:
     """Hop-by-hop names: the fixed ones plus any the Connection header lists."""
     named = {h.strip().lower() for h in headers.get("Connection", "").split(",") if h.strip()}
     return HOP_BY_HOP | named
@@ -124,60 +125,12 @@ def _chunked_request() -> bool:
     return "chunked" in request.headers.get("Transfer-Encoding", "").lower()
 
 
-def _request_body(route: Route) -> tuple[Any, bool]:
-    """The client's body as a stream capped at the route's limit, and whether it is chunked.
-
-    werkzeug raises 413 before reading when Content-Length is over the limit,
-    and while reading when a chunked or lying body goes past it.
-    """
+def _has_body() -> bool:
     if request.method in {"GET", "HEAD", "OPTIONS"} and not request.content_length:
-        return None, False
-    if request.content_length is None and not _chunked_request():
-        # RFC 9112 §6.3: with neither Content-Length nor chunked encoding a request
-        # has no body. Reading one anyway waits for the client to hang up.
-        return None, False
-    if request.content_length is not None:
-        stream = get_input_stream(
-            request.environ, safe_fallback=False, max_content_length=route.max_body_bytes
-        )
-        return ExactBody(stream, request.content_length), False
-    stream = get_input_stream(request.environ, safe_fallback=False)
-
-    def chunks() -> Iterator[bytes]:
-        # Counted here rather than by werkzeug, whose limit also trips on a
-        # body of exactly the limit; the same size passes with Content-Length.
-        total = 0
-        while data := stream.read(CHUNK_SIZE):
-            total += len(data)
-            if total > route.max_body_bytes:
-                raise RequestEntityTooLarge()
-            yield data
-
-    return chunks(), True
-
-
-class ExactBody:
-    """The client's body, which must be exactly as long as its Content-Length said.
-
-    gunicorn marks its input as terminated, so werkzeug reports a client that
-    hung up half-way as a plain end of stream. Passed on like that, the service
-    would be left waiting for the rest; raising instead makes urllib3 close the
-    upstream connection, and the service sees the upload broken off.
-    """
-
-    def __init__(self, stream: Any, length: int) -> None:
-        self.stream = stream
-        self.remaining = length
-
-    def read(self, size: int = -1) -> bytes:
-        if self.remaining <= 0:
-            return b""
-        wanted = self.remaining if size < 0 else min(size, self.remaining)
-        data = self.stream.read(wanted)
-        if not data:
-            raise ClientDisconnected()
-        self.remaining -= len(data)
-        return data
+        return False
+    # RFC 9112 §6.3: with neither Content-Length nor chunked encoding a request
+    # has no body. Reading one anyway waits for the client to hang up.
+    return request.content_length is not None or _chunked_request()
 
 
 def upstream_target() -> str:
@@ -203,11 +156,18 @@ class Proxy:
             name: urllib3.connection_from_url(url, maxsize=64, block=False, retries=False)
             for name, url in settings.service_urls.items()
         }
+        self.internal_netlocs = internal_netlocs(settings.service_urls)
+        self.upload_slots = UploadSlots(
+            per_service=settings.max_uploads_in_flight,
+            per_user=settings.max_uploads_in_flight_per_user,
+        )
 
     def forward(
         self, route: Route, *, identity: ClientIdentity | None, request_id: str, client_ip: str
     ) -> Response:
-        body, chunked = _request_body(route)
+        length = request.content_length
+        if length is not None and length > route.max_body_bytes:
+            raise RequestEntityTooLarge()
         headers = upstream_headers(
             identity=identity,
             service=route.service,
@@ -215,11 +175,46 @@ class Proxy:
             client_ip=client_ip,
             settings=self.settings,
         )
-        if request.content_length is not None and body is not None:
-            headers["Content-Length"] = str(request.content_length)
-        path = upstream_target()
+        if not _has_body():
+            return self._send(route, headers, body=None)
+        if not route.streams_body:
+            # Read whole before the service is asked: its threads never wait on a client.
+            with read_whole_body(
+                request.environ,
+                length=length,
+                limit=route.max_body_bytes,
+                deadline_seconds=self.settings.body_read_timeout_seconds,
+            ) as (body, size):
+                headers["Content-Length"] = str(size)
+                return self._send(route, headers, body=body)
+        if length is not None:
+            headers["Content-Length"] = str(length)
+        user_id = identity.user_id if identity else None
+        with (
+            self.upload_slots.hold(route.service, user_id),
+            idle_timeout(request.environ, self.settings.upload_idle_timeout_seconds),
+        ):
+            stream = streamed_body(request.environ, length=length, limit=route.max_body_bytes)
+            return self._send(route, headers, body=stream, chunked=length is None)
+
+    def _send(
+        self, route: Route, headers: dict[str, str], *, body: Any, chunked: bool = False
+    ) -> Response:
+        # Only a refused connection of a bodiless idempotent request is tried again:
+        # nothing reached the service. Every answer the service gives is relayed as
+        # it is — urllib3 would otherwise retry a 503 carrying Retry-After and, out of
+        # retries, turn the service's honest 503 into our 502.
         retries = (
-            urllib3.Retry(total=1, connect=1, read=0, status=0, other=0, redirect=0)
+            urllib3.Retry(
+                total=1,
+                connect=1,
+                read=0,
+                status=0,
+                other=0,
+                redirect=0,
+                respect_retry_after_header=False,
+                raise_on_status=False,
+            )
             if request.method in IDEMPOTENT and body is None
             else False
         )
@@ -229,7 +224,7 @@ class Proxy:
         try:
             upstream = self.pools[route.service].urlopen(
                 request.method,
-                path,
+                upstream_target(),
                 body=body,
                 headers=headers,
                 retries=retries,
@@ -240,11 +235,11 @@ class Proxy:
                 chunked=chunked,
                 assert_same_host=False,
             )
-        except RequestEntityTooLarge:
-            raise
+        except (APIError, HTTPException):
+            raise  # the client's own fault, met while sending its body (408, 400, 413)
         except Exception as exc:
             raise self._upstream_error(route, exc) from exc
-        return self._stream_back(upstream)
+        return self._relay(route, upstream)
 
     @staticmethod
     def _upstream_error(route: Route, exc: Exception) -> Exception:
@@ -269,10 +264,22 @@ class Proxy:
             )
         return exc
 
-    @staticmethod
-    def _stream_back(upstream: urllib3.BaseHTTPResponse) -> Response:
+    def _relay(self, route: Route, upstream: urllib3.BaseHTTPResponse) -> Response:
+        """The service's answer, streamed back as it was (gateway/relay.py: but for what)."""
         drop = _hop_by_hop(upstream.headers)
-        headers = [(k, v) for k, v in upstream.headers.items() if k.lower() not in drop]
+        headers = client_headers(
+            ((k, v) for k, v in upstream.headers.items() if k.lower() not in drop),
+            self.internal_netlocs,
+        )
+        status = upstream.status
+        content_type = upstream.headers.get("Content-Type")
+        if status >= 400 and not is_json(content_type):
+            _discard(upstream)
+            raise replacement_error(route.service, status, upstream.headers)
+        if 300 <= status < 400 and status != 304 and not is_json(content_type):
+            _discard(upstream)
+            kept = [(k, v) for k, v in headers if k.lower() not in BODY_HEADERS]
+            return Response(b"", status=status, headers=kept)
 
         def body() -> Iterator[bytes]:
             try:
@@ -283,7 +290,14 @@ class Proxy:
             finally:
                 upstream.release_conn()
 
-        response = Response(
-            body(), status=upstream.status, headers=headers, direct_passthrough=True
-        )
-        return response
+        return Response(body(), status=status, headers=headers, direct_passthrough=True)
+
+
+BODY_HEADERS = frozenset({"content-type", "content-length", "content-encoding"})
+
+
+def _discard(upstream: urllib3.BaseHTTPResponse) -> None:
+    """Drop an answer whose body we will not relay, with its connection (never reused
+    with unread bytes in it)."""
+    upstream.close()
+    upstream.release_conn()

@@ -23,6 +23,9 @@ class Route:
     methods: frozenset[str] | None = None
     max_body_bytes: int = 1024 * 1024
     read_timeout: float = 30.0
+    # Uploads stream to the service as they arrive; every other body is read whole at
+    # the gateway first (gateway/bodies.py says why).
+    streams_body: bool = False
 
     def matches(self, method: str, path: str) -> bool:
         if self.methods is not None and method not in self.methods:
@@ -70,6 +73,7 @@ def build_route_table(settings: Settings) -> list[Route]:
             methods=frozenset({"POST"}),
             max_body_bytes=settings.media_max_upload_mb * 1024 * 1024 + 64 * 1024,
             read_timeout=settings.upload_read_timeout,
+            streams_body=True,
         ),
         Route(
             "/api/v1/media/",

@@ -268,10 +268,22 @@ def post_chunked(base_url: str, path: str, parts: list[bytes], token: str) -> tu
         conn.close()
 
 
-def test_a_chunked_body_streams_through_to_the_service(gateway_app, upstream):
+def test_a_chunked_body_reaches_the_service_whole_with_its_length(gateway_app, upstream):
     parts = [b"first chunk|", bytes(range(256)), b"|" * 300, b"last chunk"]
     with served(gateway_app) as url:
         status, _ = post_chunked(url, VEHICLES, parts, access_token(gateway_app))
+    assert status == 200
+    seen = upstream.only()
+    assert seen.body == b"".join(parts)
+    # Read whole at the gateway first (a service thread never waits on a client).
+    assert seen.header("Transfer-Encoding") is None
+    assert seen.header("Content-Length") == str(len(b"".join(parts)))
+
+
+def test_a_chunked_upload_streams_through_to_the_service_chunked(gateway_app, upstream):
+    parts = [b"first chunk|", bytes(range(256)), b"|" * 300, b"last chunk"]
+    with served(gateway_app) as url:
+        status, _ = post_chunked(url, "/api/v1/media/files", parts, access_token(gateway_app))
     assert status == 200
     seen = upstream.only()
     assert seen.body == b"".join(parts)
