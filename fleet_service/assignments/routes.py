@@ -15,6 +15,7 @@ from fleet_service.assignments.schemas import (
     AssignmentOut,
     AssignmentPageOut,
 )
+from fleet_service.drivers.users import auth_users
 from shared.db import current_session
 from shared.internal_auth import require_user
 
@@ -29,7 +30,9 @@ bp = APIBlueprint(
 @bp.doc(summary="Assign a vehicle to a driver over a period (manager)")
 def create_assignment(body: dict[str, Any]) -> Any:
     require_user("admin", "manager")
-    return service.create_assignment(db_session=current_session(), **body)
+    return service.create_assignment(
+        db_session=current_session(), find_user=auth_users().find, **body
+    )
 
 
 @bp.post("/<uuid:assignment_id>/end")

@@ -12,6 +12,8 @@ from fleet_service.assignments.models import Assignment
 from fleet_service.callers import caller_user_id
 from fleet_service.constraints import violated_constraint
 from fleet_service.drivers.models import Driver
+from fleet_service.drivers.service import ensure_user_active
+from fleet_service.drivers.users import FindUser
 from fleet_service.vehicles.service import lock_vehicle
 from shared.errors import APIError
 from shared.internal_auth import Identity
@@ -44,22 +46,29 @@ def _commit(db_session: Session) -> None:
 def create_assignment(
     *,
     db_session: Session,
+    find_user: FindUser,
     vehicle_id: uuid.UUID,
     driver_id: uuid.UUID,
     starts_at: datetime,
     ends_at: datetime | None = None,
 ) -> Assignment:
-    """Give a driver a vehicle over [starts_at, ends_at); 409 on any overlap."""
+    """Give a driver a vehicle over [starts_at, ends_at); 409 on any overlap.
+
+    The driver's user account must be active (409 ``driver_inactive``).
+    """
     if ends_at is not None and ends_at <= starts_at:
         raise APIError(422, details={"ends_at": ["must be after starts_at"]})
+    driver = db_session.get(Driver, driver_id)
+    if driver is None:
+        raise APIError(422, details={"driver_id": ["no such driver"]})
+    # Before any row is locked: the auth service answers over the network.
+    ensure_user_active(driver.user_id, find_user=find_user)
     # Locked so that a retirement cannot slip in between this check and the insert.
     vehicle = lock_vehicle(db_session, vehicle_id)
     if vehicle is None:
         raise APIError(422, details={"vehicle_id": ["no such vehicle"]})
     if vehicle.retired_at is not None:
         raise APIError(409, "vehicle_retired", "A retired vehicle cannot be assigned")
-    if db_session.get(Driver, driver_id) is None:
-        raise APIError(422, details={"driver_id": ["no such driver"]})
     assignment = Assignment(
         vehicle_id=vehicle_id, driver_id=driver_id, starts_at=starts_at, ends_at=ends_at
     )

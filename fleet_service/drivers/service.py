@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -14,7 +13,7 @@ from sqlalchemy.orm import Session
 from fleet_service.callers import caller_user_id
 from fleet_service.constraints import violated_constraint
 from fleet_service.drivers.models import Driver
-from fleet_service.drivers.users import AuthUser
+from fleet_service.drivers.users import FindUser
 from shared.errors import APIError
 from shared.internal_auth import Identity
 from shared.pagination import Page, paginate
@@ -49,7 +48,7 @@ def _commit(db_session: Session) -> None:
 def create_driver(
     *,
     db_session: Session,
-    find_user: Callable[[uuid.UUID], AuthUser | None],
+    find_user: FindUser,
     user_id: uuid.UUID,
     license_number: str,
     license_category: str,
@@ -72,6 +71,34 @@ def create_driver(
     db_session.add(driver)
     _commit(db_session)
     return driver
+
+
+def ensure_user_active(user_id: uuid.UUID, *, find_user: FindUser) -> None:
+    """409 ``driver_inactive`` unless ``user_id``'s account is active in the auth service.
+
+    Asked over the network at each write that puts a driver to work (an assignment,
+    a trip, an inspection): the auth service's flag is the only one, so a
+    deactivation counts from the moment it commits, with no copy to keep in step.
+    When the auth service cannot say, the write is refused (fail closed): letting a
+    deactivated driver out is worse than asking the client to retry. Its own 503
+    (its database is down) is passed on as it is; unreachable or too slow is 503
+    ``driver_status_unavailable`` — the request is fine, the rule cannot be checked
+    right now — as the gateway answers when it cannot check a token's revocation.
+    """
+    try:
+        user = find_user(user_id)
+    except APIError as exc:
+        if exc.status_code not in (502, 504):
+            raise
+        raise APIError(
+            503,
+            "driver_status_unavailable",
+            "Whether the driver is active cannot be checked right now; retry shortly",
+            headers={"Retry-After": "5"},
+        ) from exc
+    # A user the auth service does not know cannot drive either.
+    if user is None or not user.is_active:
+        raise APIError(409, "driver_inactive", "The driver's user account is deactivated")
 
 
 def driver_of(db_session: Session, identity: Identity) -> Driver | None:

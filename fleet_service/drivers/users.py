@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import Flask, current_app
@@ -17,6 +18,9 @@ class AuthUser:
     full_name: str
     role: str
     is_active: bool
+
+
+FindUser = Callable[[uuid.UUID], AuthUser | None]
 
 
 class AuthUsers:

@@ -7,6 +7,7 @@ from typing import Any
 
 from apiflask import APIBlueprint
 
+from fleet_service.drivers.users import auth_users
 from fleet_service.inspections import service
 from fleet_service.inspections.schemas import (
     InspectionCreateIn,
@@ -31,7 +32,11 @@ bp = APIBlueprint(
 def record_inspection(body: dict[str, Any]) -> Any:
     identity = require_user()
     return service.record_inspection(
-        db_session=current_session(), identity=identity, find_file=media_files().find, **body
+        db_session=current_session(),
+        identity=identity,
+        find_file=media_files().find,
+        find_user=auth_users().find,
+        **body,
     )
 
 

@@ -11,6 +11,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from fleet_service.callers import caller_user_id
+from fleet_service.drivers.models import Driver
+from fleet_service.drivers.service import ensure_user_active
+from fleet_service.drivers.users import FindUser
 from fleet_service.inspections.models import SEVERITIES, Inspection, InspectionItem
 from fleet_service.media_files import FindFile, unusable_files
 from fleet_service.trips.models import Trip
@@ -48,23 +51,34 @@ def record_inspection(
     db_session: Session,
     identity: Identity,
     find_file: FindFile,
+    find_user: FindUser,
     vehicle_id: uuid.UUID,
     items: list[dict[str, Any]],
     trip_id: uuid.UUID | None = None,
 ) -> Inspection:
     """Record a checklist of a vehicle (a driver: one assigned to them), on a trip or not.
 
-    Every file an item cites must be one the caller may attach (422). A failed
-    critical item sends the vehicle to the workshop, in the same transaction; the
-    failure stays among the alerts until a manager resolves it.
+    Every file an item cites must be one the caller may attach (422). The driver
+    involved — a driver recording it, and the driver of the trip it is on — must
+    have an active user account (409 ``driver_inactive``). A failed critical item
+    sends the vehicle to the workshop, in the same transaction; the failure stays
+    among the alerts until a manager resolves it.
     """
-    # Before any row is locked: the media service answers over the network.
+    # Before any row is locked: the media and auth services answer over the network.
     _check_items(items, identity=identity, find_file=find_file)
     vehicle = vehicle_to_record_on(db_session=db_session, identity=identity, vehicle_id=vehicle_id)
+    # The users whose accounts must be active: a driver recording it, the trip's driver.
+    drivers_involved: set[uuid.UUID] = set()
+    if not identity.is_manager:
+        drivers_involved.add(caller_user_id(identity))
     if trip_id is not None:
         trip = db_session.scalar(visible_trips(identity).where(Trip.id == trip_id))
         if trip is None or trip.vehicle_id != vehicle.id:
             raise APIError(422, details={"trip_id": ["no such trip of this vehicle"]})
+        trip_driver = sa.select(Driver.user_id).where(Driver.id == trip.driver_id)
+        drivers_involved.add(db_session.scalars(trip_driver).one())
+    for user_id in sorted(drivers_involved):
+        ensure_user_active(user_id, find_user=find_user)
     inspection = Inspection(
         vehicle_id=vehicle.id,
         trip_id=trip_id,

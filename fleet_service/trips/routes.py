@@ -8,6 +8,7 @@ from typing import Any
 from apiflask import APIBlueprint
 
 from fleet_service.csv_export import page_as_csv
+from fleet_service.drivers.users import auth_users
 from fleet_service.trips import service
 from fleet_service.trips.schemas import (
     TripCheckInIn,
@@ -28,7 +29,9 @@ bp = APIBlueprint("trips", __name__, url_prefix="/api/v1/fleet/trips", tag="Trip
 @bp.doc(summary="Check a vehicle out: start a trip")
 def check_out_trip(body: dict[str, Any]) -> Any:
     identity = require_user()
-    return service.check_out_trip(db_session=current_session(), identity=identity, **body)
+    return service.check_out_trip(
+        db_session=current_session(), identity=identity, find_user=auth_users().find, **body
+    )
 
 
 @bp.post("/<uuid:trip_id>/check-in")

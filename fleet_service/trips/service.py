@@ -12,7 +12,8 @@ from fleet_service.assignments.models import Assignment
 from fleet_service.callers import caller_user_id
 from fleet_service.constraints import violated_constraint
 from fleet_service.drivers.models import Driver
-from fleet_service.drivers.service import driver_of
+from fleet_service.drivers.service import driver_of, ensure_user_active
+from fleet_service.drivers.users import FindUser
 from fleet_service.odometer.service import record_reading
 from fleet_service.trips.models import Trip
 from fleet_service.vehicles.service import lock_vehicle
@@ -61,6 +62,7 @@ def check_out_trip(
     *,
     db_session: Session,
     identity: Identity,
+    find_user: FindUser,
     vehicle_id: uuid.UUID,
     odometer_km: int,
     purpose: str,
@@ -69,11 +71,14 @@ def check_out_trip(
 ) -> Trip:
     """Start a trip: the trip and its start reading are committed together or not at all.
 
-    A driver may only take a vehicle assigned to them now. The vehicle must be
+    A driver may only take a vehicle assigned to them now. The driver's user account
+    must be active (409 ``driver_inactive``), whoever checks out. The vehicle must be
     active and not retired (409), and neither it nor the driver already out (409).
     """
     now = datetime.now(UTC)
     driver = _driver_checking_out(db_session, identity, driver_id)
+    # Before any row is locked: the auth service answers over the network.
+    ensure_user_active(driver.user_id, find_user=find_user)
     # The lock orders check-outs of one vehicle; the unique indexes guard the rest.
     vehicle = lock_vehicle(db_session, vehicle_id)
     if vehicle is None:

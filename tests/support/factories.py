@@ -63,6 +63,11 @@ def make_vehicle(db_session: Session, **fields: Any) -> Vehicle:
     return vehicles.create_vehicle(db_session=db_session, **values)
 
 
+def active_user(user_id: uuid.UUID) -> AuthUser:
+    """An auth service that knows every user as an active driver (the rule has its own tests)."""
+    return AuthUser(id=user_id, full_name="Active Driver", role="driver", is_active=True)
+
+
 def make_driver(db_session: Session, *, user: User | None = None, **fields: Any) -> Driver:
     """A driver linked to ``user`` (a new driver user by default)."""
     user = user or make_user(db_session, role="driver")
@@ -91,6 +96,7 @@ def make_assignment(
     """``driver`` has ``vehicle`` from an hour ago (by default), open-ended."""
     return assignments.create_assignment(
         db_session=db_session,
+        find_user=active_user,
         vehicle_id=vehicle.id,
         driver_id=driver.id,
         starts_at=starts_at or datetime.now(UTC) - timedelta(hours=1),
