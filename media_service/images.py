@@ -1,11 +1,20 @@
-"""What Pillow tells us about images: checked at upload, and thumbnails on demand."""
+"""What Pillow tells us about images: checked at upload, and thumbnails on demand.
+
+Memory stays bounded whatever the image: the upload check reads headers only
+(never pixels); a thumbnail decodes at most ``max_pixels`` (weighted by what
+each decoder really holds), JPEG and HEIC decoding reduced where they can;
+and each process decodes at most a few images at a time (:class:`DecodeSlots`).
+"""
 
 from __future__ import annotations
 
+import io
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import IO
 
 import pillow_heif
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
@@ -14,6 +23,11 @@ from shared.errors import APIError
 
 # HEIC (iPhone photos) opens through Pillow like any other format.
 pillow_heif.register_heif_opener()
+# Pillow's own bomb check counts the pixels of the header (warning at 89 M,
+# refusing at 179 M). Ours counts what a thumbnail really decodes, before
+# anything is decoded, so a 200 MP JPEG (decoded at an eighth a side) still
+# gets one and a 30 MP WebP does not: it replaces Pillow's.
+Image.MAX_IMAGE_PIXELS = None
 
 # Pillow's format name for each content type we accept as an image.
 PILLOW_FORMATS = {
@@ -29,6 +43,14 @@ QUARTER_TURNS = frozenset({5, 6, 7, 8})
 EXIF_TIME_FORMAT = "%Y:%m:%d %H:%M:%S"
 # Pillow's errors for a file it cannot parse as an image.
 UNREADABLE = (UnidentifiedImageError, OSError, SyntaxError, ValueError)
+# thumbnail()'s first, cheap reduction stops at twice the final size (then resamples).
+REDUCING_GAP = 2.0
+# Memory a decoder holds per pixel, relative to the 4 bytes of Pillow's RGB(A)
+# image, measured with Pillow 13 and pillow-heif 1.8 on 24 MP pictures: PNG
+# and JPEG 4 bytes, HEIC about 7 (libheif keeps its own planes), WebP about 15
+# (its decoder copies the picture twice). Alpha doubles it: resampling works
+# on a premultiplied copy.
+DECODE_WEIGHT = {"HEIF": 2, "WEBP": 4}
 
 
 @dataclass(frozen=True)
@@ -45,19 +67,16 @@ def is_image(content_type: str) -> bool:
 def inspect_image(path: Path, content_type: str) -> ImageFacts:
     """Check that ``path`` parses as the image type its signature claims; read its facts.
 
-    Pillow parses only the header here, so this is cheap for large files too. A
-    file that does not parse as that type (a forged or truncated header, a
-    polyglot) is refused with 415. Width and height are as displayed, after the
-    EXIF orientation.
+    Pillow parses only the header here, never the pixels, so this is cheap
+    for large files and pixel bombs too (which are kept, and refused a
+    thumbnail). A file that does not parse as that type (a forged or
+    truncated header, a polyglot) is refused with 415. Width and height are
+    as displayed, after the EXIF orientation.
     """
     try:
         with Image.open(path, formats=[PILLOW_FORMATS[content_type]]) as image:
             width, height = image.size
             orientation, captured_at = _exif_facts(image)
-    except Image.DecompressionBombError:
-        # Too many pixels to decode safely: the bytes are kept, but we learn
-        # nothing from them and never make a thumbnail.
-        return ImageFacts()
     except UNREADABLE:
         raise APIError(
             415, "unsupported_media_type", "The file is not a readable image of its type"
@@ -69,6 +88,11 @@ def inspect_image(path: Path, content_type: str) -> ImageFacts:
 
 def _exif_facts(image: Image.Image) -> tuple[int, datetime | None]:
     """The EXIF orientation and capture time (the camera's clock, no time zone)."""
+    if image.format == "PNG" and "exif" not in image.info:
+        # An eXIf chunk after the pixels: Pillow would decode the whole image
+        # to reach it (a 20000 x 20000 PNG of a few KB: 1.6 GB). Phones write
+        # EXIF into JPEG and HEIC; a PNG without it up front has none for us.
+        return 1, None
     try:
         exif = image.getexif()
         orientation = exif.get(ExifTags.Base.Orientation, 1)
@@ -87,30 +111,80 @@ def _exif_facts(image: Image.Image) -> tuple[int, datetime | None]:
     return orientation if isinstance(orientation, int) else 1, captured_at
 
 
-def write_thumbnail(source: Path, size: int, out: IO[bytes]) -> None:
+class DecodeSlots:
+    """At most ``slots`` images decoded at a time in this process.
+
+    A thumbnail request waits up to ``wait_seconds`` for a slot (a page of
+    thumbnails arrives at once, and each decode takes a fraction of a
+    second), then gets 503 ``thumbnails_busy`` with Retry-After, so that
+    decodes queued behind a slow one do not hold the worker's threads.
+    """
+
+    def __init__(self, slots: int, wait_seconds: float) -> None:
+        self._semaphore = threading.BoundedSemaphore(slots)
+        self.wait_seconds = wait_seconds
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        if not self._semaphore.acquire(timeout=self.wait_seconds):
+            raise APIError(
+                503,
+                "thumbnails_busy",
+                "Too many thumbnails are being made; retry shortly",
+                headers={"Retry-After": "1"},
+            )
+        try:
+            yield
+        finally:
+            self._semaphore.release()
+
+
+def decode_cost(image: Image.Image, size: int) -> int:
+    """The pixels a ``size`` thumbnail of ``image`` decodes, weighted by its decoder's memory.
+
+    Call it on a freshly opened image, before anything is decoded: it also
+    sets JPEG up to decode at 1/2, 1/4 or 1/8 scale and HEIC to decode an
+    embedded thumbnail when one is big enough (``draft``). A progressive JPEG
+    counts in full: libjpeg holds the coefficients of the whole image
+    whatever the scale.
+    """
+    full = image.width * image.height
+    target = int(size * REDUCING_GAP)
+    image.draft("RGB", (target, target))
+    progressive = image.format == "JPEG" and bool(image.info.get("progressive"))
+    pixels = full if progressive else image.width * image.height
+    weight = DECODE_WEIGHT.get(image.format or "", 1)
+    if "A" in image.mode or "transparency" in image.info:
+        weight *= 2
+    return pixels * weight
+
+
+def make_thumbnail(source: Path, size: int, *, max_pixels: int, slots: DecodeSlots) -> bytes:
     """A JPEG within ``size`` x ``size`` px, upright, with no metadata (no EXIF, no GPS).
 
-    Images over Pillow's pixel limit (decompression bombs) are refused with 422
-    before anything is decoded.
+    An image that would decode more than ``max_pixels`` (see :func:`decode_cost`)
+    is refused with 422 ``image_too_large`` before any pixel is decoded.
     """
     try:
         with Image.open(source, formats=list(PILLOW_FORMATS.values())) as image:
-            if image.width * image.height > Image.MAX_IMAGE_PIXELS:
-                raise _too_large()
-            # For JPEG this decodes at a reduced scale: memory follows the thumbnail.
-            image.thumbnail((size, size))
+            cost = decode_cost(image, size)
+            if cost > max_pixels:
+                raise APIError(
+                    422,
+                    "image_too_large",
+                    "The image has too many pixels for a thumbnail",
+                    details={"decoded_pixels": cost, "max_pixels": max_pixels},
+                )
+            with slots.slot():
+                image.thumbnail((size, size), reducing_gap=REDUCING_GAP)
             upright = ImageOps.exif_transpose(image)
             # A fresh canvas carries none of the source's metadata into the output;
             # transparent areas become white, as JPEG has no alpha.
             canvas = Image.new("RGB", upright.size, "white")
             rgba = upright.convert("RGBA")
             canvas.paste(rgba, mask=rgba)
+            out = io.BytesIO()
             canvas.save(out, "JPEG", quality=85)
-    except Image.DecompressionBombError:
-        raise _too_large() from None
+            return out.getvalue()
     except UNREADABLE:
         raise APIError(422, "image_unreadable", "The image could not be decoded") from None
-
-
-def _too_large() -> APIError:
-    return APIError(422, "image_too_large", "The image has too many pixels for a thumbnail")

@@ -75,7 +75,12 @@ class VolumeUsage(Base):
 
 
 class UploadReservation(Base):
-    """Space promised to an upload in progress, before its body is read."""
+    """Space promised to an upload in progress: what it has written, plus at most one step.
+
+    It grows as the body arrives (see :mod:`media_service.quota`); ``renewed_at``
+    says when the upload last showed signs of life, so that what a killed
+    process left behind is released soon after.
+    """
 
     __tablename__ = "reservations"
     __table_args__ = (sa.CheckConstraint("bytes >= 0", name="bytes_not_negative"),)
@@ -83,5 +88,8 @@ class UploadReservation(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     bytes: Mapped[int] = mapped_column(sa.BigInteger)
     created_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), server_default=sa.func.clock_timestamp()
+    )
+    renewed_at: Mapped[datetime] = mapped_column(
         sa.DateTime(timezone=True), server_default=sa.func.clock_timestamp()
     )

@@ -30,7 +30,12 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from media_service.models import MediaFile, UploadReservation, VolumeUsage
-from media_service.quota import current_usage, record_freed, release_stale_reservations
+from media_service.quota import (
+    current_usage,
+    record_freed,
+    release_stale_reservations,
+    stale_reservation,
+)
 from media_service.service import finish_deletions
 from media_service.storage import LocalStorage, file_id_of
 from shared.db import Database
@@ -408,10 +413,10 @@ def reconcile_volume(
         ids := db_session.scalars(sa.select(MediaFile.id).where(unfinished).limit(batch_size)).all()
     ):
         finish_deletions(db_session=db_session, storage=storage, file_ids=ids)
-    stale = UploadReservation.created_at < cutoff
-    report.stale_reservations = _count(db_session, UploadReservation, stale)
+    # Reservations have their own, shorter clock: a live upload renews its own.
+    report.stale_reservations = _count(db_session, UploadReservation, stale_reservation())
     if fix and report.stale_reservations:
-        release_stale_reservations(db_session=db_session, older_than=grace)
+        release_stale_reservations(db_session=db_session)
     report.usage_drift_bytes = _usage_drift(db_session, fix)
     logger.info(report.summary())
     return report

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import uuid
 from typing import Any
 
@@ -32,11 +33,13 @@ def _settings() -> Settings:
 
 
 @bp.before_request
-def reserve_upload_space() -> None:
-    """Reserve quota for an upload before werkzeug reads a byte of its body.
+def open_upload_reservation() -> None:
+    """Before werkzeug reads a byte of an upload's body: limits, reservation, idle timeout.
 
-    The reservation is the request's Content-Length, or the most a body may be
-    when there is none; the teardown releases it unless the upload settled it.
+    A declared Content-Length over the per-file limit is 413, one that cannot
+    fit in the free quota 507; otherwise a reservation of at most one step
+    opens, which grows as bytes arrive (:class:`quota.GrowingReservation`).
+    The teardown releases it unless the upload settled it.
     """
     if request.endpoint != "media.upload_file":
         return
@@ -46,11 +49,33 @@ def reserve_upload_space() -> None:
         raise APIError(
             413, "file_too_large", f"Files may be at most {_settings().media_max_upload_mb} MB"
         )
-    g.reservation_id = quota.reserve_space(
+    quota_bytes = _settings().media_quota_mb * MB
+    g.reservation_id = quota.open_reservation(
         db_session=current_session(),
-        nbytes=limit if request.content_length is None else request.content_length,
-        quota_bytes=_settings().media_quota_mb * MB,
+        declared_bytes=request.content_length,
+        quota_bytes=quota_bytes,
+        step=quota.RESERVATION_STEP,
     )
+    g.reservation = quota.GrowingReservation(
+        db_session=current_session(),
+        reservation_id=g.reservation_id,
+        quota_bytes=quota_bytes,
+        declared_bytes=request.content_length,
+    )
+    _limit_body_idle(_settings().media_upload_idle_seconds)
+
+
+def _limit_body_idle(seconds: float) -> None:
+    """Give up on a body that sends nothing for ``seconds`` (408), instead of waiting forever.
+
+    gunicorn's gthread workers read bodies on blocking sockets without any
+    timeout, so a stalled upload would hold a worker thread (and its
+    reservation) for as long as the client liked. The timeout lasts for this
+    request: gunicorn resets the socket before reusing the connection.
+    """
+    sock = request.environ.get("gunicorn.socket") or request.environ.get("werkzeug.socket")
+    if sock is not None and seconds > 0:
+        sock.settimeout(seconds)
 
 
 @bp.post("/files")
@@ -59,9 +84,11 @@ def reserve_upload_space() -> None:
 @bp.doc(
     summary="Upload a photo, receipt or document (multipart)",
     responses={
+        408: "No bytes arrived for MEDIA_UPLOAD_IDLE_SECONDS (body_timeout)",
         413: "Over MEDIA_MAX_UPLOAD_MB (file_too_large)",
         415: "Not JPEG, PNG, WebP, HEIC or PDF by its bytes, or not what was declared",
-        507: "The upload would cross MEDIA_QUOTA_MB (quota_exceeded)",
+        507: "The upload would cross MEDIA_QUOTA_MB (quota_exceeded), "
+        "or the volume's disk is full (insufficient_storage)",
     },
 )
 def upload_file(body: dict[str, Any]) -> Any:
@@ -81,7 +108,7 @@ def upload_file(body: dict[str, Any]) -> Any:
         retention_days=_settings().media_retention_days,
     )
     # Settled in the row's transaction: nothing left for the teardown to release.
-    del g.reservation_id
+    del g.reservation_id, g.reservation
     return media
 
 
@@ -120,20 +147,27 @@ def get_file_content(file_id: uuid.UUID) -> Response:
     summary="A JPEG thumbnail of an image: upright, without metadata, made once and cached",
     responses={
         404: "No such file, or not an image (no_thumbnail)",
-        422: "Too many pixels (image_too_large) or undecodable (image_unreadable)",
+        422: "More than MEDIA_MAX_IMAGE_PIXELS to decode (image_too_large), "
+        "or undecodable (image_unreadable)",
+        503: "Every decoding slot stayed busy (thumbnails_busy, with Retry-After)",
     },
 )
 def get_thumbnail(file_id: uuid.UUID, query: dict[str, Any]) -> Response:
     identity = require_user()
-    media, path = service.thumbnail_of(
+    media, thumbnail = service.thumbnail_of(
         db_session=current_session(),
         storage=_storage(),
         identity=identity,
         file_id=file_id,
         size=query["size"],
+        max_pixels=_settings().media_max_image_pixels,
+        slots=current_app.extensions["media_decode_slots"],
     )
     response = send_file(
-        path, mimetype="image/jpeg", etag=f"{media.sha256}-{query['size']}", max_age=0
+        io.BytesIO(thumbnail) if isinstance(thumbnail, bytes) else thumbnail,
+        mimetype="image/jpeg",
+        etag=f"{media.sha256}-{query['size']}",
+        max_age=0,
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response

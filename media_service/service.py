@@ -18,7 +18,7 @@ import puremagic
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from media_service.images import ImageFacts, inspect_image, is_image, write_thumbnail
+from media_service.images import DecodeSlots, ImageFacts, inspect_image, is_image, make_thumbnail
 from media_service.models import MediaFile
 from media_service.quota import record_freed, settle_reservation
 from media_service.storage import HashingFile, LocalStorage
@@ -203,17 +203,29 @@ def thumbnail_of(
     identity: Identity,
     file_id: uuid.UUID,
     size: int,
-) -> tuple[MediaFile, Path]:
-    """The cached thumbnail of an image, made on first request."""
+    max_pixels: int,
+    slots: DecodeSlots,
+) -> tuple[MediaFile, Path | bytes]:
+    """The thumbnail of an image: its cached file, made on first request.
+
+    When the volume is too full to cache it, the thumbnail just made is
+    answered as bytes (made again next time): a full disk costs CPU, not reads.
+    """
     media = get_file(db_session=db_session, identity=identity, file_id=file_id)
     if not is_image(media.content_type):
         raise APIError(404, "no_thumbnail", "Only images have thumbnails")
+    # Nothing below needs the database: do not hold a connection while decoding.
+    db_session.commit()
     path = storage.thumbnail_path(media.id, size)
-    if not path.exists():
-        source = storage.path_for(media.id)
-        if not source.exists():
-            raise APIError(404, "file_missing", "The file's content is no longer stored")
-        path = storage.save_thumbnail(
-            media.id, size, lambda out: write_thumbnail(source, size, out)
-        )
-    return media, path
+    if path.exists():
+        return media, path
+    source = storage.path_for(media.id)
+    if not source.exists():
+        raise APIError(404, "file_missing", "The file's content is no longer stored")
+    thumbnail = make_thumbnail(source, size, max_pixels=max_pixels, slots=slots)
+    try:
+        return media, storage.save_thumbnail(media.id, size, thumbnail)
+    except APIError as exc:
+        if exc.code != "insufficient_storage":
+            raise
+        return media, thumbnail

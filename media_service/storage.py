@@ -5,40 +5,78 @@ sharded path derived from the file's id (never from the client's filename) by
 an atomic rename after fsync. A crash at any point leaves either nothing or a
 temporary file that the reconcile step removes. Thumbnails are a cache under
 ``<root>/.thumbnails``, sharded the same way and deleted with their file.
+
+A full disk (ENOSPC, or EDQUOT under a filesystem quota) is not the media
+quota: every write to the volume turns it into 507 ``insufficient_storage``,
+and whatever was half-written is removed by its owner.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import logging
 import os
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any
 
 from shared.errors import APIError
 
+logger = logging.getLogger("frota.media.storage")
+
 INCOMING = ".incoming"
 THUMBNAILS = ".thumbnails"
 # What content-type detection looks at (every accepted signature is near the start).
 HEAD_BYTES = 512
+# What a full filesystem says: out of blocks or inodes, or over a filesystem quota.
+DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+def insufficient_storage() -> APIError:
+    return APIError(
+        507,
+        "insufficient_storage",
+        "The media volume's disk is full; try again later",
+        headers={"Retry-After": "60"},
+    )
+
+
+@contextmanager
+def disk_full_is_507() -> Iterator[None]:
+    """Turn a full filesystem under the block into 507 ``insufficient_storage``."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in DISK_FULL:
+            raise
+        logger.warning("media volume full: %s", exc)
+        raise insufficient_storage() from None
 
 
 class HashingFile:
     """A write-only temporary file that hashes and counts what is written to it.
 
     Writing past ``max_bytes`` raises 413 at once, so a body without a
-    Content-Length (or one that lies) is stopped while it streams.
+    Content-Length (or one that lies) is stopped while it streams. Before
+    bytes are written, ``reserve`` is told how many (the quota reservation
+    grows with them, or raises 507).
     """
 
-    def __init__(self, directory: Path, max_bytes: int) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        self._file: IO[bytes] = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed by owner
-            dir=directory, prefix="upload-", delete=False
-        )
+    def __init__(
+        self, directory: Path, max_bytes: int, reserve: Callable[[int], None] | None = None
+    ) -> None:
+        with disk_full_is_507():
+            directory.mkdir(parents=True, exist_ok=True)
+            self._file: IO[bytes] = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed by owner
+                dir=directory, prefix="upload-", delete=False
+            )
         self.path = Path(self._file.name)
         self.max_bytes = max_bytes
+        self.reserve = reserve
         self.sha256 = hashlib.sha256()
         self.size = 0
         self.head = b""
@@ -50,11 +88,14 @@ class HashingFile:
                 "file_too_large",
                 f"Files may be at most {self.max_bytes // (1024 * 1024)} MB",
             )
+        if self.reserve is not None:
+            self.reserve(len(data))
         if len(self.head) < HEAD_BYTES:
             self.head += data[: HEAD_BYTES - len(self.head)]
         self.sha256.update(data)
         self.size += len(data)
-        return self._file.write(data)
+        with disk_full_is_507():
+            return self._file.write(data)
 
     # Werkzeug's multipart parser treats this as a file: it seeks back to 0
     # after writing and may read; both go to the real file.
@@ -68,19 +109,25 @@ class HashingFile:
         return self._file.tell()
 
     def flush(self) -> None:
-        self._file.flush()
+        with disk_full_is_507():
+            self._file.flush()
 
     def close(self) -> None:
         self._file.close()
 
     def finish(self) -> None:
         """Flush and fsync, so that a rename after this cannot expose a partial file."""
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        # Buffered bytes, and on some filesystems blocks allocated late, meet a
+        # full disk only here.
+        with disk_full_is_507():
+            self._file.flush()
+            os.fsync(self._file.fileno())
         self._file.close()
 
     def discard(self) -> None:
-        self._file.close()
+        # Flushing what is left may fail (a full disk): the file goes anyway.
+        with suppress(OSError):
+            self._file.close()
         self.path.unlink(missing_ok=True)
 
 
@@ -100,32 +147,41 @@ class LocalStorage:
         name = file_id.hex
         return self.thumbnails / name[:2] / name[2:4] / f"{name}-{size}.jpg"
 
-    def new_upload(self, max_bytes: int) -> HashingFile:
-        return HashingFile(self.incoming, max_bytes)
+    def new_upload(
+        self, max_bytes: int, reserve: Callable[[int], None] | None = None
+    ) -> HashingFile:
+        return HashingFile(self.incoming, max_bytes, reserve)
 
     def place(self, upload: HashingFile, file_id: uuid.UUID) -> Path:
         """Move a finished (fsynced) upload to its final path atomically and durably."""
         target = self.path_for(file_id)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.rename(upload.path, target)
-        _fsync_dir(target.parent)
+        # A new shard directory, or a directory's new entry, may need a block.
+        with disk_full_is_507():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(upload.path, target)
+            try:
+                _fsync_dir(target.parent)
+            except BaseException:
+                target.unlink(missing_ok=True)  # no row will ever point at it
+                raise
         return target
 
-    def save_thumbnail(
-        self, file_id: uuid.UUID, size: int, write: Callable[[IO[bytes]], None]
-    ) -> Path:
-        """Cache a thumbnail written by ``write``; readers never see a partial one."""
+    def save_thumbnail(self, file_id: uuid.UUID, size: int, thumbnail: bytes) -> Path:
+        """Cache a thumbnail; readers never see a partial one. 507 when the disk is full."""
         target = self.thumbnail_path(file_id, size)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        self.incoming.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=self.incoming, prefix="thumb-", delete=False) as tmp:
-            try:
-                write(tmp)
-                tmp.flush()
-                os.fsync(tmp.fileno())
-            except BaseException:
-                Path(tmp.name).unlink(missing_ok=True)
-                raise
+        with disk_full_is_507():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self.incoming.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(
+                dir=self.incoming, prefix="thumb-", delete=False
+            ) as tmp:
+                try:
+                    tmp.write(thumbnail)
+                    tmp.flush()
+                    os.fsync(tmp.fileno())
+                except BaseException:
+                    Path(tmp.name).unlink(missing_ok=True)
+                    raise
         # Two first requests may race here; either result is the same thumbnail.
         os.replace(tmp.name, target)
         return target

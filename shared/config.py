@@ -88,6 +88,11 @@ class Settings:
     media_max_upload_mb: int = 50
     media_quota_mb: int = 10240
     media_retention_days: int = 60
+    # Pixels a thumbnail may decode (JPEG/HEIC reduced first; WebP and alpha weigh more).
+    media_max_image_pixels: int = 50_000_000
+    media_image_decodes: int = 1
+    media_image_decode_wait_seconds: float = 5.0
+    media_upload_idle_seconds: float = 60.0
     json_max_body_kb: int = 1024
     web_concurrency: int = 4
     gateway_port: int = 8000
@@ -160,6 +165,10 @@ class Settings:
             media_max_upload_mb=_int(env, "MEDIA_MAX_UPLOAD_MB", 50),
             media_quota_mb=_int(env, "MEDIA_QUOTA_MB", 10240),
             media_retention_days=_int(env, "MEDIA_RETENTION_DAYS", 60),
+            media_max_image_pixels=_int(env, "MEDIA_MAX_IMAGE_PIXELS", 50_000_000),
+            media_image_decodes=_int(env, "MEDIA_IMAGE_DECODES", 1),
+            media_image_decode_wait_seconds=_float(env, "MEDIA_IMAGE_DECODE_WAIT_SECONDS", 5.0),
+            media_upload_idle_seconds=_float(env, "MEDIA_UPLOAD_IDLE_SECONDS", 60.0),
             json_max_body_kb=_int(env, "JSON_MAX_BODY_KB", 1024),
             web_concurrency=_int(env, "WEB_CONCURRENCY", 4),
             gateway_port=ports["gateway"],
@@ -204,6 +213,8 @@ class Settings:
             raise ConfigError("INTERNAL_TOKEN_TTL_SECONDS must be between 1 and 60")
         if not DB_ROLE_PREFIX_PATTERN.fullmatch(settings.db_role_prefix):
             raise ConfigError("DB_ROLE_PREFIX must be lower-case letters, digits and _")
+        if settings.media_image_decodes < 1:
+            raise ConfigError("MEDIA_IMAGE_DECODES must be at least 1")
         if settings.backup_keep_days < 1:
             raise ConfigError("BACKUP_KEEP_DAYS must be at least 1")
         return settings

@@ -15,9 +15,18 @@ from urllib.parse import urlsplit
 import requests
 import sqlalchemy as sa
 
+import media_service
 from media_service.models import MediaFile, UploadReservation, VolumeUsage
 from shared.internal_auth import INTERNAL_TOKEN_HEADER, mint_internal_token
-from tests.media.conftest import FILES, MB, USAGE, multipart, stored_files, upload, usage_row
+from tests.media.conftest import (
+    FILES,
+    MB,
+    multipart,
+    serving,
+    stored_files,
+    upload,
+    usage_row,
+)
 from tests.support.files import jpeg_bytes
 
 
@@ -42,16 +51,37 @@ def wait_until(condition, timeout=10.0):
 
 
 def test_concurrent_uploads_never_cross_the_quota_and_usage_stays_exact(
-    live_media, committed_settings, committed_database
+    committed_settings, committed_database
 ):
-    # Quota 10 MB: two 4 MB files fit, a third does not, however they interleave.
-    assert committed_settings.media_quota_mb == 10
+    # Quota 2 MB: two 900 KB files fit, a third does not, however they interleave
+    # (each is within one reservation step, so reserved whole before its body is read).
+    committed_settings = committed_settings.replace(media_quota_mb=2)
+    app = media_service.create_app(committed_settings, database=committed_database)
+    with serving(app) as live_media:
+        results = upload_three_at_once(live_media, committed_settings)
+
+    statuses = sorted(status for status, _ in results)
+    assert statuses == [201, 201, 507]
+    refused = next(body for status, body in results if status == 507)
+    assert refused["error"]["code"] == "quota_exceeded"
+    stored = [body["size"] for status, body in results if status == 201]
+
+    with committed_database.sessionmaker() as db_session:
+        usage = usage_row(db_session)
+        assert (usage.used_bytes, usage.reserved_bytes) == (sum(stored), 0)
+        assert db_session.scalar(sa.select(sa.func.sum(MediaFile.size))) == sum(stored)
+        assert db_session.scalar(sa.select(sa.func.count()).select_from(MediaFile)) == 2
+    files = [p for p in stored_files(committed_settings.media_root) if ".incoming" not in p.parts]
+    assert sorted(p.stat().st_size for p in files) == sorted(stored)
+
+
+def upload_three_at_once(live_media, committed_settings):
     user = str(uuid.uuid4())
     start = threading.Barrier(3)
     results = []
 
     def send(n):
-        body, content_type = multipart(jpeg_bytes(4 * MB + n))
+        body, content_type = multipart(jpeg_bytes(900 * 1024 + n))
         headers = {**credential(committed_settings, user=user), "Content-Type": content_type}
         start.wait()
         with requests.post(f"{live_media}{FILES}", data=body, headers=headers, timeout=30) as r:
@@ -62,23 +92,7 @@ def test_concurrent_uploads_never_cross_the_quota_and_usage_stays_exact(
         thread.start()
     for thread in threads:
         thread.join()
-
-    statuses = sorted(status for status, _ in results)
-    assert statuses == [201, 201, 507]
-    refused = next(body for status, body in results if status == 507)
-    assert refused["error"]["code"] == "quota_exceeded"
-    stored = [body["size"] for status, body in results if status == 201]
-
-    manager = credential(committed_settings, user=str(uuid.uuid4()), role="manager")
-    with requests.get(f"{live_media}{USAGE}", headers=manager, timeout=10) as response:
-        usage = response.json()
-    assert usage["used_bytes"] == sum(stored)
-    assert usage["reserved_bytes"] == 0
-    assert usage["files"] == 2
-    with committed_database.sessionmaker() as db_session:
-        assert db_session.scalar(sa.select(sa.func.sum(MediaFile.size))) == sum(stored)
-    files = [p for p in stored_files(committed_settings.media_root) if ".incoming" not in p.parts]
-    assert sorted(p.stat().st_size for p in files) == sorted(stored)
+    return results
 
 
 def test_upload_cut_off_midway_leaves_no_file_no_row_and_no_reservation(

@@ -202,7 +202,10 @@ def test_reconcile_reports_and_fixes_what_disagrees(db_session, storage):
     live_upload.write_bytes(b"still streaming")
     orphan_thumbnail = old_file(storage.thumbnail_path(uuid.uuid4(), 320))
     kept_thumbnail = old_file(storage.thumbnail_path(kept[0], 320))
-    db_session.add(UploadReservation(bytes=1000, created_at=datetime.now(UTC) - timedelta(hours=2)))
+    two_hours = datetime.now(UTC) - timedelta(hours=2)
+    db_session.add(UploadReservation(bytes=1000, created_at=two_hours, renewed_at=two_hours))
+    # A reservation made long ago whose upload is still sending: not stale.
+    db_session.add(UploadReservation(bytes=0, created_at=two_hours))
     db_session.execute(
         sa.update(VolumeUsage).values(
             used_bytes=VolumeUsage.used_bytes + 7, reserved_bytes=VolumeUsage.reserved_bytes + 1000
