@@ -1,15 +1,18 @@
 """Keyset pagination with opaque cursors: the cost of a page stays flat as tables grow.
 
 A cursor is the sort key of the last row of a page, JSON-encoded and
-base64url'd. The next page is ``WHERE (k1, k2) > (:v1, :v2)`` on an index,
-never an OFFSET.
+base64url'd, behind a tag naming the order it belongs to (so that a cursor of
+one list or sort order is refused by another, even when its values would fit).
+The next page is ``WHERE (k1, k2) > (:v1, :v2)`` on an index, never an OFFSET.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +27,10 @@ from shared.errors import APIError
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
+# Far above any cursor we issue (a time and an id are ~110 characters; a name
+# and an id a few hundred), so that decoding a hostile one stays cheap.
+MAX_CURSOR_LENGTH = 2048
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass
@@ -32,43 +39,70 @@ class Page:
     next_cursor: str | None
 
 
-def encode_cursor(values: Sequence[Any]) -> str:
+def order_tag(columns: Sequence[sa.ColumnElement[Any]], descending: bool) -> str:
+    """A short name of the ordering: the columns (with their tables) and the direction."""
+    spelled = ",".join(str(c) for c in columns) + (" desc" if descending else " asc")
+    return hashlib.sha256(spelled.encode()).hexdigest()[:12]
+
+
+def encode_cursor(
+    values: Sequence[Any], columns: Sequence[sa.ColumnElement[Any]], *, descending: bool = False
+) -> str:
+    """The cursor after the row whose sort key is ``values`` in this ordering."""
     plain = [v.isoformat() if isinstance(v, datetime) else str(v) for v in values]
-    return base64.urlsafe_b64encode(json.dumps(plain).encode()).decode().rstrip("=")
+    document = [order_tag(columns, descending), *plain]
+    return base64.urlsafe_b64encode(json.dumps(document).encode()).decode().rstrip("=")
 
 
 def _invalid_cursor() -> APIError:
     return APIError(400, "invalid_cursor", "The cursor is not one this API issued")
 
 
-def decode_cursor(cursor: str, columns: Sequence[sa.ColumnElement[Any]]) -> list[Any]:
+def decode_cursor(
+    cursor: str, columns: Sequence[sa.ColumnElement[Any]], *, descending: bool = False
+) -> list[Any]:
     """Turn a cursor back into typed values for ``columns``; 400 if it is not ours."""
+    if len(cursor) > MAX_CURSOR_LENGTH:
+        raise _invalid_cursor()
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         raw = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, binascii.Error, UnicodeDecodeError, RecursionError):
         # RecursionError: json.loads of a deeply nested array ("[[[[...").
         raise _invalid_cursor() from None
-    if not isinstance(raw, list) or len(raw) != len(columns):
+    if not isinstance(raw, list) or len(raw) != len(columns) + 1:
         raise _invalid_cursor()
-    values: list[Any] = []
-    for column, value in zip(columns, raw, strict=True):
-        # PostgreSQL text cannot hold NUL; psycopg2 would raise a ValueError (a 500).
-        if not isinstance(value, str) or "\x00" in value:
-            raise _invalid_cursor()
-        python_type = column.type.python_type
-        try:
-            if python_type is datetime:
-                values.append(datetime.fromisoformat(value))
-            elif python_type is uuid.UUID:
-                values.append(uuid.UUID(value))
-            elif python_type in (int, Decimal):
-                values.append(python_type(value))
-            else:
-                values.append(value)
-        except (ValueError, ArithmeticError):
-            raise _invalid_cursor() from None
-    return values
+    if raw[0] != order_tag(columns, descending):
+        raise _invalid_cursor()
+    return [_typed(column, value) for column, value in zip(columns, raw[1:], strict=True)]
+
+
+def _typed(column: sa.ColumnElement[Any], value: Any) -> Any:
+    """One sort-key value as ``column`` holds it, or 400 for anything we would not issue."""
+    # PostgreSQL text cannot hold NUL, and psycopg2 cannot encode a lone
+    # surrogate: either would be a driver error (a 500).
+    if not isinstance(value, str) or "\x00" in value or _SURROGATE.search(value):
+        raise _invalid_cursor()
+    python_type = column.type.python_type
+    try:
+        if python_type is datetime:
+            moment = datetime.fromisoformat(value)
+            if moment.tzinfo is None:
+                # We issue UTC offsets; a naive time would be read in the session's zone.
+                raise _invalid_cursor()
+            return moment
+        if python_type is uuid.UUID:
+            return uuid.UUID(value)
+        if python_type is int:
+            return int(value)
+        if python_type is Decimal:
+            number = Decimal(value)
+            if not number.is_finite():
+                raise _invalid_cursor()
+            return number
+    except (ValueError, ArithmeticError):
+        raise _invalid_cursor() from None
+    return value
 
 
 def paginate(
@@ -82,7 +116,7 @@ def paginate(
 ) -> Page:
     """Run ``stmt`` for one page ordered by ``order_by`` (unique as a whole, last column the id)."""
     if cursor:
-        values = decode_cursor(cursor, order_by)
+        values = decode_cursor(cursor, order_by, descending=descending)
         key = sa.tuple_(*order_by)
         stmt = stmt.where(key < sa.tuple_(*values) if descending else key > sa.tuple_(*values))
     ordering = [c.desc() for c in order_by] if descending else list(order_by)
@@ -91,5 +125,7 @@ def paginate(
     if len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1]
-        next_cursor = encode_cursor([getattr(last, str(c.key)) for c in order_by])
+        next_cursor = encode_cursor(
+            [getattr(last, str(c.key)) for c in order_by], order_by, descending=descending
+        )
     return Page(items=list(rows), next_cursor=next_cursor)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from fleet_service.vehicles.models import Vehicle
 from shared.errors import APIError
-from shared.pagination import decode_cursor, encode_cursor, paginate
+from shared.pagination import MAX_CURSOR_LENGTH, decode_cursor, encode_cursor, order_tag, paginate
 from tests.support.factories import make_vehicle
 
 T0 = datetime(2026, 1, 31, 12, 0, tzinfo=UTC)
@@ -193,8 +193,10 @@ def test_a_cursor_is_opaque_url_safe_text(scratch):
 def test_a_cursor_round_trips_to_typed_values():
     key = (T0 + timedelta(microseconds=123456), uuid.uuid4())
 
-    assert decode_cursor(encode_cursor(key), [Item.created_at, Item.id]) == list(key)
-    assert decode_cursor(encode_cursor((42, key[1])), BY_RANK) == [42, key[1]]
+    assert decode_cursor(encode_cursor(key, BY_TIME), BY_TIME) == list(key)
+    assert decode_cursor(encode_cursor((42, key[1]), BY_RANK), BY_RANK) == [42, key[1]]
+    descending = encode_cursor(key, BY_TIME, descending=True)
+    assert decode_cursor(descending, BY_TIME, descending=True) == list(key)
 
 
 def test_paging_through_real_vehicles(db_session):
@@ -220,6 +222,11 @@ def b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+def keyed(values: list, order_by=BY_TIME, *, descending: bool = False) -> str:
+    """A cursor with the tag of ``order_by`` (as we issue them) around ``values``."""
+    return cursor_of([order_tag(order_by, descending), *values])
+
+
 def cursor_of(value) -> str:
     return b64(json.dumps(value).encode())
 
@@ -237,17 +244,22 @@ TAMPERED_TIME_CURSORS = {
     "json number": cursor_of(5),
     "json null": cursor_of(None),
     "empty list": cursor_of([]),
-    "too short": cursor_of([WHEN]),
-    "too long": cursor_of([WHEN, SOME_ID, "extra"]),
-    "numbers": cursor_of([1, 2]),
-    "null value": cursor_of([None, SOME_ID]),
-    "nested list": cursor_of([[WHEN], SOME_ID]),
-    "bool": cursor_of([True, SOME_ID]),
-    "bad datetime": cursor_of(["yesterday", SOME_ID]),
-    "impossible date": cursor_of(["2026-02-30T00:00:00+00:00", SOME_ID]),
-    "bad uuid": cursor_of([WHEN, "not-a-uuid"]),
-    "sql in uuid": cursor_of([WHEN, "'; DROP TABLE pagination_items; --"]),
+    "too short": keyed([WHEN]),
+    "too long": keyed([WHEN, SOME_ID, "extra"]),
+    "numbers": keyed([1, 2]),
+    "null value": keyed([None, SOME_ID]),
+    "nested list": keyed([[WHEN], SOME_ID]),
+    "bool": keyed([True, SOME_ID]),
+    "bad datetime": keyed(["yesterday", SOME_ID]),
+    "impossible date": keyed(["2026-02-30T00:00:00+00:00", SOME_ID]),
+    "bad uuid": keyed([WHEN, "not-a-uuid"]),
+    "sql in uuid": keyed([WHEN, "'; DROP TABLE pagination_items; --"]),
     "deeply nested": b64(b"[" * 5000 + b"]" * 5000),
+    "naive time": keyed(["2026-01-31T12:00:00", SOME_ID]),
+    "lone surrogate": keyed(["\ud800", SOME_ID]),
+    "untagged": cursor_of([WHEN, SOME_ID]),
+    "tag of another order": keyed([WHEN, SOME_ID], BY_RANK),
+    "tag of the other direction": keyed([WHEN, SOME_ID], descending=True),
     "huge": b64(json.dumps(["x" * 100_000, SOME_ID]).encode()),
 }
 
@@ -272,11 +284,11 @@ def test_a_tampered_cursor_is_400_invalid_cursor(scratch, cursor):
 
 @pytest.mark.parametrize("rank", ["abc", "1.5", "", "0x10", "1e3"])
 def test_a_non_integer_for_an_integer_key_is_400(scratch, rank):
-    assert_invalid_cursor(scratch, BY_RANK, cursor_of([rank, SOME_ID]))
+    assert_invalid_cursor(scratch, BY_RANK, keyed([rank, SOME_ID], BY_RANK))
 
 
 def test_a_nul_character_in_a_text_key_is_400_not_a_driver_error(scratch):
-    assert_invalid_cursor(scratch, BY_LABEL, cursor_of(["label\x00", SOME_ID]))
+    assert_invalid_cursor(scratch, BY_LABEL, keyed(["label\x00", SOME_ID], BY_LABEL))
 
 
 def test_a_valid_cursor_for_other_columns_is_refused(scratch):
@@ -312,7 +324,55 @@ def test_well_formed_keys_beyond_the_column_range_page_from_the_ends(
     add_items(scratch, 3)
 
     page = paginate(
-        scratch, sa.select(Item), order_by=order_by, limit=5, cursor=cursor_of([value, SOME_ID])
+        scratch,
+        sa.select(Item),
+        order_by=order_by,
+        limit=5,
+        cursor=keyed([value, SOME_ID], order_by),
     )
 
     assert (len(page.items), page.next_cursor) == (rows_after, None)
+
+
+def test_a_lone_surrogate_in_a_text_key_is_400_not_a_driver_error(scratch):
+    add_items(scratch, 3)
+
+    assert_invalid_cursor(scratch, BY_LABEL, keyed(["label\ud800", SOME_ID], BY_LABEL))
+
+
+def test_a_cursor_of_one_direction_is_refused_by_the_other(scratch):
+    add_items(scratch, 3)
+    cursor = paginate(
+        scratch, sa.select(Item), order_by=BY_LABEL, limit=1, cursor=None, descending=True
+    ).next_cursor
+    assert cursor is not None
+
+    assert_invalid_cursor(scratch, BY_LABEL, cursor)
+
+
+def test_the_fleet_api_refuses_a_cursor_of_another_sort_order(fleet_api, db_session):
+    for _ in range(3):
+        make_vehicle(db_session)
+    admin = str(uuid.uuid4())
+    first = fleet_api.get("/api/v1/fleet/vehicles?sort=plate&limit=1", user=admin, role="admin")
+    cursor = first.get_json()["next_cursor"]
+    assert cursor
+
+    same = fleet_api.get(
+        f"/api/v1/fleet/vehicles?sort=plate&limit=1&cursor={cursor}", user=admin, role="admin"
+    )
+    other = fleet_api.get(
+        f"/api/v1/fleet/vehicles?sort=-plate&limit=1&cursor={cursor}", user=admin, role="admin"
+    )
+
+    assert same.status_code == 200
+    assert other.status_code == 400
+    assert other.get_json()["error"]["code"] == "invalid_cursor"
+
+
+def test_a_cursor_over_the_length_limit_is_refused_before_decoding(scratch):
+    add_items(scratch, 3)
+    label = "x" * MAX_CURSOR_LENGTH
+    assert decode_cursor(keyed([label[:1000], SOME_ID], BY_LABEL), BY_LABEL)
+
+    assert_invalid_cursor(scratch, BY_LABEL, keyed([label, SOME_ID], BY_LABEL))
