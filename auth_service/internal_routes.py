@@ -27,12 +27,22 @@ def require_gateway() -> None:
 @bp.get("/revocations")
 @bp.doc(hide=True)
 def revocation_snapshot() -> ResponseReturnValue:
-    """Every revoked token still unexpired, and every user's token generation."""
+    """Every revoked token still unexpired, every user's token generation, and the version."""
     require_gateway()
-    tokens, generations = revocation.snapshot(current_session())
+    tokens, generations, version = revocation.snapshot(current_session())
     return jsonify(
-        tokens=[{"jti": jti, "exp": exp} for jti, exp in tokens], generations=generations
+        tokens=[{"jti": jti, "exp": exp} for jti, exp in tokens],
+        generations=generations,
+        version=version,
     )
+
+
+@bp.get("/revocation-version")
+@bp.doc(hide=True)
+def revocation_version() -> ResponseReturnValue:
+    """The version of the last committed revocation (each gateway worker polls it)."""
+    require_gateway()
+    return jsonify(version=revocation.current_version(current_session()))
 
 
 @bp.get("/token-status")
@@ -45,10 +55,13 @@ def revocation_snapshot() -> ResponseReturnValue:
 def token_status(query: dict[str, Any]) -> ResponseReturnValue:
     """Whether one token is revoked, from PostgreSQL (the gateway's fallback)."""
     require_gateway()
+    session = current_session()
+    # Read first: the answer is then complete up to (at least) this version.
+    version = revocation.current_version(session)
     revoked = revocation.is_revoked(
-        current_session(), jti=query["jti"], user_id=query["sub"], generation=query["gen"]
+        session, jti=query["jti"], user_id=query["sub"], generation=query["gen"]
     )
-    return jsonify(revoked=revoked)
+    return jsonify(revoked=revoked, version=version)
 
 
 @bp.get("/users/<uuid:user_id>")

@@ -221,11 +221,11 @@ def change_password(
     user.password_hash = hash_password(new_password)
     user.must_change_password = False
     user.password_changed_at = _now()
-    revocation.bump_generation(user)
+    version = revocation.bump_generation(user)
     audit.record(db_session, action="password_changed", context=context, target_id=user.id)
     db_session.commit()
     if publisher:
-        publisher.generation_changed(user)
+        publisher.generation_changed(user, version)
     return user
 
 
@@ -313,10 +313,10 @@ def update_user(
         if name in changes:
             setattr(user, name, changes[name])
     if ends_sessions:
-        revocation.bump_generation(user)
+        version = revocation.bump_generation(user)
     db_session.commit()
     if ends_sessions and publisher:
-        publisher.generation_changed(user)
+        publisher.generation_changed(user, version)
     return user
 
 
@@ -333,16 +333,18 @@ def logout(
         revoked.append((identity.token_jti, identity.token_exp))
     if refresh_claims and refresh_claims.get("sub") == identity.user_id:
         revoked.append((str(refresh_claims["jti"]), int(refresh_claims["exp"])))
-    for jti, expires_at in revoked:
+    versions = [
         revocation.revoke_token(
             db_session, jti=jti, user_id=identity.user_id or "", expires_at=expires_at
         )
+        for jti, expires_at in revoked
+    ]
     revocation.purge_expired(db_session)
     audit.record(db_session, action="logout", context=identity, target_id=identity.user_id)
     db_session.commit()
     if publisher:
-        for jti, expires_at in revoked:
-            publisher.token_revoked(jti, expires_at)
+        for (jti, expires_at), version in zip(revoked, versions, strict=True):
+            publisher.token_revoked(jti, expires_at, version)
 
 
 def ensure_admin(*, db_session: Session, username: str, password: str | None) -> str | None:

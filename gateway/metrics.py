@@ -15,3 +15,11 @@ REDIS_FAILURES = Counter(
     "Times Redis could not be used (rate limits fell back, revocation asked auth)",
     ["component"],
 )
+REVOCATION_VERSION_FAILURES = Counter(
+    "frota_gateway_revocation_version_failures_total",
+    "Polls of PostgreSQL's revocation version that failed (the worker believed Redis meanwhile)",
+)
+REVOCATION_REDIS_BEHIND = Counter(
+    "frota_gateway_revocation_redis_behind_total",
+    "Token look-ups that found Redis empty or behind PostgreSQL and asked the auth service",
+)

@@ -52,4 +52,4 @@ def test_revocation_snapshot_is_for_the_gateway_only(auth_api):
     )
     ok = auth_api.client.get("/internal/revocations", headers=as_service(auth_api, "gateway"))
     assert ok.status_code == 200
-    assert set(ok.json) == {"tokens", "generations"}
+    assert set(ok.json) == {"tokens", "generations", "version"}

@@ -53,17 +53,18 @@ def change_password(http, stack, user):
     return response.json()
 
 
-def deactivate(http, stack, user):
+def deactivate(http, stack, user, admin=None):
     response = http.delete(
-        f"{stack.url}/api/v1/auth/users/{user['id']}", headers=bearer(admin_token(http, stack))
+        f"{stack.url}/api/v1/auth/users/{user['id']}",
+        headers=bearer(admin or admin_token(http, stack)),
     )
     assert response.status_code == 200
 
 
-def change_role(http, stack, user):
+def change_role(http, stack, user, admin=None):
     response = http.patch(
         f"{stack.url}/api/v1/auth/users/{user['id']}",
-        headers=bearer(admin_token(http, stack)),
+        headers=bearer(admin or admin_token(http, stack)),
         json={"role": "manager"},
     )
     assert response.status_code == 200

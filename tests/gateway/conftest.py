@@ -5,8 +5,9 @@ request it receives completely (method, request target, headers, body) and
 answers according to the path:
 
 - ``/ready``                200 ``{"status": "ok"}`` (the health probe);
-- ``/internal/revocations`` and ``/internal/token-status``: the auth service's
-  answers about revoked tokens (none revoked unless a test says so);
+- ``/internal/revocations``, ``/internal/revocation-version`` and
+  ``/internal/token-status``: the auth service's answers about revoked tokens
+  (none revoked unless a test says so; the version counts the revocations);
 - ``.../sleep``            waits (until the test ends) before answering;
 - ``.../hang-up``          closes the connection without answering;
 - ``.../status/<code>``    answers ``<code>`` with a JSON body and a ``Location``;
@@ -157,10 +158,12 @@ class _UpstreamHandler(BaseHTTPRequestHandler):
             self._answer(200, {"status": "ok"})
         elif received.path == "/internal/revocations":
             tokens = [{"jti": jti, "exp": int(time.time()) + 3600} for jti in revoked]
-            self._answer(200, {"tokens": tokens, "generations": {}})
+            self._answer(200, {"tokens": tokens, "generations": {}, "version": len(revoked)})
+        elif received.path == "/internal/revocation-version":
+            self._answer(200, {"version": len(revoked)})
         elif received.path == "/internal/token-status":
             jti = parse_qs(urlsplit(received.target).query).get("jti", [""])[0]
-            self._answer(200, {"revoked": jti in revoked})
+            self._answer(200, {"revoked": jti in revoked, "version": len(revoked)})
         else:
             self._answer(404, {"error": {"code": "not_found"}})
 
