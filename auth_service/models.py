@@ -21,11 +21,14 @@ class User(Base):
     __tablename__ = "users"
     __table_args__ = (
         sa.CheckConstraint(f"role IN {ROLES}", name="role"),
-        sa.Index("uq_users_username_lower", sa.func.lower(sa.column("username")), unique=True),
+        # Unique as a person reads it: auth_service.usernames.canonical_username.
+        sa.Index("uq_users_username_canonical", "username_canonical", unique=True),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     username: Mapped[str] = mapped_column(sa.String(64))
+    # NFKC + case folding can lengthen a name (``ß`` -> ``ss``): no length cap here.
+    username_canonical: Mapped[str] = mapped_column(sa.Text)
     full_name: Mapped[str] = mapped_column(sa.String(200))
     email: Mapped[str | None] = mapped_column(sa.String(254))
     role: Mapped[str] = mapped_column(sa.String(16))
@@ -39,9 +42,27 @@ class User(Base):
     # Bumped on password change, role change and deactivation: every token
     # carries the generation it was issued in, and older ones stop working.
     token_generation: Mapped[int] = mapped_column(default=0, server_default="0")
-    failed_login_count: Mapped[int] = mapped_column(default=0, server_default="0")
-    first_failed_login_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
-    locked_until: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+
+class LoginThrottle(Base):
+    """One login counter: failures or successes of an address, an account, or both.
+
+    Keyed by the canonical username whether or not such a user exists, so that
+    unknown usernames are counted exactly like known ones. ``blocked_until`` is
+    a lockout (account + address) or the next allowed attempt (account
+    slow-down). Rows past ``expires_at`` hold nothing and are purged.
+    """
+
+    __tablename__ = "login_throttles"
+    __table_args__ = (sa.Index("ix_login_throttles_expires_at", "expires_at"),)
+
+    scope: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    username: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    address: Mapped[str] = mapped_column(sa.String(45), primary_key=True)
+    window_started_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    count: Mapped[int]
+    blocked_until: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
 
 
 class RevokedToken(Base):

@@ -25,6 +25,7 @@ from auth_service.schemas import (
     UserPageOut,
     UserUpdateIn,
 )
+from auth_service.throttle import LoginPolicy
 from auth_service.tokens import access_token_for, tokens_for
 from shared.db import current_session
 from shared.internal_auth import current_identity, require_user
@@ -36,17 +37,30 @@ def publisher() -> RevocationPublisher:
     return current_app.extensions["revocation_publisher"]
 
 
+def login_policy() -> LoginPolicy:
+    """The login counters of this app's settings (built once per app)."""
+    policy: LoginPolicy | None = current_app.extensions.get("login_policy")
+    if policy is None:
+        policy = LoginPolicy.from_settings(current_app.config["FROTA_SETTINGS"])
+        current_app.extensions["login_policy"] = policy
+    return policy
+
+
 @bp.post("/login")
 @bp.input(LoginIn, arg_name="body")
 @bp.output(TokensOut)
 @bp.doc(
     summary="Log in with username and password",
     security=[],
-    responses={401: "Invalid credentials", 429: "Throttled, or account temporarily locked"},
+    responses={
+        401: "Invalid credentials",
+        429: "Too many attempts: rate limited, slowed down, or locked for this address",
+    },
 )
 def login(body: dict[str, Any]) -> dict[str, Any]:
     user = service.authenticate(
         db_session=current_session(),
+        policy=login_policy(),
         username=body["username"],
         password=body["password"],
         context=current_identity(),

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from auth_service import audit, revocation
+from auth_service import audit, revocation, throttle
 from auth_service.models import ROLES, User
 from auth_service.passwords import (
     DUMMY_HASH,
@@ -25,21 +24,10 @@ from auth_service.passwords import (
     needs_rehash,
     verify_password,
 )
+from auth_service.usernames import canonical_username, check_new_username
 from shared.errors import APIError
 from shared.internal_auth import Identity
 from shared.pagination import Page, paginate
-
-
-@dataclass(frozen=True)
-class LockoutPolicy:
-    """After ``max_failures`` within ``window``, the account is locked for ``lock_for``."""
-
-    max_failures: int = 5
-    window: timedelta = timedelta(minutes=15)
-    lock_for: timedelta = timedelta(minutes=15)
-
-
-LOCKOUT = LockoutPolicy()
 
 
 def invalid_credentials() -> APIError:
@@ -50,13 +38,10 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def find_user_by_username(
-    *, db_session: Session, username: str, for_update: bool = False
-) -> User | None:
-    stmt = sa.select(User).where(sa.func.lower(User.username) == username.strip().lower())
-    if for_update:
-        stmt = stmt.with_for_update()
-    return db_session.scalar(stmt)
+def find_user_by_username(*, db_session: Session, username: str) -> User | None:
+    """The user whose username reads as ``username`` (compared in canonical form)."""
+    canonical = canonical_username(username)
+    return db_session.scalar(sa.select(User).where(User.username_canonical == canonical))
 
 
 def get_user(*, db_session: Session, user_id: str | uuid.UUID, for_update: bool = False) -> User:
@@ -95,12 +80,14 @@ def create_user(
     one_time = None
     if password is None:
         password = one_time = generate_password()
+    username = check_new_username(username)
     check_password_policy(password, username=username)
     if find_user_by_username(db_session=db_session, username=username) is not None:
         raise APIError(409, "username_taken", "That username is already in use")
     user = User(
         id=uuid.uuid4(),
-        username=username.strip(),
+        username=username,
+        username_canonical=canonical_username(username),
         full_name=full_name.strip(),
         email=email,
         role=role,
@@ -118,82 +105,95 @@ def create_user(
     return user, one_time
 
 
-def _register_failure(db_session: Session, user: User, context: Identity | None) -> None:
-    now = _now()
-    if user.first_failed_login_at is None or now - user.first_failed_login_at > LOCKOUT.window:
-        user.first_failed_login_at = now
-        user.failed_login_count = 1
-    else:
-        user.failed_login_count += 1
-    if user.failed_login_count >= LOCKOUT.max_failures:
-        user.locked_until = now + LOCKOUT.lock_for
-        user.failed_login_count = 0
-        user.first_failed_login_at = None
-        audit.record(
-            db_session,
-            action="account_locked",
-            context=context,
-            target_id=user.id,
-            actor_id=user.id,
-            until=user.locked_until.isoformat(),
-        )
-
-
-def _locked(user: User) -> APIError:
-    assert user.locked_until is not None
-    seconds = max(1, int((user.locked_until - _now()).total_seconds()) + 1)
-    return APIError(
-        429,
-        "account_locked",
-        "Too many failed logins: the account is locked for a while",
-        details={"retry_after_seconds": seconds},
-        headers={"Retry-After": str(seconds)},
-    )
-
-
 def authenticate(
-    *, db_session: Session, username: str, password: str, context: Identity | None = None
+    *,
+    db_session: Session,
+    policy: throttle.LoginPolicy,
+    username: str,
+    password: str,
+    context: Identity | None = None,
 ) -> User:
     """Return the user whose credentials these are, or raise.
 
-    Unknown users, inactive users and wrong passwords look the same to the
-    caller (401 invalid_credentials), in body and in time. After repeated
-    failures the account is locked (429 account_locked), even for the right
-    password, until the lock expires. The user's row is locked while counting
-    so that parallel attempts cannot slip past the limit.
+    The attempt is counted before the password is hashed (auth_service.throttle):
+    over a limit it is refused with 429 and never hashed. Unknown users,
+    inactive users and wrong passwords look the same to the caller (401
+    invalid_credentials) in body and in time, and go through the same counters,
+    lockouts and audit.
     """
-    user = find_user_by_username(db_session=db_session, username=username, for_update=True)
-
-    def refuse(error: APIError, action: str = "login_failed", **details: Any) -> APIError:
-        """Audit the refusal in its own commit (the caller raises the error)."""
-        target = user.id if user else None
+    canonical = canonical_username(username)
+    address = (context.client_ip if context else None) or ""
+    audited = {"username": canonical[:64]}
+    try:
+        reservation = throttle.reserve_attempt(
+            db_session=db_session,
+            policy=policy,
+            username=canonical,
+            address=address,
+            now=_now(),
+        )
+    except APIError as refusal:
+        user = find_user_by_username(db_session=db_session, username=canonical)
         audit.record(
             db_session,
-            action=action,
+            action="login_refused",
+            context=context,
+            target_id=user.id if user else None,
+            actor_id=user.id if user else None,
+            reason=refusal.code,
+            **audited,
+        )
+        db_session.commit()
+        raise
+    user = find_user_by_username(db_session=db_session, username=canonical)
+    # The dummy hash costs what a real one does: unknown users take as long.
+    matches = verify_password(user.password_hash if user else DUMMY_HASH, password)
+    succeeded = user is not None and matches and user.is_active
+    locked = throttle.settle_attempt(
+        db_session=db_session, reservation=reservation, succeeded=succeeded, now=_now()
+    )
+    target = user.id if user else None
+    if not succeeded:
+        reason = "unknown_user" if user is None else "wrong_password" if not matches else "inactive"
+        audit.record(
+            db_session,
+            action="login_failed",
             context=context,
             target_id=target,
             actor_id=target,
-            **details,
+            reason=reason,
+            **audited,
         )
+        if locked:
+            audit.record(
+                db_session,
+                action="account_locked",
+                context=context,
+                target_id=target,
+                actor_id=target,
+                address=address,
+                minutes=int(throttle.LOCK_FOR.total_seconds() // 60),
+                **audited,
+            )
         db_session.commit()
-        return error
-
-    if user is None:
-        verify_password(DUMMY_HASH, password)
-        raise refuse(invalid_credentials(), username=username[:64], reason="unknown_user")
-    if user.locked_until is not None and user.locked_until > _now():
-        raise refuse(_locked(user), action="login_refused_locked")
-    if not verify_password(user.password_hash, password):
-        _register_failure(db_session, user, context)
-        raise refuse(invalid_credentials(), reason="wrong_password")
-    if not user.is_active:
-        raise refuse(invalid_credentials(), reason="inactive")
-    user.failed_login_count = 0
-    user.first_failed_login_at = None
-    user.locked_until = None
+        raise invalid_credentials()
+    assert user is not None
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     audit.record(db_session, action="login", context=context, target_id=user.id, actor_id=user.id)
+    db_session.commit()
+    return user
+
+
+def unlock_user(*, db_session: Session, username: str, context: Identity | None = None) -> User:
+    """Clear every lockout and slow-down of an account, from every address (audited)."""
+    user = find_user_by_username(db_session=db_session, username=username)
+    if user is None:
+        raise APIError(404, "user_not_found", "No such user")
+    cleared = throttle.clear_account(db_session=db_session, username=user.username_canonical)
+    audit.record(
+        db_session, action="account_unlocked", context=context, target_id=user.id, counters=cleared
+    )
     db_session.commit()
     return user
 

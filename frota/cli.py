@@ -152,6 +152,28 @@ def create_user(
         click.echo(f"one-time password (shown once): {one_time}")
 
 
+@main.command("unlock-user")
+@click.argument("username")
+def unlock_user(username: str) -> None:
+    """Clear USERNAME's login lockouts and slow-downs, from every address (audited)."""
+    from auth_service import service as auth
+    from shared.db import Database, make_engine
+    from shared.errors import APIError
+
+    settings, server = resolve_database(load_settings())
+    db = Database(make_engine(settings.database_url or "", settings))
+    try:
+        with db.sessionmaker() as session:
+            user = auth.unlock_user(db_session=session, username=username)
+    except APIError as exc:
+        raise click.ClickException(f"{exc.message}: {username}") from None
+    finally:
+        db.engine.dispose()
+        if server is not None:
+            server.cleanup()
+    click.echo(f"unlocked {user.username} ({user.id}): it may log in again from every address")
+
+
 def ensure_admin(settings: Settings) -> None:
     from auth_service import service as auth
     from shared.db import Database, make_engine

@@ -79,6 +79,10 @@ class Settings:
     admin_password: str | None = None
     rate_limit_default: str = "60/minute"
     rate_limit_login: str = "10/minute"
+    # Successful logins (each costs an Argon2 hash and an audit row), counted
+    # in PostgreSQL by the auth service; a depot shift behind one NAT fits.
+    rate_limit_logins_per_account: str = "30/10 minutes"
+    rate_limit_logins_per_address: str = "300/10 minutes"
     trusted_proxies: tuple[str, ...] = ()
     redis_timeout_seconds: float = 0.25
     cors_origins: tuple[str, ...] = ()
@@ -155,6 +159,10 @@ class Settings:
             admin_password=env.get("FROTA_ADMIN_PASSWORD") or None,
             rate_limit_default=env.get("RATE_LIMIT_DEFAULT") or cls.rate_limit_default,
             rate_limit_login=env.get("RATE_LIMIT_LOGIN") or cls.rate_limit_login,
+            rate_limit_logins_per_account=env.get("RATE_LIMIT_LOGINS_PER_ACCOUNT")
+            or cls.rate_limit_logins_per_account,
+            rate_limit_logins_per_address=env.get("RATE_LIMIT_LOGINS_PER_ADDRESS")
+            or cls.rate_limit_logins_per_address,
             trusted_proxies=_list(env, "TRUSTED_PROXIES"),
             redis_timeout_seconds=_float(env, "REDIS_TIMEOUT_SECONDS", 0.25),
             cors_origins=_list(env, "CORS_ORIGINS"),

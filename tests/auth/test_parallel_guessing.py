@@ -1,0 +1,84 @@
+"""Guesses arriving in parallel are counted before any is hashed (real threads, real HTTP)."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from auth_service import service as auth
+from auth_service.models import AuditEvent
+from auth_service.throttle import LOCK_AFTER_FAILURES
+from tests.auth.conftest import LiveAuth
+
+PARALLEL = 80
+LOGIN_LIMIT = 10  # RATE_LIMIT_LOGIN's default, 10/minute per address
+
+
+def create_user(live: LiveAuth, username: str, password: str) -> None:
+    with Session(live.engine) as session:
+        auth.create_user(
+            db_session=session,
+            username=username,
+            full_name=username,
+            role="driver",
+            password=password,
+        )
+
+
+def hashed_failures(live: LiveAuth, address: str) -> int:
+    """Failed logins that got as far as Argon2: each writes one login_failed audit row."""
+    with live.engine.connect() as conn:
+        return conn.scalar(
+            sa.select(sa.func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == "login_failed", AuditEvent.ip == address)
+        )
+
+
+def guess_in_parallel(live: LiveAuth, address: str, usernames: list[str]) -> list[int]:
+    """Send every guess at once from ``address`` (a barrier releases the threads together)."""
+    barrier = threading.Barrier(len(usernames))
+
+    def guess(username: str) -> int:
+        barrier.wait(timeout=30)
+        return live.login(address, username, "a-wrong-guess").status_code
+
+    with ThreadPoolExecutor(max_workers=len(usernames)) as pool:
+        return list(pool.map(guess, usernames))
+
+
+def test_80_parallel_guesses_from_one_address_hash_at_most_the_limit(live_auth):
+    address = f"203.0.113.{uuid.uuid4().int % 250}"
+    known = f"known-{uuid.uuid4().hex[:8]}"
+    create_user(live_auth, known, "the-real-password")
+    # A password spray: the one known user and many unknown ones, all at once.
+    usernames = [
+        known if n % 4 == 0 else f"spray-{n}-{uuid.uuid4().hex[:6]}" for n in range(PARALLEL)
+    ]
+    started = time.monotonic()
+    statuses = guess_in_parallel(live_auth, address, usernames)
+    elapsed = time.monotonic() - started
+    counts = Counter(statuses)
+    assert set(counts) <= {401, 429}, counts
+    assert hashed_failures(live_auth, address) == counts[401]
+    assert counts[401] <= LOGIN_LIMIT, counts
+    assert counts[429] >= PARALLEL - LOGIN_LIMIT
+    print(f"{PARALLEL} parallel guesses: {dict(counts)} in {elapsed:.2f} s")
+
+
+def test_80_parallel_guesses_at_one_account_hash_at_most_the_lockout_threshold(live_auth):
+    address = f"198.51.100.{uuid.uuid4().int % 250}"
+    victim = f"victim-{uuid.uuid4().hex[:8]}"
+    create_user(live_auth, victim, "the-real-password")
+    statuses = guess_in_parallel(live_auth, address, [victim] * PARALLEL)
+    counts = Counter(statuses)
+    assert set(counts) <= {401, 429}, counts
+    assert hashed_failures(live_auth, address) == counts[401] <= LOCK_AFTER_FAILURES
+    # The owner, elsewhere, is not locked out by any of it.
+    assert live_auth.login("192.0.2.10", victim, "the-real-password").status_code == 200
