@@ -90,7 +90,13 @@ def revoked_error() -> APIError:
 
 
 def unavailable_error() -> APIError:
-    return APIError(503, "revocation_unavailable", "Token revocation cannot be checked right now")
+    # Retry-After as for database_unavailable: the usual cause is the auth database down.
+    return APIError(
+        503,
+        "revocation_unavailable",
+        "Token revocation cannot be checked right now",
+        headers={"Retry-After": "5"},
+    )
 
 
 class AuthUnavailable(Exception):
