@@ -18,8 +18,8 @@ failed service (502).
 
 from __future__ import annotations
 
+import io
 import socket
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -31,11 +31,44 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from shared.errors import APIError
 
 CHUNK_SIZE = 256 * 1024
-# Bodies up to this size stay in memory; larger ones (up to JSON_MAX_BODY_KB) spill to
-# an unlinked temporary file. A gevent worker holds at most 1000 connections, so bodies
-# being read add at most 1000 x 64 KiB = 64 MiB to a worker's memory, whatever clients
-# send; nearly every JSON body is far smaller than this and never touches the disk.
-IN_MEMORY_BODY_BYTES = 64 * 1024
+# Buffered bodies are read in small pieces: a piece the server is still filling is not
+# yet counted against the buffer budget, so it bounds what is uncounted per connection
+# (1000 connections x 16 KiB = 16 MiB per worker at most).
+BUFFERED_READ_SIZE = 16 * 1024
+
+
+class BufferBudget:
+    """The bytes of request bodies one gateway worker holds at once, bounded.
+
+    Buffering moves a slow client's wait from a service thread to a cheap greenlet, but
+    the bytes it has sent are held until the body is complete or its deadline passes:
+    without a bound, clients sending a megabyte each and stalling would grow the worker
+    by a megabyte per connection (a temporary file is no way out: the container's /tmp
+    is a tmpfs, charged to its memory). Only bytes that arrived are counted — a
+    client that promises a large Content-Length and sends nothing reserves nothing — so
+    filling the budget takes real bandwidth, renewed every deadline. A body that would
+    go over it is refused, 503 ``gateway_busy``, at once.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.held = 0
+        self.lock = threading.Lock()
+
+    def take(self, size: int) -> None:
+        with self.lock:
+            if self.held + size > self.max_bytes:
+                raise APIError(
+                    503,
+                    "gateway_busy",
+                    "The gateway is holding too many request bodies; retry shortly",
+                    headers={"Retry-After": "5"},
+                )
+            self.held += size
+
+    def give_back(self, size: int) -> None:
+        with self.lock:
+            self.held -= size
 
 
 def request_timeout(message: str) -> APIError:
@@ -105,6 +138,7 @@ def _client_chunks(
     limit: int,
     timed_out: Callable[[], bool],
     timeout_message: str,
+    read_size: int = CHUNK_SIZE,
 ) -> Iterator[bytes]:
     """The body in pieces: exactly ``length`` bytes, or a chunked body up to ``limit``.
 
@@ -115,7 +149,7 @@ def _client_chunks(
     if length is not None:
         remaining = length
         while remaining > 0:
-            data = _read(stream, min(CHUNK_SIZE, remaining), timed_out, timeout_message)
+            data = _read(stream, min(read_size, remaining), timed_out, timeout_message)
             if not data:
                 if timed_out():
                     raise request_timeout(timeout_message)
@@ -124,7 +158,7 @@ def _client_chunks(
             yield data
         return
     total = 0
-    while data := _read(stream, CHUNK_SIZE, timed_out, timeout_message):
+    while data := _read(stream, read_size, timed_out, timeout_message):
         total += len(data)
         if total > limit:
             raise RequestEntityTooLarge()
@@ -135,31 +169,41 @@ def _client_chunks(
 
 @contextmanager
 def read_whole_body(
-    environ: dict[str, Any], *, length: int | None, limit: int, deadline_seconds: float
+    environ: dict[str, Any],
+    *,
+    length: int | None,
+    limit: int,
+    deadline_seconds: float,
+    budget: BufferBudget,
 ) -> Iterator[tuple[IO[bytes], int]]:
     """The whole body (Content-Length ``length``, or chunked when None) and its size.
 
-    Read under one deadline for the whole body; the file is positioned at its start
-    and deleted when the ``with`` block ends.
+    Read under one deadline for the whole body and within ``budget``, which has it
+    back when the ``with`` block ends; the buffer is positioned at its start.
     """
     deadline = Deadline(client_socket(environ), deadline_seconds)
     message = f"The request body did not arrive within {deadline_seconds:g} s"
-    with tempfile.SpooledTemporaryFile(max_size=IN_MEMORY_BODY_BYTES) as body:
-        size = 0
-        try:
-            for data in _client_chunks(
-                environ,
-                length=length,
-                limit=limit,
-                timed_out=lambda: deadline.expired,
-                timeout_message=message,
-            ):
-                body.write(data)
-                size += len(data)
-        finally:
-            deadline.cancel()
+    body = io.BytesIO()
+    size = 0
+    try:
+        for data in _client_chunks(
+            environ,
+            length=length,
+            limit=limit,
+            timed_out=lambda: deadline.expired,
+            timeout_message=message,
+            read_size=BUFFERED_READ_SIZE,
+        ):
+            budget.take(len(data))
+            size += len(data)
+            body.write(data)
+        deadline.cancel()
         body.seek(0)
         yield body, size
+    finally:
+        deadline.cancel()
+        body.close()
+        budget.give_back(size)
 
 
 def streamed_body(environ: dict[str, Any], *, length: int | None, limit: int) -> Iterator[bytes]:

@@ -25,7 +25,13 @@ from urllib3.exceptions import (
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from gateway import metrics
-from gateway.bodies import CHUNK_SIZE, idle_timeout, read_whole_body, streamed_body
+from gateway.bodies import (
+    CHUNK_SIZE,
+    BufferBudget,
+    idle_timeout,
+    read_whole_body,
+    streamed_body,
+)
 from gateway.client_auth import ClientIdentity
 from gateway.relay import client_headers, internal_netlocs, is_json, replacement_error
 from gateway.routing import Route
@@ -157,6 +163,7 @@ class Proxy:
             for name, url in settings.service_urls.items()
         }
         self.internal_netlocs = internal_netlocs(settings.service_urls)
+        self.buffer_budget = BufferBudget(settings.body_buffer_mb * 1024 * 1024)
         self.upload_slots = UploadSlots(
             per_service=settings.max_uploads_in_flight,
             per_user=settings.max_uploads_in_flight_per_user,
@@ -184,6 +191,7 @@ class Proxy:
                 length=length,
                 limit=route.max_body_bytes,
                 deadline_seconds=self.settings.body_read_timeout_seconds,
+                budget=self.buffer_budget,
             ) as (body, size):
                 headers["Content-Length"] = str(size)
                 return self._send(route, headers, body=body)
