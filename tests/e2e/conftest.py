@@ -96,6 +96,8 @@ def e2e_stack(
         tmp_path_factory.mktemp("e2e-var"),
         RATE_LIMIT_DEFAULT="100000/minute",
         RATE_LIMIT_LOGIN="100000/minute",
+        RATE_LIMIT_LOGINS_PER_ACCOUNT="100000/minute",
+        RATE_LIMIT_LOGINS_PER_ADDRESS="100000/minute",
     ) as stack:
         yield stack
 
