@@ -81,8 +81,8 @@ class Settings:
     rate_limit_login: str = "10/minute"
     # Successful logins (each costs an Argon2 hash and an audit row), counted
     # in PostgreSQL by the auth service; a depot shift behind one NAT fits.
-    rate_limit_logins_per_account: str = "30/10 minutes"
-    rate_limit_logins_per_address: str = "300/10 minutes"
+    rate_limit_logins_per_account: str = "30/10minutes"
+    rate_limit_logins_per_address: str = "300/10minutes"
     trusted_proxies: tuple[str, ...] = ()
     redis_timeout_seconds: float = 0.25
     cors_origins: tuple[str, ...] = ()
