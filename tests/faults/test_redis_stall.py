@@ -188,31 +188,34 @@ def test_a_change_committed_while_redis_pauses_writes_takes_effect_within_a_seco
     assert caught_up, versions(stack)
     # After the pause, Redis caught up and the token stays rejected.
     after = prober.sent_between(pause_ends + 0.3, time.time())
-    assert after and {(p.status, p.code) for p in after} == {(401, "token_revoked")}
+    assert after
+    assert {(p.status, p.code) for p in after} == {(401, "token_revoked")}
 
 
 @pytest.mark.parametrize("ending", sorted(AUDITED_AS))
-def test_a_change_committed_while_redis_is_stopped_takes_effect_within_a_second(
+def test_a_change_committed_while_redis_is_down_holds_when_it_returns_with_older_data(
     stalling_stack, http, ending
 ):
+    """Redis stops during the change and comes back with its data from before it, as
+    after a restart from a snapshot or a failover to a replica that missed the write."""
     stack = stalling_stack
     user = new_user(http, stack)
     admin = admin_token(http, stack)
     warm_up(http, stack, user)
+    stack.redis.save()
     with Prober(stack, user["access_token"]) as prober:
         time.sleep(0.2)
         stack.redis_process.stop()
         try:
             end_sessions(http, stack, user, ending, admin)
-            committed = committed_at(stack, user["id"], ending)
-            time.sleep(max(0.0, committed + CONTRACT_SECONDS + 2.0 - time.time()))
-            back = time.time()
         finally:
             stack.redis_process.start()
-        # Redis is back, empty: it is reloaded from PostgreSQL before it is believed.
+        committed = committed_at(stack, user["id"], ending)
+        # Back at once, with the old state: not to be believed until it has caught up.
+        time.sleep(max(0.0, committed + CONTRACT_SECONDS + 2.0 - time.time()))
         caught_up = redis_caught_up(stack)
         time.sleep(0.5)
-    assert_rejected_within_a_second(prober, committed, back)
+    # Rejected from a second after the commit on: while Redis was down, after it
+    # came back stale, and after it caught up.
+    assert_rejected_within_a_second(prober, committed, time.time())
     assert caught_up, versions(stack)
-    after = prober.sent_between(back + 0.3, time.time())
-    assert after and {(p.status, p.code) for p in after} == {(401, "token_revoked")}
