@@ -101,6 +101,18 @@ def ensure_user_active(user_id: uuid.UUID, *, find_user: FindUser) -> None:
         raise APIError(409, "driver_inactive", "The driver's user account is deactivated")
 
 
+def ensure_caller_active(identity: Identity, *, find_user: FindUser) -> None:
+    """For a driver writing as themself: 409 ``driver_inactive`` unless their account is active.
+
+    A driver's own fuel logs, readings, check-ins and inspections are the fleet's
+    record of their work, held to the rule of the trips and assignments that name
+    them. Managers' accounts are the gateway's to check (deactivation revokes
+    their tokens); they write on the fleet's behalf, not as drivers.
+    """
+    if not identity.is_manager:
+        ensure_user_active(caller_user_id(identity), find_user=find_user)
+
+
 def driver_of(db_session: Session, identity: Identity) -> Driver | None:
     """The calling user's driver record, if they have one."""
     return db_session.scalar(sa.select(Driver).where(Driver.user_id == caller_user_id(identity)))

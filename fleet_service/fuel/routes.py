@@ -8,6 +8,7 @@ from typing import Any
 from apiflask import APIBlueprint
 
 from fleet_service.csv_export import page_as_csv
+from fleet_service.drivers.users import auth_users
 from fleet_service.fuel import service
 from fleet_service.fuel.schemas import FuelLogCreateIn, FuelLogListQuery, FuelLogOut, FuelLogPageOut
 from fleet_service.media_files import media_files
@@ -24,7 +25,11 @@ bp = APIBlueprint("fuel", __name__, url_prefix="/api/v1/fleet/fuel-logs", tag="F
 def log_fuel(body: dict[str, Any]) -> Any:
     identity = require_user()
     return service.log_fuel(
-        db_session=current_session(), identity=identity, find_file=media_files().find, **body
+        db_session=current_session(),
+        identity=identity,
+        find_file=media_files().find,
+        find_user=auth_users().find,
+        **body,
     )
 
 

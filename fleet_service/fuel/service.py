@@ -10,6 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from fleet_service.callers import caller_user_id
+from fleet_service.drivers.service import ensure_caller_active
+from fleet_service.drivers.users import FindUser
 from fleet_service.fuel.models import FuelLog
 from fleet_service.media_files import FindFile, check_files
 from fleet_service.odometer.service import check_not_in_future, record_reading
@@ -27,6 +29,7 @@ def log_fuel(
     db_session: Session,
     identity: Identity,
     find_file: FindFile,
+    find_user: FindUser,
     vehicle_id: uuid.UUID,
     odometer_km: int,
     fuel_type: str,
@@ -45,9 +48,12 @@ def log_fuel(
     A driver logs fills only for a vehicle assigned to them. The fuel must be one
     the vehicle takes and the litres fit in its tank; a unit price, when given,
     must agree with the total (422). The receipt must be a file the caller may attach.
+    A driver's account must be active (409 ``driver_inactive``).
     """
     filled_at = filled_at or datetime.now(UTC)
     check_not_in_future(filled_at, field="filled_at")
+    # Before any row is locked: the auth and media services answer over the network.
+    ensure_caller_active(identity, find_user=find_user)
     if receipt_media_id is not None:
         # Before any row is locked: the media service answers over the network.
         check_files(

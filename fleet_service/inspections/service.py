@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from fleet_service.callers import caller_user_id
 from fleet_service.drivers.models import Driver
-from fleet_service.drivers.service import ensure_user_active
+from fleet_service.drivers.service import ensure_caller_active, ensure_user_active
 from fleet_service.drivers.users import FindUser
 from fleet_service.inspections.models import SEVERITIES, Inspection, InspectionItem
 from fleet_service.media_files import FindFile, unusable_files
@@ -67,18 +67,16 @@ def record_inspection(
     # Before any row is locked: the media and auth services answer over the network.
     _check_items(items, identity=identity, find_file=find_file)
     vehicle = vehicle_to_record_on(db_session=db_session, identity=identity, vehicle_id=vehicle_id)
-    # The users whose accounts must be active: a driver recording it, the trip's driver.
-    drivers_involved: set[uuid.UUID] = set()
-    if not identity.is_manager:
-        drivers_involved.add(caller_user_id(identity))
+    ensure_caller_active(identity, find_user=find_user)
     if trip_id is not None:
         trip = db_session.scalar(visible_trips(identity).where(Trip.id == trip_id))
         if trip is None or trip.vehicle_id != vehicle.id:
             raise APIError(422, details={"trip_id": ["no such trip of this vehicle"]})
-        trip_driver = sa.select(Driver.user_id).where(Driver.id == trip.driver_id)
-        drivers_involved.add(db_session.scalars(trip_driver).one())
-    for user_id in sorted(drivers_involved):
-        ensure_user_active(user_id, find_user=find_user)
+        # A manager's inspection on a driver's trip is that driver's work too.
+        trip_driver = db_session.scalars(
+            sa.select(Driver.user_id).where(Driver.id == trip.driver_id)
+        ).one()
+        ensure_user_active(trip_driver, find_user=find_user)
     inspection = Inspection(
         vehicle_id=vehicle.id,
         trip_id=trip_id,

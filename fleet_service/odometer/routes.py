@@ -8,6 +8,7 @@ from typing import Any
 from apiflask import APIBlueprint
 
 from fleet_service.callers import caller_user_id
+from fleet_service.drivers.users import auth_users
 from fleet_service.odometer import service
 from fleet_service.odometer.schemas import (
     ReadingCreateIn,
@@ -29,7 +30,11 @@ bp = APIBlueprint("odometer", __name__, url_prefix="/api/v1/fleet", tag="Odomete
 def record_reading(vehicle_id: uuid.UUID, body: dict[str, Any]) -> Any:
     identity = require_user()
     return service.record_manual_reading(
-        db_session=current_session(), identity=identity, vehicle_id=vehicle_id, **body
+        db_session=current_session(),
+        identity=identity,
+        find_user=auth_users().find,
+        vehicle_id=vehicle_id,
+        **body,
     )
 
 

@@ -15,6 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from fleet_service.callers import caller_user_id
+from fleet_service.drivers.service import ensure_caller_active
+from fleet_service.drivers.users import FindUser
 from fleet_service.odometer.models import OdometerReading
 from fleet_service.vehicles.service import get_vehicle, lock_vehicle
 from shared.errors import APIError
@@ -136,12 +138,17 @@ def record_manual_reading(
     *,
     db_session: Session,
     identity: Identity,
+    find_user: FindUser,
     vehicle_id: uuid.UUID,
     km: int,
     read_at: datetime | None = None,
     confirm: bool = False,
 ) -> OdometerReading:
-    """A reading a user enters (now by default) on a vehicle they may see; committed."""
+    """A reading a user enters (now by default) on a vehicle they may see; committed.
+
+    A driver's account must be active (409 ``driver_inactive``).
+    """
+    ensure_caller_active(identity, find_user=find_user)
     get_vehicle(db_session=db_session, identity=identity, vehicle_id=vehicle_id)
     reading = record_reading(
         db_session=db_session,

@@ -41,7 +41,11 @@ def check_out_trip(body: dict[str, Any]) -> Any:
 def check_in_trip(trip_id: uuid.UUID, body: dict[str, Any]) -> Any:
     identity = require_user()
     return service.check_in_trip(
-        db_session=current_session(), identity=identity, trip_id=trip_id, **body
+        db_session=current_session(),
+        identity=identity,
+        find_user=auth_users().find,
+        trip_id=trip_id,
+        **body,
     )
 
 

@@ -12,7 +12,7 @@ from fleet_service.assignments.models import Assignment
 from fleet_service.callers import caller_user_id
 from fleet_service.constraints import violated_constraint
 from fleet_service.drivers.models import Driver
-from fleet_service.drivers.service import driver_of, ensure_user_active
+from fleet_service.drivers.service import driver_of, ensure_caller_active, ensure_user_active
 from fleet_service.drivers.users import FindUser
 from fleet_service.odometer.service import record_reading
 from fleet_service.trips.models import Trip
@@ -152,11 +152,18 @@ def check_in_trip(
     *,
     db_session: Session,
     identity: Identity,
+    find_user: FindUser,
     trip_id: uuid.UUID,
     odometer_km: int,
     confirm: bool = False,
 ) -> Trip:
-    """End a trip with its end reading (at least the start: 409), committed together."""
+    """End a trip with its end reading (at least the start: 409), committed together.
+
+    A driver whose account was deactivated meanwhile may not (409 ``driver_inactive``);
+    a manager may, so that the vehicle is never left out on the trip.
+    """
+    # Before the trip is locked: the auth service answers over the network.
+    ensure_caller_active(identity, find_user=find_user)
     trip = db_session.scalar(
         visible_trips(identity)
         .where(Trip.id == trip_id)

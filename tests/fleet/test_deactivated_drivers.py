@@ -1,6 +1,7 @@
 """A driver whose user account is deactivated in the auth service is put to work by no
-route: no trip, no assignment, no inspection — however the request names the driver.
-The fleet asks the real auth service (over HTTP, see conftest.py) at each such write."""
+route: no trip, no assignment, no inspection — however the request names the driver —
+and writes nothing as themself (fuel, readings, check-in). The fleet asks the real auth
+service (over HTTP, see conftest.py) at each such write."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from tests.support.identity import ApiClient
 TRIPS = "/api/v1/fleet/trips"
 ASSIGNMENTS = "/api/v1/fleet/assignments"
 INSPECTIONS = "/api/v1/fleet/inspections"
+FUEL_LOGS = "/api/v1/fleet/fuel-logs"
 
 
 @pytest.fixture
@@ -118,16 +120,35 @@ def test_no_inspection_is_recorded_on_the_trip_of_a_deactivated_driver(
     assert fleet_api.post(INSPECTIONS, user=manager, json=inspection(vehicle)).status_code == 201
 
 
-def test_the_vehicle_of_a_driver_deactivated_on_a_trip_can_still_be_checked_in(
-    fleet_api, auth_api, admin, manager, driver_user, driver, vehicle
+def test_a_driver_deactivated_on_a_trip_cannot_check_in_but_a_manager_can(
+    fleet_api, auth_api, admin, manager, driver_user, vehicle
 ):
-    trip = check_out(fleet_api, manager, vehicle, driver_id=str(driver.id)).json
+    trip = check_out(fleet_api, driver_user, vehicle).json
     set_active(auth_api, admin, driver_user, False)
+    check_in = f"{TRIPS}/{trip['id']}/check-in"
+    assert_driver_inactive(fleet_api.post(check_in, user=driver_user, json={"odometer_km": 1_050}))
     # Bringing the vehicle back puts nobody to work: refusing it would strand the vehicle.
-    back = fleet_api.post(
-        f"{TRIPS}/{trip['id']}/check-in", user=manager, json={"odometer_km": 1_050}
-    )
+    back = fleet_api.post(check_in, user=manager, json={"odometer_km": 1_050})
     assert back.status_code == 200
+
+
+def test_a_deactivated_driver_logs_no_fuel_and_no_odometer_reading(
+    fleet_api, auth_api, admin, manager, driver_user, vehicle
+):
+    set_active(auth_api, admin, driver_user, False)
+    fill = {
+        "vehicle_id": str(vehicle.id),
+        "odometer_km": 1_000,
+        "fuel_type": "gasoline",
+        "liters": "20",
+        "total_cost": "100",
+        "full_tank": True,
+    }
+    assert_driver_inactive(fleet_api.post(FUEL_LOGS, user=driver_user, json=fill))
+    readings = f"/api/v1/fleet/vehicles/{vehicle.id}/odometer"
+    assert_driver_inactive(fleet_api.post(readings, user=driver_user, json={"km": 1_000}))
+    assert fleet_api.get(FUEL_LOGS, user=manager).json["items"] == []
+    assert fleet_api.get(readings, user=manager).json["items"] == []
 
 
 def test_active_drivers_are_unaffected(
@@ -168,6 +189,9 @@ def test_with_the_auth_service_unreachable_writes_that_need_the_driver_status_ar
             check_out(api, manager, vehicle, driver_id=str(driver.id)),
             api.post(ASSIGNMENTS, user=manager, json=assignment),
             api.post(INSPECTIONS, user=driver_user, json=inspection(vehicle)),
+            api.post(
+                f"/api/v1/fleet/vehicles/{vehicle.id}/odometer", user=driver_user, json={"km": 5}
+            ),
         ]
     finally:
         app.extensions["auth_users"].client.session.close()

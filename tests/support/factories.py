@@ -135,6 +135,7 @@ def make_fuel_log(
         db_session=db_session,
         identity=identity or manager_identity(),
         find_file=no_files,
+        find_user=active_user,
         vehicle_id=vehicle.id,
         odometer_km=km,
         fuel_type=fuel_type,
