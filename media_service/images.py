@@ -3,23 +3,26 @@
 Memory stays bounded whatever the image: the upload check reads headers only
 (never pixels); a thumbnail decodes at most ``max_pixels`` (weighted by what
 each decoder really holds), JPEG and HEIC decoding reduced where they can;
-and each process decodes at most a few images at a time (:class:`DecodeSlots`).
+and each process decodes at most a few images at a time (:class:`Decoder`).
 """
 
 from __future__ import annotations
 
 import io
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 import pillow_heif
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from shared.errors import APIError
+
+T = TypeVar("T")
 
 # HEIC (iPhone photos) opens through Pillow like any other format.
 pillow_heif.register_heif_opener()
@@ -111,32 +114,37 @@ def _exif_facts(image: Image.Image) -> tuple[int, datetime | None]:
     return orientation if isinstance(orientation, int) else 1, captured_at
 
 
-class DecodeSlots:
-    """At most ``slots`` images decoded at a time in this process.
+class Decoder:
+    """Where this process decodes images: ``threads`` of its own, at most that many at once.
 
-    A thumbnail request waits up to ``wait_seconds`` for a slot (a page of
-    thumbnails arrives at once, and each decode takes a fraction of a
-    second), then gets 503 ``thumbnails_busy`` with Retry-After, so that
-    decodes queued behind a slow one do not hold the worker's threads.
+    Decoding on a few dedicated threads, rather than on whichever request
+    thread asked, bounds decodes in flight and also what stays resident
+    afterwards: glibc's malloc keeps freed memory in the arena of the thread
+    that used it, so decodes spread over every request thread would leave one
+    decoded image's worth behind per thread. A request waits up to
+    ``wait_seconds`` for its turn (a page of thumbnails arrives at once, each
+    decode takes a fraction of a second), then gets 503 ``thumbnails_busy``
+    with Retry-After, so that a queue behind slow decodes does not hold the
+    worker's request threads.
     """
 
-    def __init__(self, slots: int, wait_seconds: float) -> None:
-        self._semaphore = threading.BoundedSemaphore(slots)
+    def __init__(self, threads: int, wait_seconds: float) -> None:
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="image-decode")
         self.wait_seconds = wait_seconds
 
-    @contextmanager
-    def slot(self) -> Iterator[None]:
-        if not self._semaphore.acquire(timeout=self.wait_seconds):
+    def run(self, decode: Callable[[], T]) -> T:
+        future = self._pool.submit(decode)
+        try:
+            return future.result(timeout=self.wait_seconds)
+        except FutureTimeout:
+            if not future.cancel():
+                return future.result()  # already decoding: it ends soon
             raise APIError(
                 503,
                 "thumbnails_busy",
                 "Too many thumbnails are being made; retry shortly",
                 headers={"Retry-After": "1"},
-            )
-        try:
-            yield
-        finally:
-            self._semaphore.release()
+            ) from None
 
 
 def decode_cost(image: Image.Image, size: int) -> int:
@@ -159,7 +167,7 @@ def decode_cost(image: Image.Image, size: int) -> int:
     return pixels * weight
 
 
-def make_thumbnail(source: Path, size: int, *, max_pixels: int, slots: DecodeSlots) -> bytes:
+def make_thumbnail(source: Path, size: int, *, max_pixels: int, decoder: Decoder) -> bytes:
     """A JPEG within ``size`` x ``size`` px, upright, with no metadata (no EXIF, no GPS).
 
     An image that would decode more than ``max_pixels`` (see :func:`decode_cost`)
@@ -175,16 +183,19 @@ def make_thumbnail(source: Path, size: int, *, max_pixels: int, slots: DecodeSlo
                     "The image has too many pixels for a thumbnail",
                     details={"decoded_pixels": cost, "max_pixels": max_pixels},
                 )
-            with slots.slot():
-                image.thumbnail((size, size), reducing_gap=REDUCING_GAP)
-            upright = ImageOps.exif_transpose(image)
-            # A fresh canvas carries none of the source's metadata into the output;
-            # transparent areas become white, as JPEG has no alpha.
-            canvas = Image.new("RGB", upright.size, "white")
-            rgba = upright.convert("RGBA")
-            canvas.paste(rgba, mask=rgba)
-            out = io.BytesIO()
-            canvas.save(out, "JPEG", quality=85)
-            return out.getvalue()
+            return decoder.run(lambda: _encode_thumbnail(image, size))
     except UNREADABLE:
         raise APIError(422, "image_unreadable", "The image could not be decoded") from None
+
+
+def _encode_thumbnail(image: Image.Image, size: int) -> bytes:
+    image.thumbnail((size, size), reducing_gap=REDUCING_GAP)
+    upright = ImageOps.exif_transpose(image)
+    # A fresh canvas carries none of the source's metadata into the output;
+    # transparent areas become white, as JPEG has no alpha.
+    canvas = Image.new("RGB", upright.size, "white")
+    rgba = upright.convert("RGBA")
+    canvas.paste(rgba, mask=rgba)
+    out = io.BytesIO()
+    canvas.save(out, "JPEG", quality=85)
+    return out.getvalue()

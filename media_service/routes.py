@@ -161,7 +161,7 @@ def get_thumbnail(file_id: uuid.UUID, query: dict[str, Any]) -> Response:
         file_id=file_id,
         size=query["size"],
         max_pixels=_settings().media_max_image_pixels,
-        slots=current_app.extensions["media_decode_slots"],
+        decoder=current_app.extensions["media_decoder"],
     )
     response = send_file(
         io.BytesIO(thumbnail) if isinstance(thumbnail, bytes) else thumbnail,

@@ -18,7 +18,7 @@ import puremagic
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from media_service.images import DecodeSlots, ImageFacts, inspect_image, is_image, make_thumbnail
+from media_service.images import Decoder, ImageFacts, inspect_image, is_image, make_thumbnail
 from media_service.models import MediaFile
 from media_service.quota import record_freed, settle_reservation
 from media_service.storage import HashingFile, LocalStorage
@@ -204,7 +204,7 @@ def thumbnail_of(
     file_id: uuid.UUID,
     size: int,
     max_pixels: int,
-    slots: DecodeSlots,
+    decoder: Decoder,
 ) -> tuple[MediaFile, Path | bytes]:
     """The thumbnail of an image: its cached file, made on first request.
 
@@ -222,7 +222,7 @@ def thumbnail_of(
     source = storage.path_for(media.id)
     if not source.exists():
         raise APIError(404, "file_missing", "The file's content is no longer stored")
-    thumbnail = make_thumbnail(source, size, max_pixels=max_pixels, slots=slots)
+    thumbnail = make_thumbnail(source, size, max_pixels=max_pixels, decoder=decoder)
     try:
         return media, storage.save_thumbnail(media.id, size, thumbnail)
     except APIError as exc:

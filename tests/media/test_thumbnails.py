@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import io
+import threading
+import time
 import uuid
 
 import pytest
 from PIL import Image
 
+from media_service.images import Decoder
+from shared.errors import APIError
 from tests.media.conftest import FILES, stored_files, upload
 from tests.support.files import (
     decompression_bomb_png,
@@ -125,3 +129,28 @@ def test_another_drivers_thumbnail_is_404(media_api):
     response = thumbnail(media_api, file_id, user=str(uuid.uuid4()))
     assert response.status_code == 404
     assert response.json["error"]["code"] == "file_not_found"
+
+
+def test_a_thumbnail_waits_its_turn_then_gets_503_with_retry_after():
+    decoder = Decoder(1, wait_seconds=0.2)
+    decoding = threading.Event()
+    release = threading.Event()
+
+    def slow_decode():
+        decoding.set()
+        release.wait(10)
+
+    first = threading.Thread(target=decoder.run, args=(slow_decode,))
+    first.start()
+    try:
+        assert decoding.wait(5)
+        started = time.monotonic()
+        with pytest.raises(APIError) as busy:
+            decoder.run(lambda: b"never decoded")
+        assert 0.2 <= time.monotonic() - started < 2
+    finally:
+        release.set()
+        first.join()
+    assert (busy.value.status_code, busy.value.code) == (503, "thumbnails_busy")
+    assert busy.value.headers["Retry-After"] == "1"
+    assert decoder.run(lambda: b"next turn") == b"next turn"
