@@ -221,6 +221,29 @@ def drill_requests(any_id: str) -> dict[tuple[str, str], dict[str, Any]]:
     }
 
 
+DRIVER_WRITES = {
+    ("POST", "/api/v1/fleet/fuel-logs"): {
+        "vehicle_id": str(uuid.uuid4()),
+        "odometer_km": 100,
+        "fuel_type": "diesel",
+        "liters": "10",
+        "total_cost": "50",
+        "full_tank": True,
+    },
+    ("POST", "/api/v1/fleet/vehicles/{vehicle_id}/odometer"): {"km": 100},
+    ("POST", "/api/v1/fleet/trips"): {
+        "vehicle_id": str(uuid.uuid4()),
+        "odometer_km": 100,
+        "purpose": "drill",
+    },
+    ("POST", "/api/v1/fleet/trips/{trip_id}/check-in"): {"odometer_km": 120},
+    ("POST", "/api/v1/fleet/inspections"): {
+        "vehicle_id": str(uuid.uuid4()),
+        "items": [{"item": "tyres", "ok": True}],
+    },
+}
+
+
 def operations(document: dict[str, Any]) -> list[tuple[str, str]]:
     return [
         (method.upper(), path)
@@ -296,6 +319,14 @@ def test_every_route_answers_503_database_unavailable_while_postgres_is_stopped(
             headers = refresh if path == "/api/v1/auth/refresh" else access
             response = http.request(method, url, headers=headers, timeout=15, **kwargs)
             walked[(method, path)] = problem(response)
+
+        # A driver's own writes ask the auth service whether they are still active
+        # before anything else: its 503 is what the driver hears.
+        driver = {"Authorization": f"Bearer {token_for(stack, any_id, role='driver')}"}
+        for (method, path), body in DRIVER_WRITES.items():
+            url = stack.url + re.sub(r"\{[a-z_]+\}", any_id, path)
+            response = http.request(method, url, headers=driver, json=body, timeout=15)
+            walked[(method, f"{path} (as a driver)")] = problem(response)
 
         # The gateway checks revocation in Redis; when Redis has lost that state it asks
         # the auth service, whose answer needs the database. The gateway cannot tell
