@@ -1,8 +1,11 @@
-"""The streaming proxy: forward one request to a service and stream its answer back.
+"""The proxy: forward one request to a service and stream its answer back.
 
-Bodies go through in chunks both ways, so the gateway's memory does not grow
-with their size. Client-sent identity headers never reach a service; the
-internal credential minted here is the only identity a service believes.
+Request bodies are read whole first (uploads stream, under an idle timeout, and in
+bounded number: gateway/bodies.py and gateway/uploads.py say why); answers stream
+back in chunks, so the gateway's memory does not grow with their size, and are
+relayed as the service gave them but for what gateway/relay.py keeps from clients.
+Client-sent identity headers never reach a service; the internal credential minted
+here is the only identity a service believes.
 """
 
 from __future__ import annotations
@@ -287,7 +290,9 @@ class Proxy:
         if 300 <= status < 400 and status != 304 and not is_json(content_type):
             _discard(upstream)
             kept = [(k, v) for k, v in headers if k.lower() not in BODY_HEADERS]
-            return Response(b"", status=status, headers=kept)
+            redirect = Response(b"", status=status, headers=kept)
+            del redirect.headers["Content-Type"]  # no body, so no type (Flask adds text/html)
+            return redirect
 
         def body() -> Iterator[bytes]:
             try:
