@@ -9,6 +9,7 @@ import socket
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import SimpleNamespace
 
 import pytest
 from flask import Flask
@@ -19,7 +20,7 @@ import media_service
 from shared.config import Settings
 from shared.db import Database, make_engine
 from tests.fleet.conftest import serving
-from tests.support.factories import make_user, make_vehicle
+from tests.support.factories import make_assignment, make_driver, make_user, make_vehicle
 from tests.support.identity import ApiClient
 
 
@@ -138,3 +139,25 @@ def test_making_a_driver_while_the_auth_database_is_down_is_503(
     with fleet_api_with(settings, database, auth=auth_url_database_down, media=media_url) as api:
         assert_database_unavailable(api.post("/api/v1/fleet/drivers", user=manager, json=body))
         assert api.get("/api/v1/fleet/drivers", user=manager).json["items"] == []
+
+
+def test_writes_that_ask_whether_a_driver_is_active_are_503_while_the_auth_database_is_down(
+    settings, database, auth_url_database_down, media_url, db_session, manager
+):
+    driver = make_driver(db_session)
+    vehicle = make_vehicle(db_session)
+    make_assignment(db_session, vehicle=vehicle, driver=driver)
+    driver_user = SimpleNamespace(id=str(driver.user_id), role="driver")
+    trip = {"vehicle_id": str(vehicle.id), "odometer_km": 100, "purpose": "deliveries"}
+    with fleet_api_with(settings, database, auth=auth_url_database_down, media=media_url) as api:
+        for response in (
+            api.post(
+                "/api/v1/fleet/trips", user=manager, json={**trip, "driver_id": str(driver.id)}
+            ),
+            api.post("/api/v1/fleet/trips", user=driver_user, json=trip),
+            api.post(
+                f"/api/v1/fleet/vehicles/{vehicle.id}/odometer", user=driver_user, json={"km": 5}
+            ),
+        ):
+            assert_database_unavailable(response)
+        assert api.get("/api/v1/fleet/trips", user=manager).json["items"] == []
