@@ -1,0 +1,75 @@
+"""The Redis side of revocation, against a real Redis: Redis only claims a revocation
+version when it holds every change up to it, and nothing late or stale lowers state."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from shared.revocation import RevocationCache
+
+HOUR = 3600
+
+
+@pytest.fixture
+def cache(redis_url: str) -> Iterator[RevocationCache]:
+    client = redis.Redis.from_url(redis_url)
+    prefix = f"frota-test-{uuid.uuid4().hex[:8]}"
+    try:
+        yield RevocationCache(client, prefix)
+    finally:
+        keys = list(client.scan_iter(f"{prefix}:*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
+
+
+def test_an_empty_redis_takes_changes_but_claims_no_version_until_loaded(cache):
+    assert cache.publish_token("a", int(time.time()) + HOUR, 1) == -1
+    status = cache.status("a", "u1")
+    assert status.jti_revoked
+    assert status.version is None
+    assert not status.loaded
+    assert cache.load([], {}, 1) == 1
+    assert cache.status("a", "u1").version == 1
+
+
+def test_a_change_raises_the_version_only_when_redis_held_every_change_before_it(cache):
+    cache.load([], {}, 5)
+    assert cache.publish_generation("u1", 1, 6) == 6
+    # Version 7 never arrived (its publish timed out): 8 is written, not claimed.
+    assert cache.publish_token("b", int(time.time()) + HOUR, 8) == 6
+    status = cache.status("b", "u1")
+    assert status.jti_revoked
+    assert status.version == 6
+    # A retry of a change already taken changes nothing.
+    assert cache.publish_generation("u1", 1, 6) == 6
+
+
+def test_a_token_that_expired_anyway_still_advances_the_version(cache):
+    cache.load([], {}, 0)
+    assert cache.publish_token("old", int(time.time()) - 10, 1) == 1
+    assert not cache.status("old", "u1").jti_revoked
+
+
+def test_generations_never_go_down_whether_a_publish_is_late_or_a_reload_is_stale(cache):
+    cache.load([], {}, 0)
+    cache.publish_generation("u1", 3, 1)
+    cache.publish_generation("u1", 2, 2)  # the earlier change, published late
+    assert cache.status("x", "u1").generation == 3
+    cache.load([], {"u1": 1}, 1)  # a snapshot read before both
+    assert cache.status("x", "u1").generation == 3
+
+
+def test_a_reload_writes_the_whole_state_and_never_lowers_the_version(cache):
+    expiry = int(time.time()) + HOUR
+    assert cache.load([("t1", expiry), ("gone", int(time.time()) - 5)], {"u1": 2}, 4) == 4
+    assert cache.status("t1", "u1").jti_revoked
+    assert not cache.status("gone", "u1").jti_revoked
+    assert cache.status("t1", "u1").generation == 2
+    assert cache.load([], {}, 3) == 4
+    assert cache.version() == 4
