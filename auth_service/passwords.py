@@ -5,6 +5,7 @@ from __future__ import annotations
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
 
+from auth_service.usernames import canonical_username
 from shared.errors import APIError
 
 # OWASP's minimum Argon2id parameters (19 MiB, 2 iterations, 1 lane): strong
@@ -81,7 +82,8 @@ def check_password_policy(password: str, *, username: str) -> None:
     problems = []
     if len(password) < MIN_LENGTH:
         problems.append(f"must be at least {MIN_LENGTH} characters long")
-    if password.strip().lower() == username.strip().lower():
+    # Compared as usernames are: the full-width ADMIN is the username admin too.
+    if canonical_username(password) == canonical_username(username):
         problems.append("must not be the username")
     if password.lower() in COMMON_PASSWORDS:
         problems.append("is one of the most common passwords")

@@ -117,10 +117,10 @@ def me() -> Any:
 def change_password(body: dict[str, Any]) -> dict[str, Any]:
     identity = require_user()
     session = current_session()
-    user = service.get_user(db_session=session, user_id=identity.user_id or "", for_update=True)
-    service.change_password(
+    user = service.change_password(
         db_session=session,
-        user=user,
+        user=service.get_user(db_session=session, user_id=identity.user_id or ""),
+        policy=login_policy(),
         current_password=body["current_password"],
         new_password=body["new_password"],
         publisher=publisher(),

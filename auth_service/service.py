@@ -49,7 +49,9 @@ def get_user(*, db_session: Session, user_id: str | uuid.UUID, for_update: bool 
         key = uuid.UUID(str(user_id))
     except ValueError:
         raise APIError(404, "user_not_found", "No such user") from None
-    user = db_session.get(User, key, with_for_update=for_update)
+    # populate_existing: a locking read must see the row as it is now, not a
+    # copy the session loaded earlier.
+    user = db_session.get(User, key, with_for_update=for_update, populate_existing=for_update)
     if user is None:
         raise APIError(404, "user_not_found", "No such user")
     return user
@@ -204,12 +206,17 @@ def change_password(
     user: User,
     current_password: str,
     new_password: str,
+    policy: throttle.LoginPolicy = throttle.DEFAULT_POLICY,
     publisher: revocation.RevocationPublisher | None = None,
     context: Identity | None = None,
 ) -> User:
-    """Replace the user's password; every token issued before stops working."""
-    if not verify_password(user.password_hash, current_password):
-        raise APIError(403, "invalid_current_password", "The current password is not correct")
+    """Replace the user's password; every token issued before stops working.
+
+    Checking the current password is a login attempt like any other (same
+    counters, counted before hashing): a stolen access token must not guess
+    the password faster than the login form would let it.
+    """
+    user_id = user.id
     if new_password == current_password:
         raise APIError(
             422,
@@ -218,6 +225,47 @@ def change_password(
             details={"password": ["must differ from the current password"]},
         )
     check_password_policy(new_password, username=user.username)
+    address = (context.client_ip if context else None) or ""
+    try:
+        reservation = throttle.reserve_attempt(
+            db_session=db_session,
+            policy=policy,
+            username=user.username_canonical,
+            address=address,
+            now=_now(),
+        )
+    except APIError as refusal:
+        audit.record(
+            db_session,
+            action="password_change_refused",
+            context=context,
+            target_id=user_id,
+            reason=refusal.code,
+        )
+        db_session.commit()
+        raise
+    # Locked only now: the row lock must not wait on the counters' transaction.
+    user = get_user(db_session=db_session, user_id=user_id, for_update=True)
+    matches = verify_password(user.password_hash, current_password)
+    locked = throttle.settle_attempt(
+        db_session=db_session, reservation=reservation, succeeded=matches, now=_now()
+    )
+    if not matches:
+        audit.record(
+            db_session, action="password_change_failed", context=context, target_id=user.id
+        )
+        if locked:
+            audit.record(
+                db_session,
+                action="account_locked",
+                context=context,
+                target_id=user.id,
+                address=address,
+                minutes=int(throttle.LOCK_FOR.total_seconds() // 60),
+                username=user.username_canonical[:64],
+            )
+        db_session.commit()
+        raise APIError(403, "invalid_current_password", "The current password is not correct")
     user.password_hash = hash_password(new_password)
     user.must_change_password = False
     user.password_changed_at = _now()

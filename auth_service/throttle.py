@@ -146,6 +146,10 @@ class LoginPolicy:
         )
 
 
+# The counters with every setting at its default (for callers without an app).
+DEFAULT_POLICY = LoginPolicy.from_settings(Settings())
+
+
 @dataclass(frozen=True)
 class Reservation:
     """The places one attempt holds, to be settled once its password is checked."""

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import auth_service
 from auth_service.models import AuditEvent
 from auth_service.throttle import LOCK_FOR, SLOW_DOWN_INTERVAL
-from tests.auth.throttling import age_throttles, comparable, login_from
+from tests.auth.throttling import age_throttles, comparable, gateway_headers, login_from
 from tests.conftest import _service_app, make_settings
 from tests.support.factories import DEFAULT_PASSWORD, make_user
 from tests.support.identity import ApiClient
@@ -231,3 +231,24 @@ def test_failed_logins_do_not_use_up_the_successful_login_limit(tight_auth_api, 
     for n in range(3):
         ok = login_from(tight_auth_api, f"198.51.100.{n}", user.username, DEFAULT_PASSWORD)
         assert ok.status_code == 200
+
+
+def change_password_from(auth_api, address, user, current):
+    headers = gateway_headers(auth_api.secret, address, user_id=str(user.id), role=user.role)
+    return auth_api.client.post(
+        "/api/v1/auth/me/password",
+        json={"current_password": current, "new_password": "a-brand-new-password"},
+        headers=headers,
+    )
+
+
+def test_a_stolen_token_cannot_guess_the_password_faster_than_the_login_form(auth_api, db_session):
+    user = make_user(db_session)
+    for _ in range(5):
+        assert change_password_from(auth_api, ATTACKER, user, WRONG).status_code == 403
+    refused = change_password_from(auth_api, ATTACKER, user, DEFAULT_PASSWORD)
+    assert refused.status_code == 429
+    assert refused.json["error"]["code"] == "account_locked"
+    # The same counters as login: locked there too, from that address only.
+    assert login_from(auth_api, ATTACKER, user.username, DEFAULT_PASSWORD).status_code == 429
+    assert change_password_from(auth_api, OWNER, user, DEFAULT_PASSWORD).status_code == 200

@@ -14,12 +14,16 @@ from shared.internal_auth import INTERNAL_TOKEN_HEADER, mint_internal_token
 LOGIN = "/api/v1/auth/login"
 
 
-def gateway_headers(secret: str, address: str) -> dict[str, str]:
+def gateway_headers(
+    secret: str, address: str, *, user_id: str | None = None, role: str | None = None
+) -> dict[str, str]:
     token = mint_internal_token(
         secret,
         issuer="gateway",
         audience="auth",
         request_id=uuid.uuid4().hex,
+        user_id=user_id,
+        role=role,
         client_ip=address,
     )
     return {INTERNAL_TOKEN_HEADER: token}

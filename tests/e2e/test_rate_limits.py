@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import uuid
 from collections import Counter
@@ -69,8 +70,12 @@ def test_health_is_never_limited(limited_stack):
         assert requests.get(f"{limited_stack.url}/livez", timeout=5).status_code == 200
 
 
+_addresses = itertools.count(1)
+
+
 def new_address() -> str:
-    return f"203.0.113.{uuid.uuid4().int % 254 + 1}"
+    """A client address no other test of this stack has used."""
+    return f"203.0.113.{next(_addresses)}"
 
 
 def login(stack: RunningStack, address: str, body: dict[str, str]) -> requests.Response:
