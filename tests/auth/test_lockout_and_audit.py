@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 import auth_service
-from auth_service.models import AuditEvent
+from auth_service.models import AuditEvent, LoginThrottle
 from auth_service.throttle import LOCK_FOR, SLOW_DOWN_INTERVAL
 from tests.auth.throttling import age_throttles, comparable, gateway_headers, login_from
 from tests.conftest import _service_app, make_settings
@@ -252,3 +252,14 @@ def test_a_stolen_token_cannot_guess_the_password_faster_than_the_login_form(aut
     # The same counters as login: locked there too, from that address only.
     assert login_from(auth_api, ATTACKER, user.username, DEFAULT_PASSWORD).status_code == 429
     assert change_password_from(auth_api, OWNER, user, DEFAULT_PASSWORD).status_code == 200
+
+
+def test_counters_that_hold_nothing_any_more_are_purged(auth_api, db_session):
+    for n in range(3):
+        login_from(auth_api, f"192.0.2.{n}", f"sprayed-{n}", WRONG)
+    assert db_session.scalar(sa.select(sa.func.count()).select_from(LoginThrottle)) > 0
+    age_throttles(db_session, by=timedelta(days=1))
+    login_from(auth_api, OWNER, "one-more", WRONG)
+    # Only the last attempt's counters are left.
+    left = db_session.scalars(sa.select(LoginThrottle.username).distinct()).all()
+    assert set(left) == {"", "one-more"}
