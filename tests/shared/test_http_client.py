@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import pytest
+from flask import Flask
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
@@ -141,3 +142,26 @@ def test_a_service_slower_than_the_read_timeout_is_504():
         elapsed = time.monotonic() - started
     assert (caught.value.status_code, caught.value.code) == (504, "upstream_timeout")
     assert elapsed < 0.9
+
+
+def test_the_calls_of_one_request_share_one_read_timeout():
+    # An inspection citing many photos of a slow media service: one read timeout in all,
+    # not one per photo (the gateway has long answered 504 by then).
+    def slowish(_request: Request) -> Response:
+        time.sleep(0.4)
+        return Response('{"id": "1"}', 200)
+
+    with serving(slowish) as (url, asked), Flask(__name__).test_request_context():
+        media = client(url, read_timeout=1.0)
+
+        def inspection_citing_ten_photos() -> None:
+            for n in range(10):
+                media.find(f"/internal/files/{n}")
+
+        started = time.monotonic()
+        with pytest.raises(APIError) as caught:
+            inspection_citing_ten_photos()
+        elapsed = time.monotonic() - started
+    assert (caught.value.status_code, caught.value.code) == (504, "upstream_timeout")
+    assert len(asked) <= 3
+    assert elapsed < 1.5
