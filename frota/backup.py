@@ -11,9 +11,21 @@ A backup is three files sharing a name, e.g. ``frota_backup_20250301_020000``:
 
 Consistency: one REPEATABLE READ transaction exports its snapshot; pg_dump
 reads the database through that snapshot, and the list of media files comes
-from the same snapshot, so every row in the dump has its file in the tar.
-Meanwhile the backup holds the media prune lock, so pruning cannot delete a
-listed file before it is copied.
+from the same snapshot. Meanwhile the backup holds the media prune lock, so
+pruning cannot delete a listed file before it is copied. Files go on being
+uploaded and deleted through the API, though:
+
+- an upload commits its row after its file is in place: a row in the
+  snapshot has its file on disk, and a file whose row came later is not listed;
+- a deletion marks its row (committed), unlinks the file, then deletes the
+  row. A row the snapshot saw unmarked may have lost its file by the time it
+  is copied: it is listed in the manifest's ``missing_media``. A row the
+  snapshot saw marked is invisible to the API and its file is not copied.
+
+So the restore, in the same transaction as the dump, deletes the rows of
+``missing_media`` and the marked ones, deletes the reservations of the
+uploads that were in flight, and recomputes the usage row from the rows it
+kept: the restored set has no row without its file and reserves nothing.
 """
 
 from __future__ import annotations
@@ -203,14 +215,15 @@ def _archive_media(
         tarfile.open(fileobj=file, mode="w", format=tarfile.PAX_FORMAT) as tar,
     ):
         for file_id, being_deleted in rows:
+            if being_deleted:
+                continue  # invisible to the API already; the restore drops the row
             path = storage.path_for(uuid.UUID(file_id))
             try:
                 source = path.open("rb")
             except FileNotFoundError:
-                # A row marked for deletion may already have lost its file
-                # (prune finishes the job); any other absence is worth a warning.
-                if not being_deleted:
-                    missing.append(file_id)
+                # Deleted through the API since the snapshot (or lost before it):
+                # the restore drops the row.
+                missing.append(file_id)
                 continue
             with source:
                 member = tar.gettarinfo(
@@ -277,6 +290,11 @@ def verify_backup(backup: Backup) -> dict[str, Any]:
                 f"{path.name} does not match the manifest (sha256 differs): "
                 "the backup is damaged or was altered"
             )
+    for file_id in manifest.get("missing_media", []):
+        try:
+            uuid.UUID(str(file_id))
+        except ValueError:
+            raise BackupError(f"{backup.manifest}: {file_id!r} is not a file id") from None
     with tarfile.open(backup.media) as tar:
         names = [_checked_member(member).name for member in tar]
     if sorted(names) != sorted(manifest["media"]["files"]):
@@ -372,12 +390,37 @@ def _restore_database(backup: Backup, manifest: dict[str, Any], database_url: st
             with proc.stdin, gzip.open(backup.dump) as dump:
                 proc.stdin.write(f"DROP SCHEMA IF EXISTS {schemas} CASCADE;\n".encode())
                 shutil.copyfileobj(dump, proc.stdin, CHUNK)
+                proc.stdin.write(_media_rows_as_restored(manifest).encode())
         except BrokenPipeError:
             pass  # psql stopped at an error: its exit status and stderr tell
         if proc.wait() != 0:
             raise BackupError(
                 f"restoring the database failed, nothing was changed: {_tail(errors)}"
             )
+
+
+def _media_rows_as_restored(manifest: dict[str, Any]) -> str:
+    """SQL run after the dump, in its transaction: only rows whose files are in the backup.
+
+    Drops the rows whose files were deleted while the backup ran
+    (``missing_media``) and those already marked for deletion, the
+    reservations of uploads that were in flight, and sets the usage row to
+    the sum of what is left (see the module docstring).
+    """
+    # verify_backup checked these are UUIDs; uuid.UUID() formats them: nothing else
+    # reaches the SQL text.
+    missing = ",".join(str(uuid.UUID(file_id)) for file_id in manifest.get("missing_media", []))
+    return f"""
+DO $restore$ BEGIN
+  IF to_regclass('media.files') IS NOT NULL THEN
+    DELETE FROM media.files
+      WHERE deleting_at IS NOT NULL OR id = ANY('{{{missing}}}'::uuid[]);
+    DELETE FROM media.reservations;
+    UPDATE media.usage
+      SET used_bytes = (SELECT coalesce(sum(size), 0) FROM media.files), reserved_bytes = 0;
+  END IF;
+END $restore$;
+"""  # noqa: S608
 
 
 def _replace_media(staging: Path, manifest: dict[str, Any], media_root: Path) -> None:

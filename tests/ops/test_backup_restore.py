@@ -6,24 +6,35 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import random
 import shutil
+import socket
 import stat
 import tarfile
+import threading
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg2
 import pytest
+import requests
+import sqlalchemy as sa
 from click.testing import CliRunner, Result
 from psycopg2 import sql
 
 import media_service
 from frota.backup import Backup, prune_backups
 from frota.cli import main as frota
+from media_service import retention
+from media_service.models import MediaFile, UploadReservation, VolumeUsage
 from media_service.storage import LocalStorage
 from shared.config import Settings
 from shared.db import Database, make_engine
+from shared.internal_auth import INTERNAL_TOKEN_HEADER, mint_internal_token
+from tests.media.conftest import MB, multipart, serving, store_files
 from tests.ops.conftest import ops_env
 from tests.support import factories
 from tests.support.database import scratch_database
@@ -313,3 +324,127 @@ def test_backups_older_than_the_kept_days_are_deleted(tmp_path):
 
     assert removed == sorted(Backup.at(p).name for p in (old[0], failed_long_ago[0]))
     assert sorted(tmp_path.iterdir()) == sorted([*recent, unrelated])
+
+
+# --- a backup under load ----------------------------------------------------------------
+
+
+def test_a_backup_taken_while_files_are_uploaded_and_deleted_restores_every_row_with_its_file(
+    ops_settings, pg_server_url, tmp_path
+):
+    database = Database(make_engine(ops_settings.database_url or "", ops_settings))
+    app = media_service.create_app(ops_settings, database=database)
+    manager = str(uuid.uuid4())
+    stop = threading.Event()
+    stored: list[str] = []
+    failures: list[str] = []
+
+    def credential() -> dict[str, str]:
+        token = mint_internal_token(
+            ops_settings.internal_secret_key,
+            issuer="gateway",
+            audience="media",
+            request_id=uuid.uuid4().hex,
+            user_id=manager,
+            role="manager",
+        )
+        return {INTERNAL_TOKEN_HEADER: token}
+
+    def upload(url: str) -> None:
+        body, content_type = multipart(jpeg_bytes(40_000))
+        response = requests.post(
+            f"{url}/api/v1/media/files",
+            data=body,
+            headers={**credential(), "Content-Type": content_type},
+            timeout=30,
+        )
+        if response.status_code != 201:
+            failures.append(response.text)
+        else:
+            stored.append(response.json()["id"])
+
+    def keep_uploading(url: str) -> None:
+        while not stop.is_set():
+            upload(url)
+
+    def keep_deleting(url: str) -> None:
+        while not stop.is_set():
+            if len(stored) < 50:
+                time.sleep(0.005)
+                continue
+            file_id = stored.pop(random.randrange(len(stored)))
+            response = requests.delete(
+                f"{url}/api/v1/media/files/{file_id}", headers=credential(), timeout=30
+            )
+            if response.status_code != 204:
+                failures.append(response.text)
+
+    storage = LocalStorage(ops_settings.media_root)
+    with database.sessionmaker() as db_session:
+        made_earlier = store_files(db_session, storage, 300, size=40_000, age=timedelta(0))
+    stored += [str(file_id) for file_id in made_earlier]
+
+    def reservations_open() -> int:
+        with database.sessionmaker() as db_session:
+            return db_session.scalar(sa.select(sa.func.count()).select_from(UploadReservation))
+
+    with serving(app) as url:
+        # An upload in flight the whole time: its reservation is in the snapshot.
+        address = urlsplit(url)
+        body, content_type = multipart(jpeg_bytes(2 * MB))
+        head = (
+            f"POST /api/v1/media/files HTTP/1.1\r\nHost: {address.netloc}\r\n"
+            + "".join(f"{k}: {v}\r\n" for k, v in credential().items())
+            + f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        with socket.create_connection((address.hostname, address.port)) as in_flight:
+            in_flight.sendall(head + body[: MB // 2])
+            deadline = time.monotonic() + 10
+            while reservations_open() == 0:
+                assert time.monotonic() < deadline, "the upload in flight reserved nothing"
+                time.sleep(0.02)
+            workers = [threading.Thread(target=keep_uploading, args=(url,)) for _ in range(2)]
+            workers += [threading.Thread(target=keep_deleting, args=(url,)) for _ in range(2)]
+            for worker in workers:
+                worker.start()
+            try:
+                made = run_frota(ops_settings, "backup", "--dir", str(tmp_path / "backups"))
+            finally:
+                stop.set()
+                for worker in workers:
+                    worker.join()
+    database.engine.dispose()
+    assert made.exit_code == 0, made.output
+    assert failures == []
+    manifest = json.loads(only_backup(tmp_path / "backups").manifest.read_text())
+    # The race happened: rows the snapshot saw lost their files before they were copied.
+    assert manifest["missing_media"], "no file was deleted while the backup ran"
+
+    with scratch_database(pg_server_url, "ops_under_load") as new_url:
+        elsewhere = ops_settings.replace(database_url=new_url, var_dir=tmp_path / "new" / "var")
+        restored = run_frota(
+            elsewhere, "restore", str(only_backup(tmp_path / "backups").manifest), "--yes"
+        )
+        assert restored.exit_code == 0, restored.output
+
+        new_root = tmp_path / "new" / "media"
+        restored_db = Database(make_engine(new_url, elsewhere))
+        try:
+            with restored_db.sessionmaker() as db_session:
+                report = retention.reconcile_volume(
+                    db_session=db_session, storage=LocalStorage(new_root), grace=timedelta(0)
+                )
+                sizes = dict(db_session.execute(sa.select(MediaFile.id, MediaFile.size)).all())
+                usage = db_session.execute(sa.select(VolumeUsage)).scalar_one()
+                reservations = db_session.scalar(
+                    sa.select(sa.func.count()).select_from(UploadReservation)
+                )
+        finally:
+            restored_db.engine.dispose()
+
+    assert report.problems == 0, report.summary()
+    on_disk = {
+        uuid.UUID(path.name): path.stat().st_size for path in LocalStorage(new_root).stored_files()
+    }
+    assert on_disk == sizes
+    assert (usage.used_bytes, usage.reserved_bytes, reservations) == (sum(sizes.values()), 0, 0)
