@@ -16,7 +16,9 @@ disk: when the version key is missing (flushed, restarted) the state is
 reloaded before the cache is believed again.
 
 Generations only ever go up here: a publish that arrives late, or a reload
-read before a newer change, never lowers one.
+read before a newer change, never lowers one. Revoked tokens are kept without
+a TTL (and forgotten by the scripts once expired), so memory pressure cannot
+evict one.
 """
 
 from __future__ import annotations
@@ -26,19 +28,47 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import redis
+from redis.commands.core import Script
+
+# Shared by both scripts. Token keys carry no TTL on purpose: under memory
+# pressure Redis evicts keys that have one first (compose runs volatile-ttl), and
+# an evicted revocation would silently come back to life. Instead an index
+# (a sorted set by expiry) lets each script forget a bounded batch of tokens
+# that have expired anyway. Keys are built from ARGV prefixes: one Redis, no cluster.
+_LUA_HELPERS = """
+local function forget_expired(index, jti_prefix, now)
+  local expired = redis.call('ZRANGEBYSCORE', index, '-inf', now, 'LIMIT', 0, 100)
+  for _, jti in ipairs(expired) do
+    redis.call('DEL', jti_prefix .. jti)
+    redis.call('ZREM', index, jti)
+  end
+end
+local function revoke(index, jti_prefix, jti, expires_at)
+  redis.call('SET', jti_prefix .. jti, 1)
+  redis.call('ZADD', index, expires_at, jti)
+end
+local function raise_generation(key, generation)
+  if generation > tonumber(redis.call('GET', key) or '0') then
+    redis.call('SET', key, generation)
+  end
+end
+"""
 
 # One change and, when Redis held every change before it, the version it brings
-# Redis to. KEYS: version, the changed key. ARGV: kind ("token", "generation" or
-# "none" for a token that has expired anyway), expiry or generation, version.
-# Returns the version Redis is complete up to afterwards (-1: not loaded).
-_PUBLISH = """
-local kind, value, version = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+# Redis to. KEYS: version, token index. ARGV: now, token prefix, kind ("token",
+# "generation" or "none" for a token that has expired anyway), the token id or
+# the generation key, expiry or generation, version. Returns the version Redis
+# is complete up to afterwards (-1: not loaded).
+_PUBLISH = (
+    _LUA_HELPERS
+    + """
+local now, jti_prefix, kind = tonumber(ARGV[1]), ARGV[2], ARGV[3]
+local subject, value, version = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
+forget_expired(KEYS[2], jti_prefix, now)
 if kind == 'token' then
-  redis.call('SET', KEYS[2], 1, 'EXAT', value)
+  revoke(KEYS[2], jti_prefix, subject, value)
 elseif kind == 'generation' then
-  if value > tonumber(redis.call('GET', KEYS[2]) or '0') then
-    redis.call('SET', KEYS[2], value)
-  end
+  raise_generation(subject, value)
 end
 local complete = redis.call('GET', KEYS[1])
 if not complete then
@@ -51,27 +81,32 @@ if complete == version - 1 then
 end
 return complete
 """
+)
 
 # The whole state, then the version it is complete up to (never lowered).
-# KEYS: version, token keys, generation keys. ARGV: version, number of tokens,
-# token expiries, generations.
-_LOAD = """
-local tokens = tonumber(ARGV[2])
-for i = 1, tokens do
-  redis.call('SET', KEYS[1 + i], 1, 'EXAT', ARGV[2 + i])
+# KEYS: version, token index. ARGV: now, token prefix, version, number of
+# tokens, then (token id, expiry) pairs, then (generation key, generation) pairs.
+_LOAD = (
+    _LUA_HELPERS
+    + """
+local now, jti_prefix = tonumber(ARGV[1]), ARGV[2]
+local version, tokens = tonumber(ARGV[3]), tonumber(ARGV[4])
+forget_expired(KEYS[2], jti_prefix, now)
+local i = 5
+for _ = 1, tokens do
+  revoke(KEYS[2], jti_prefix, ARGV[i], tonumber(ARGV[i + 1]))
+  i = i + 2
 end
-for i = tokens + 1, #KEYS - 1 do
-  local generation = tonumber(ARGV[2 + i])
-  if generation > tonumber(redis.call('GET', KEYS[1 + i]) or '0') then
-    redis.call('SET', KEYS[1 + i], generation)
-  end
+while i < #ARGV do
+  raise_generation(ARGV[i], tonumber(ARGV[i + 1]))
+  i = i + 2
 end
-local version = tonumber(ARGV[1])
 if version > tonumber(redis.call('GET', KEYS[1]) or '-1') then
   redis.call('SET', KEYS[1], version)
 end
 return tonumber(redis.call('GET', KEYS[1]))
 """
+)
 
 
 @dataclass(frozen=True)
@@ -94,14 +129,20 @@ class RevocationCache:
         self.client = client
         self.prefix = f"{prefix}:rev"
         self.version_key = f"{self.prefix}:version"
+        self.index_key = f"{self.prefix}:expiries"
+        self.jti_prefix = f"{self.prefix}:jti:"
         self._publish = client.register_script(_PUBLISH)
         self._load = client.register_script(_LOAD)
 
     def _jti_key(self, jti: str) -> str:
-        return f"{self.prefix}:jti:{jti}"
+        return self.jti_prefix + jti
 
     def _generation_key(self, user_id: str) -> str:
         return f"{self.prefix}:gen:{user_id}"
+
+    def _run(self, script: Script, *args: str | int) -> int:
+        keys = [self.version_key, self.index_key]
+        return int(script(keys, [int(time.time()), self.jti_prefix, *args]))
 
     def publish_token(self, jti: str, expires_at: int, version: int) -> int:
         """Mark one token revoked until it would have expired anyway (revocation ``version``).
@@ -109,14 +150,13 @@ class RevocationCache:
         Returns the version Redis is complete up to afterwards (-1 when it holds no state).
         """
         kind = "token" if expires_at > time.time() else "none"
-        return int(
-            self._publish([self.version_key, self._jti_key(jti)], [kind, expires_at, version])
-        )
+        return self._run(self._publish, kind, jti, expires_at, version)
 
     def publish_generation(self, user_id: str, generation: int, version: int) -> int:
         """Raise one user's token generation (revocation ``version``); see publish_token."""
-        keys = [self.version_key, self._generation_key(user_id)]
-        return int(self._publish(keys, ["generation", generation, version]))
+        return self._run(
+            self._publish, "generation", self._generation_key(user_id), generation, version
+        )
 
     def load(
         self, tokens: Iterable[tuple[str, int]], generations: Mapping[str, int], version: int
@@ -124,13 +164,12 @@ class RevocationCache:
         """Write the whole state, complete up to ``version``, at once; returns Redis's version."""
         now = time.time()
         live = [(jti, expires_at) for jti, expires_at in tokens if expires_at > now]
-        keys = [self.version_key]
-        keys += [self._jti_key(jti) for jti, _ in live]
-        keys += [self._generation_key(user_id) for user_id in generations]
-        args: list[int] = [version, len(live)]
-        args += [expires_at for _, expires_at in live]
-        args += list(generations.values())
-        return int(self._load(keys, args))
+        args: list[str | int] = [version, len(live)]
+        for jti, expires_at in live:
+            args += [jti, expires_at]
+        for user_id, generation in generations.items():
+            args += [self._generation_key(user_id), generation]
+        return self._run(self._load, *args)
 
     def version(self) -> int | None:
         """The revocation version Redis is complete up to, or None when it holds no state."""

@@ -11,6 +11,7 @@ import pytest
 import redis
 
 from shared.revocation import RevocationCache
+from tests.support.processes import RedisProcess
 
 HOUR = 3600
 
@@ -73,3 +74,31 @@ def test_a_reload_writes_the_whole_state_and_never_lowers_the_version(cache):
     assert cache.status("t1", "u1").generation == 2
     assert cache.load([], {}, 3) == 4
     assert cache.version() == 4
+
+
+def test_revoked_tokens_carry_no_ttl_and_are_forgotten_once_expired(cache):
+    cache.load([], {}, 0)
+    cache.publish_token("soon", int(time.time()) + 1, 1)
+    assert cache.client.ttl(cache._jti_key("soon")) == -1
+    time.sleep(2.1)
+    cache.publish_generation("u1", 1, 2)  # any later change tidies up
+    assert not cache.status("soon", "u1").jti_revoked
+    assert cache.client.zcard(cache.index_key) == 0
+
+
+def test_memory_pressure_evicts_rate_limit_keys_never_a_revocation():
+    # Compose runs Redis with maxmemory and volatile-ttl: keys with the shortest
+    # TTL go first. A revoked token about to expire anyway must not be one of them.
+    with RedisProcess() as process:
+        client = redis.Redis.from_url(process.url)
+        client.config_set("maxmemory", "2mb")
+        client.config_set("maxmemory-policy", "volatile-ttl")
+        cache = RevocationCache(client, "frota-test")
+        cache.load([], {}, 0)
+        cache.publish_token("revoked", int(time.time()) + 300, 1)
+        for i in range(10_000):  # rate-limit windows, about 10 MB of them
+            client.set(f"frota-test:rl:{i}", "x" * 1000, ex=3600)
+        assert client.info("stats")["evicted_keys"] > 1000
+        assert cache.status("revoked", "u1").jti_revoked
+        assert cache.version() == 1
+        client.close()
