@@ -6,8 +6,9 @@ cheap greenlets per worker. So every body but an upload is read whole here, unde
 deadline, before any upstream connection is opened: a client trickling its body holds a
 greenlet at the gateway for at most ``BODY_READ_TIMEOUT_SECONDS``, and the service
 never sees it. Uploads are too large to buffer and still stream, but each read from the
-client may wait at most ``UPLOAD_IDLE_TIMEOUT_SECONDS``; a stalled upload is broken off
-(the media service sees the upload cut short and cleans up).
+client may wait at most ``CLIENT_IDLE_TIMEOUT_SECONDS``; a stalled upload is broken off
+(the media service sees the upload cut short and cleans up). The same timeout bounds
+each write of a download to a client that stopped reading (gateway/proxy.py).
 
 Errors while reading are the client's: a deadline missed or an upload stalled is 408
 ``request_timeout``; a malformed or truncated chunked body is 400 ``bad_request``. They

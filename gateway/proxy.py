@@ -203,7 +203,7 @@ class Proxy:
         user_id = identity.user_id if identity else None
         with (
             self.upload_slots.hold(route.service, user_id),
-            idle_timeout(request.environ, self.settings.upload_idle_timeout_seconds),
+            idle_timeout(request.environ, self.settings.client_idle_timeout_seconds),
         ):
             stream = streamed_body(request.environ, length=length, limit=route.max_body_bytes)
             return self._send(route, headers, body=stream, chunked=length is None)
@@ -294,13 +294,27 @@ class Proxy:
             del redirect.headers["Content-Type"]  # no body, so no type (Flask adds text/html)
             return redirect
 
+        idle_seconds = self.settings.client_idle_timeout_seconds
+        environ = request.environ
+
         def body() -> Iterator[bytes]:
+            # While this streams, a service thread is writing it: a client that stops
+            # reading must not hold that thread. Each chunk must be taken by the client
+            # within the idle timeout, else the server's write fails and this ends.
+            complete = False
             try:
-                yield from upstream.stream(CHUNK_SIZE, decode_content=False)
+                with idle_timeout(environ, idle_seconds):
+                    yield from upstream.stream(CHUNK_SIZE, decode_content=False)
+                complete = True
             except (ProtocolError, ReadTimeoutError) as exc:
                 # Headers are gone already; all we can do is cut the response short.
                 logger.warning("upstream response broke off: %s", exc)
             finally:
+                if not complete:
+                    # Unread bytes in it: close it, so the service's write fails now
+                    # and its thread is free, rather than pooling a connection that
+                    # cannot be reused.
+                    upstream.close()
                 upstream.release_conn()
 
         return Response(body(), status=status, headers=headers, direct_passthrough=True)

@@ -111,7 +111,7 @@ class Settings:
     # Slow and stalled clients (gateway/bodies.py, gateway/uploads.py say why).
     body_read_timeout_seconds: float = 10.0
     body_buffer_mb: int = 64
-    upload_idle_timeout_seconds: float = 30.0
+    client_idle_timeout_seconds: float = 30.0
     max_uploads_in_flight: int = 2
     max_uploads_in_flight_per_user: int = 1
     internal_token_ttl_seconds: int = 30
@@ -196,7 +196,7 @@ class Settings:
             upload_read_timeout=_float(env, "UPLOAD_READ_TIMEOUT", 300.0),
             body_read_timeout_seconds=_float(env, "BODY_READ_TIMEOUT_SECONDS", 10.0),
             body_buffer_mb=_int(env, "BODY_BUFFER_MB", 64),
-            upload_idle_timeout_seconds=_float(env, "UPLOAD_IDLE_TIMEOUT_SECONDS", 30.0),
+            client_idle_timeout_seconds=_float(env, "CLIENT_IDLE_TIMEOUT_SECONDS", 30.0),
             max_uploads_in_flight=_int(env, "MAX_UPLOADS_IN_FLIGHT", 2),
             max_uploads_in_flight_per_user=_int(env, "MAX_UPLOADS_IN_FLIGHT_PER_USER", 1),
             internal_token_ttl_seconds=_int(env, "INTERNAL_TOKEN_TTL_SECONDS", 30),

@@ -39,7 +39,7 @@ def stack(pg_server_url, tmp_path_factory) -> Iterator[RunningStack]:
         WEB_CONCURRENCY="1",
         BODY_READ_TIMEOUT_SECONDS=str(BODY_DEADLINE),
         BODY_BUFFER_MB=str(BODY_BUFFER_MB),
-        UPLOAD_IDLE_TIMEOUT_SECONDS=str(UPLOAD_IDLE),
+        CLIENT_IDLE_TIMEOUT_SECONDS=str(UPLOAD_IDLE),
         MEDIA_MAX_UPLOAD_MB="2",
         RATE_LIMIT_DEFAULT="100000/minute",
         RATE_LIMIT_LOGIN="100000/minute",

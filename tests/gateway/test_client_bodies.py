@@ -288,7 +288,7 @@ def wait_for(condition, timeout: float = 5.0) -> bool:
 
 
 def test_a_stalled_upload_is_broken_off_upstream_and_answered_408(make_gateway, media):
-    app = make_gateway(MEDIA_URL=media.url, UPLOAD_IDLE_TIMEOUT_SECONDS="0.5")
+    app = make_gateway(MEDIA_URL=media.url, CLIENT_IDLE_TIMEOUT_SECONDS="0.5")
     with served(app) as url:
         started = time.monotonic()
         with open_request(url, upload_head(app), b"\xff" * 300_000) as sock:
@@ -304,7 +304,7 @@ def test_a_stalled_upload_is_broken_off_upstream_and_answered_408(make_gateway, 
 
 
 def test_a_slow_upload_that_keeps_sending_is_not_cut_off(make_gateway, upstream):
-    app = make_gateway(UPLOAD_IDLE_TIMEOUT_SECONDS="0.5")
+    app = make_gateway(CLIENT_IDLE_TIMEOUT_SECONDS="0.5")
     data = bytes(range(256)) * 400
     step = len(data) // 5
     with served(app) as url, open_request(url, upload_head(app, length=len(data))) as sock:
@@ -319,7 +319,7 @@ def test_a_slow_upload_that_keeps_sending_is_not_cut_off(make_gateway, upstream)
 def test_uploads_in_flight_are_bounded_per_service_and_per_user(make_gateway, media):
     app = make_gateway(
         MEDIA_URL=media.url,
-        UPLOAD_IDLE_TIMEOUT_SECONDS="1.5",
+        CLIENT_IDLE_TIMEOUT_SECONDS="1.5",
         MAX_UPLOADS_IN_FLIGHT="2",
         MAX_UPLOADS_IN_FLIGHT_PER_USER="1",
     )
@@ -354,3 +354,56 @@ def test_uploads_in_flight_are_bounded_per_service_and_per_user(make_gateway, me
         with open_request(url, upload_head(app, user_id=carol, length=1000), small) as sock:
             assert read_response(sock).status == 200
     assert wait_for(lambda: len(media.broken_off) == 2)
+
+
+# --- downloads: a client that stops reading does not hold the service's thread --------------
+
+
+class EndlessDownload:
+    """A service that answers any request with a body it never finishes, as a thread of
+    the media service streaming a large file does, and records when its writing fails."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.write_failed = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+
+    def _serve(self) -> None:
+        try:
+            conn, _ = self.listener.accept()
+        except OSError:
+            return
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(65536)
+            try:
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\n"
+                    b"Content-Length: 10000000000\r\n\r\n"
+                )
+                while True:
+                    conn.sendall(b"\xff" * 65536)
+            except OSError:
+                self.write_failed.set()
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_a_client_that_stops_reading_a_download_frees_the_service_thread(make_gateway):
+    service = EndlessDownload()
+    app = make_gateway(MEDIA_URL=service.url, CLIENT_IDLE_TIMEOUT_SECONDS="0.5")
+    try:
+        with served(app) as url:
+            head = request_head("GET", "/api/v1/media/files/x/content", access_token(app))
+            with open_request(url, head) as sock:
+                assert sock.recv(100).startswith(b"HTTP/1.1 200")
+                # ... and the client reads no more, but keeps the connection open.
+                assert service.write_failed.wait(10), "the service is still writing"
+    finally:
+        service.close()
