@@ -210,6 +210,7 @@ class MediaStandIn:
 
     def __init__(self) -> None:
         self.listener = socket.create_server(("127.0.0.1", 0))
+        self.started: list[str] = []  # request lines, as soon as the headers are in
         self.completed: list[str] = []
         self.broken_off: list[int] = []  # bytes of body read before the stream ended
         self.thread = threading.Thread(target=self._serve, daemon=True)
@@ -238,6 +239,7 @@ class MediaStandIn:
                     data += more
                 head, _, body = data.partition(b"\r\n\r\n")
                 lines = head.decode("latin-1").split("\r\n")
+                self.started.append(lines[0])
                 length = 0
                 for line in lines[1:]:
                     name, _, value = line.partition(":")
@@ -327,7 +329,7 @@ def test_uploads_in_flight_are_bounded_per_service_and_per_user(make_gateway, me
     small = b"\xff" * 1000
     with served(app) as url:
         alice_stalls = open_request(url, upload_head(app, user_id=alice), b"\xff" * 1000)
-        time.sleep(0.3)  # alice's upload now holds a slot
+        assert wait_for(lambda: len(media.started) == 1)  # alice's upload holds a slot
         # A second slot for the same user is refused at once, not queued.
         started = time.monotonic()
         with open_request(url, upload_head(app, user_id=alice, length=1000), small) as sock:
@@ -339,7 +341,8 @@ def test_uploads_in_flight_are_bounded_per_service_and_per_user(make_gateway, me
         with open_request(url, upload_head(app, user_id=bob, length=1000), small) as sock:
             assert read_response(sock).status == 200
         bob_stalls = open_request(url, upload_head(app, user_id=bob), b"\xff" * 1000)
-        time.sleep(0.3)  # now both of the service's slots are held
+        # Now both of the service's slots are held (bob's earlier upload completed).
+        assert wait_for(lambda: len(media.started) == 3)
         with open_request(url, upload_head(app, user_id=carol, length=1000), small) as sock:
             assert_raw_json_error(read_response(sock), 503, "too_many_uploads")
         # Other routes of the service are not held up by the uploads.
