@@ -25,6 +25,7 @@ from auth_service.passwords import (
     verify_password,
 )
 from auth_service.usernames import canonical_username, check_new_username
+from shared.addresses import limit_key
 from shared.errors import APIError
 from shared.internal_auth import Identity
 from shared.pagination import Page, paginate
@@ -124,7 +125,7 @@ def authenticate(
     lockouts and audit.
     """
     canonical = canonical_username(username)
-    address = (context.client_ip if context else None) or ""
+    address = limit_key((context.client_ip if context else None) or "")
     audited = {"username": canonical[:64]}
     try:
         reservation = throttle.reserve_attempt(
@@ -225,7 +226,7 @@ def change_password(
             details={"password": ["must differ from the current password"]},
         )
     check_password_policy(new_password, username=user.username)
-    address = (context.client_ip if context else None) or ""
+    address = limit_key((context.client_ip if context else None) or "")
     try:
         reservation = throttle.reserve_attempt(
             db_session=db_session,

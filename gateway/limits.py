@@ -36,6 +36,7 @@ from flask_limiter import Limiter, RequestLimit
 from flask_limiter.errors import RateLimitExceeded
 
 from gateway import metrics
+from shared.addresses import limit_key
 from shared.config import Settings
 from shared.errors import error_response
 
@@ -48,7 +49,8 @@ logger = logging.getLogger("frota.gateway.limits")
 
 
 def client_key() -> str:
-    return f"ip:{g.client_ip}"
+    # An IPv6 client's whole /64 is one client (shared/addresses.py says why).
+    return f"ip:{limit_key(g.client_ip)}"
 
 
 def caller_key() -> str:
@@ -188,7 +190,7 @@ class LoginReservations:
         """Reserve a place for this attempt, forward it, give the place back on success."""
         if time.monotonic() < self.skip_redis_until:
             return forward()
-        key = f"{self.prefix}:{g.client_ip}"
+        key = f"{self.prefix}:{client_key()}"
         member = uuid.uuid4().hex
         try:
             reserved, remaining, reset_ms = self.reserve_script(

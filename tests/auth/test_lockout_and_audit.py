@@ -263,3 +263,21 @@ def test_counters_that_hold_nothing_any_more_are_purged(auth_api, db_session):
     # Only the last attempt's counters are left.
     left = db_session.scalars(sa.select(LoginThrottle.username).distinct()).all()
     assert set(left) == {"", "one-more"}
+
+
+def test_an_ipv6_client_is_its_whole_64_for_the_address_limit(auth_api, db_session):
+    user = make_user(db_session)
+    for n in range(1, 11):
+        assert login_from(auth_api, f"2001:db8:5:5::{n:x}", f"guess-{n}", WRONG).status_code == 401
+    walked = login_from(auth_api, "2001:db8:5:5:ffff::1", user.username, DEFAULT_PASSWORD)
+    assert walked.status_code == 429
+    assert (
+        login_from(auth_api, "2001:db8:5:6::1", user.username, DEFAULT_PASSWORD).status_code == 200
+    )
+    # The audit keeps the address as it was.
+    assert (
+        db_session.scalar(
+            sa.select(AuditEvent.ip).where(AuditEvent.details["username"].astext == "guess-10")
+        )
+        == "2001:db8:5:5::a"
+    )
