@@ -40,6 +40,10 @@ class MediaRequest(Request):
         reservation: quota.GrowingReservation | None = g.get("reservation")
         if reservation is None:
             raise APIError(400, "malformed_request", "Only the upload route accepts files")
+        if g.get("uploads"):
+            # The route keeps one file; more parts would only be more temporary
+            # files (and open descriptors) on the volume, up to werkzeug's 1000.
+            raise APIError(400, "one_file_per_upload", "An upload carries exactly one file")
         settings: Settings = current_app.config["FROTA_SETTINGS"]
         storage: LocalStorage = current_app.extensions["media_storage"]
         upload: HashingFile = storage.new_upload(

@@ -159,7 +159,8 @@ def decode_cost(image: Image.Image, size: int) -> int:
     full = image.width * image.height
     target = int(size * REDUCING_GAP)
     image.draft("RGB", (target, target))
-    progressive = image.format == "JPEG" and bool(image.info.get("progressive"))
+    # Only JPEG (and MPO, the JPEG of multi-picture cameras) sets "progressive".
+    progressive = bool(image.info.get("progressive"))
     pixels = full if progressive else image.width * image.height
     weight = DECODE_WEIGHT.get(image.format or "", 1)
     if "A" in image.mode or "transparency" in image.info:

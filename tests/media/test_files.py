@@ -176,6 +176,32 @@ def test_body_without_content_length_is_stopped_at_the_limit_while_streaming(
     assert usage_row(db_session).reserved_bytes == 0
 
 
+def test_an_upload_with_many_file_parts_is_400_and_leaves_nothing(media_api, settings, db_session):
+    # werkzeug accepts up to 1000 parts: each file part would be a temporary file.
+    boundary = uuid.uuid4().hex
+    part = (
+        (
+            f"--{boundary}\r\n"
+            'Content-Disposition: form-data; name="file"; filename="a.jpg"\r\n'
+            "Content-Type: image/jpeg\r\n\r\n"
+        ).encode()
+        + jpeg_bytes(2000)
+        + b"\r\n"
+    )
+    body = part * 500 + f"--{boundary}--\r\n".encode()
+    response = media_api.post(
+        FILES,
+        user=str(uuid.uuid4()),
+        role="driver",
+        data=body,
+        content_type=f"multipart/form-data; boundary={boundary}",
+    )
+    assert response.status_code == 400
+    assert response.json["error"]["code"] == "one_file_per_upload"
+    assert stored_files(settings.media_root) == []
+    assert usage_row(db_session).reserved_bytes == 0
+
+
 def test_drivers_see_only_their_own_files_managers_see_all(media_api):
     owner, other = str(uuid.uuid4()), str(uuid.uuid4())
     file_id = upload(media_api, jpeg_bytes(), user=owner).json["id"]
