@@ -10,6 +10,7 @@ a publish that Redis never took is noticed within a poll, not in 24 hours.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -28,6 +29,7 @@ logger = logging.getLogger("frota.auth.revocation")
 # away (a blip), then left to the gateway, which reloads Redis from PostgreSQL
 # when it sees Redis behind. Never a background retry that could pile up.
 PUBLISH_ATTEMPTS = 2
+SKIP_AFTER_FAILURE_SECONDS = 1.0
 
 
 def _next_version(db_session: Session) -> int:
@@ -136,6 +138,10 @@ class RevocationPublisher:
 
     def __init__(self, cache: RevocationCache) -> None:
         self.cache = cache
+        # After Redis failed every attempt, later publishes skip it for a
+        # while: a logout revokes two tokens, and a stalled Redis would make
+        # each request wait for every attempt of every change.
+        self._skip_until = 0.0
 
     def token_revoked(self, jti: str, expires_at: int, version: int) -> None:
         self._publish(version, self.cache.publish_token, jti, expires_at, version)
@@ -146,15 +152,18 @@ class RevocationPublisher:
         )
 
     def _publish(self, version: int, write: Callable[..., int], *args: object) -> None:
+        # Either way, PostgreSQL has it and Redis stays behind PostgreSQL's
+        # version: the gateway sees that within a poll, asks us meanwhile and
+        # reloads Redis from our snapshot.
+        if time.monotonic() < self._skip_until:
+            logger.error("revocation %d not published: Redis failed just before", version)
+            return
         for attempt in range(1, PUBLISH_ATTEMPTS + 1):
             try:
                 write(*args)
                 return
             except redis.RedisError as exc:
                 failure = exc
-                logger.warning(
-                    "publishing revocation %d to Redis failed (try %d)", version, attempt
-                )
-        # PostgreSQL has it and Redis stays behind PostgreSQL's version: the
-        # gateway sees that within a poll, asks us meanwhile and reloads Redis.
+                logger.warning("publishing revocation %d failed (try %d)", version, attempt)
+        self._skip_until = time.monotonic() + SKIP_AFTER_FAILURE_SECONDS
         logger.error("revocation %d not published to Redis: %s", version, failure)

@@ -3,6 +3,8 @@ real Redis up to it; a publish Redis cannot take never fails the change itself."
 
 from __future__ import annotations
 
+import logging
+import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -114,3 +116,30 @@ def test_a_publish_redis_cannot_take_is_tried_twice_and_the_change_still_commits
     assert version == start + 1
     assert generations[str(user.id)] == 1
     assert time.monotonic() - started < 1.0
+
+
+def test_a_logout_while_redis_stalls_waits_for_one_round_of_attempts_not_one_per_token(
+    db_session, caplog
+):
+    # A Redis that accepts connections and never answers, as under CLIENT PAUSE.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        stalled = redis.Redis.from_url(
+            f"redis://127.0.0.1:{silent.getsockname()[1]}/0",
+            socket_timeout=0.2,
+            socket_connect_timeout=0.2,
+        )
+        user = make_user(db_session)
+        start = revocation.current_version(db_session)
+        expires = int(time.time()) + 3600
+        with caplog.at_level(logging.WARNING, logger="frota.auth.revocation"):
+            service.logout(
+                db_session=db_session,
+                identity=as_user(user, token_jti=uuid.uuid4().hex, token_exp=expires),
+                refresh_claims={"sub": str(user.id), "jti": uuid.uuid4().hex, "exp": expires},
+                publisher=RevocationPublisher(RevocationCache(stalled, "frota-test-stalled")),
+            )
+    attempts = [r for r in caplog.records if "failed (try" in r.getMessage()]
+    assert len(attempts) == revocation.PUBLISH_ATTEMPTS
+    assert revocation.current_version(db_session) == start + 2
