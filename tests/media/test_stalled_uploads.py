@@ -20,6 +20,7 @@ import sqlalchemy as sa
 import media_service
 from media_service.models import UploadReservation
 from media_service.quota import RESERVATION_STEP
+from tests.e2e.conftest import running_stack
 from tests.media.conftest import FILES, MB, multipart, serving, stored_files, usage_row
 from tests.media.test_quota import credential, wait_until
 from tests.support.files import jpeg_bytes
@@ -146,3 +147,27 @@ def test_a_stalled_upload_is_cut_off_with_408_and_gives_everything_back(
     with committed_database.sessionmaker() as db_session:
         usage = usage_row(db_session)
     assert (usage.used_bytes, usage.reserved_bytes) == (0, 0)
+
+
+def test_gunicorn_media_workers_cut_off_a_stalled_upload_and_keep_serving(pg_server_url, tmp_path):
+    # gthread reads bodies on blocking sockets with no timeout of their own: without
+    # the route's socket timeout, these would hold all 4 threads of the one worker.
+    with running_stack(
+        pg_server_url,
+        tmp_path,
+        parts=("media",),
+        WEB_CONCURRENCY="1",
+        MEDIA_UPLOAD_IDLE_SECONDS="1",
+    ) as running:
+        url = running.service_url("media")
+        settings = running.settings
+        with stalled_uploads(url, settings, declared=2, chunked=2) as sockets:
+            started = time.monotonic()
+            answers = [read_response(sock, timeout=10) for sock in sockets]
+            elapsed = time.monotonic() - started
+        health = requests.get(f"{url}/health", timeout=5)
+
+    assert [status for status, _ in answers] == [408] * 4
+    assert {body["error"]["code"] for _, body in answers} == {"body_timeout"}
+    assert elapsed < 5
+    assert health.status_code == 200
