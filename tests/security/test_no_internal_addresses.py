@@ -53,3 +53,27 @@ def test_no_path_is_answered_with_a_redirect_naming_an_internal_address(logged_s
     )
     if response.status >= 400:
         assert response.headers["content-type"] == "application/json"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/health",
+        "/livez",
+        "/api/v1/openapi.json",
+        "/api/docs",
+        "/api/v1/nowhere",
+        "/api/v1/fleet/vehicles",
+    ],
+)
+def test_what_the_gateway_answers_names_no_service_address(logged_stack, path):
+    request = f"GET {path} HTTP/1.1\r\nHost: frota.example\r\nConnection: close\r\n\r\n"
+
+    response = exchange(logged_stack.settings.gateway_port, request.encode())
+
+    answer = "".join(f"{k}: {v}\n" for k, v in response.headers.items()) + response.body.decode(
+        errors="replace"
+    )
+    for part in ("auth", "fleet", "media"):
+        assert f":{logged_stack.settings.port_of(part)}" not in answer, (part, answer[:300])
+    assert "127.0.0.1" not in answer
