@@ -136,28 +136,40 @@ class VersionWatch:
             return self._known
 
     def _poll(self) -> None:
-        while True:
-            started = time.monotonic()
+        try:
+            while self._poll_once():
+                pass
+        finally:
+            # Also if a poll raised something unforeseen: the next request
+            # starts a new poller rather than waiting on a dead one.
             with self._cond:
-                if started - self._used_at > VERSION_IDLE_SECONDS:
-                    self._polling = False
-                    return
-            try:
-                version: int | None = self._fetch()
-            except (AuthUnavailable, KeyError, ValueError) as exc:
-                version = None
-                self._note_failure(exc)
-            with self._cond:
-                if version is not None:
-                    self._known = version
-                    if self._failing:
-                        logger.warning("revocation version readable again: %d", version)
-                    self._failing = False
-                self._attempted_at = time.monotonic()
-                self._cond.notify_all()
+                self._polling = False
+
+    def _poll_once(self) -> bool:
+        """One poll, then the wait until the next; False when the worker has gone idle."""
+        started = time.monotonic()
+        with self._cond:
+            if started - self._used_at > VERSION_IDLE_SECONDS:
+                return False
+        try:
+            version: int | None = self._fetch()
+        except Exception as exc:
+            # Whatever the failure (unreachable, timed out, a bad answer):
+            # counted, and Redis is believed meanwhile.
+            version = None
+            self._note_failure(exc)
+        with self._cond:
             if version is not None:
-                self._heard(version)
-            time.sleep(max(0.0, started + VERSION_POLL_SECONDS - time.monotonic()))
+                self._known = version
+                if self._failing:
+                    logger.warning("revocation version readable again: %d", version)
+                self._failing = False
+            self._attempted_at = time.monotonic()
+            self._cond.notify_all()
+        if version is not None:
+            self._heard(version)
+        time.sleep(max(0.0, started + VERSION_POLL_SECONDS - time.monotonic()))
+        return True
 
     def _note_failure(self, exc: Exception) -> None:
         metrics.REVOCATION_VERSION_FAILURES.inc()
