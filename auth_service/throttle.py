@@ -18,7 +18,8 @@ attempt):
   elsewhere;
 - failures per account from every address: past ``SLOW_DOWN_AFTER_FAILURES``,
   one attempt per ``SLOW_DOWN_INTERVAL`` (429 with Retry-After); a slow-down,
-  never a lock;
+  never a lock, and not applied at an address the account logged in from in
+  the last ``FAMILIAR_ADDRESS_FOR``;
 - successful logins per account and per address (generous limits).
 
 Counters are keyed by the canonical username whether or not the user exists,
@@ -51,6 +52,11 @@ LOCK_FOR = timedelta(minutes=15)
 SLOW_DOWN_AFTER_FAILURES = 10
 SLOW_DOWN_WINDOW = timedelta(minutes=15)
 SLOW_DOWN_INTERVAL = timedelta(seconds=5)
+# An address the account logged in from successfully is its owner's for this
+# long: from there the slow-down does not apply, so a botnet that keeps the
+# account slowed down cannot keep its owner out of it.
+FAMILIAR_ADDRESS_FOR = timedelta(days=30)
+FAMILIAR_SCOPE = "familiar_address"
 # Expired rows purged per settled attempt (bounded work per login).
 PURGE_BATCH = 100
 
@@ -235,8 +241,12 @@ def reserve_attempt(
     """
     refusals: list[tuple[Refusal, int]] = []
     slowed: list[LoginThrottle] = []
+    familiar = db_session.get(LoginThrottle, (FAMILIAR_SCOPE, username, address))
+    from_familiar_address = familiar is not None and familiar.expires_at > now
     for counter in policy.counters:
         row = _add_one(db_session, counter, _key(counter, username, address), now)
+        if counter.refusal is Refusal.SLOWED_DOWN and from_familiar_address:
+            continue  # counted, but the owner's own address is never slowed down
         if row.blocked_until is not None and row.blocked_until > now:
             refusals.append((counter.refusal, _seconds_until(row.blocked_until, now)))
         elif counter.refusal is Refusal.SLOWED_DOWN:
@@ -298,8 +308,30 @@ def settle_attempt(
                 )
             )
             locked = locked or bool(result.rowcount)  # type: ignore[attr-defined]
+    if succeeded:
+        _remember_familiar_address(db_session, reservation, now)
     purge_expired(db_session, now=now)
     return locked
+
+
+def _remember_familiar_address(
+    db_session: Session, reservation: Reservation, now: datetime
+) -> None:
+    until = now + FAMILIAR_ADDRESS_FOR
+    db_session.execute(
+        postgresql.insert(LoginThrottle)
+        .values(
+            scope=FAMILIAR_SCOPE,
+            username=reservation.username,
+            address=reservation.address,
+            window_started_at=now,
+            count=0,
+            expires_at=until,
+        )
+        .on_conflict_do_update(
+            index_elements=["scope", "username", "address"], set_={"expires_at": until}
+        )
+    )
 
 
 def purge_expired(db_session: Session, *, now: datetime) -> None:
@@ -322,7 +354,7 @@ def purge_expired(db_session: Session, *, now: datetime) -> None:
 
 def clear_account(*, db_session: Session, username: str) -> int:
     """Forget every counter of an account: its lockouts at every address, its slow-down,
-    its count of successful logins. Returns the number of counters removed.
+    its count of successful logins, its familiar addresses. Returns how many went.
 
     The counters of the addresses themselves stay: they hold other accounts'
     attempts too. Does not commit.

@@ -88,6 +88,21 @@ def test_failures_from_many_addresses_slow_the_account_down_but_never_lock_it(au
     assert login_from(auth_api, OWNER, user.username, DEFAULT_PASSWORD).status_code == 200
 
 
+def test_the_owner_is_not_slowed_down_at_an_address_it_logged_in_from_before(auth_api, db_session):
+    user = make_user(db_session)
+    assert login_from(auth_api, OWNER, user.username, DEFAULT_PASSWORD).status_code == 200
+    # A botnet keeps the account past the slow-down threshold ...
+    for n in range(11):
+        login_from(auth_api, f"203.0.113.{n // 5}", user.username, WRONG)
+    assert login_from(auth_api, "192.0.2.99", user.username, DEFAULT_PASSWORD).status_code == 429
+    # ... but the owner's own address is not slowed down.
+    assert login_from(auth_api, OWNER, user.username, DEFAULT_PASSWORD).status_code == 200
+    # Failures from there still count towards that address's own lock.
+    for _ in range(5):
+        login_from(auth_api, OWNER, user.username, WRONG)
+    assert login_from(auth_api, OWNER, user.username, DEFAULT_PASSWORD).status_code == 429
+
+
 def assert_alike(known, unknown) -> None:
     """Same status, body and headers; Retry-After may differ by the second between them."""
     known_status, known_body, known_headers = comparable(known)
