@@ -182,8 +182,12 @@ class LocalStorage:
                 except BaseException:
                     Path(tmp.name).unlink(missing_ok=True)
                     raise
-        # Two first requests may race here; either result is the same thumbnail.
-        os.replace(tmp.name, target)
+            try:
+                # Two first requests may race here; either result is the same thumbnail.
+                os.replace(tmp.name, target)
+            except BaseException:
+                Path(tmp.name).unlink(missing_ok=True)  # a directory entry needed a block
+                raise
         return target
 
     def delete(self, file_id: uuid.UUID) -> None:
