@@ -187,6 +187,18 @@ class Proxy:
         )
         if not _has_body():
             return self._send(route, headers, body=None)
+        # (After a 400 or 408 about the body, gunicorn drains at most 64 KiB of what is
+        # left and then closes the connection: a stalled client is not waited for.)
+        return self._forward_with_body(route, headers, identity=identity, length=length)
+
+    def _forward_with_body(
+        self,
+        route: Route,
+        headers: dict[str, str],
+        *,
+        identity: ClientIdentity | None,
+        length: int | None,
+    ) -> Response:
         if not route.streams_body:
             # Read whole before the service is asked: its threads never wait on a client.
             with read_whole_body(

@@ -248,6 +248,9 @@ def test_stalled_uploads_are_cut_off_while_another_users_upload_succeeds(stack):
             sock.settimeout(UPLOAD_IDLE + 5)
             status, body = read_status_and_body(sock)
             assert (status, body["error"]["code"]) == (408, "request_timeout")
+            # ... and the connection is closed, not kept waiting for the rest of the body.
+            sock.settimeout(2)
+            assert sock.recv(1) == b""
         cut_off_after = time.monotonic() - opened
         print(f"held uploads cut off {cut_off_after:.2f} s after their last byte")
         assert UPLOAD_IDLE - 0.5 < cut_off_after < UPLOAD_IDLE + 5
