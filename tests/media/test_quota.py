@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import requests
@@ -17,6 +18,7 @@ import sqlalchemy as sa
 
 import media_service
 from media_service.models import MediaFile, UploadReservation, VolumeUsage
+from media_service.quota import STALE_RESERVATION_AGE
 from shared.internal_auth import INTERNAL_TOKEN_HEADER, mint_internal_token
 from tests.media.conftest import (
     FILES,
@@ -149,3 +151,34 @@ def test_a_refused_upload_gives_its_reservation_back(media_api, db_session):
     usage = usage_row(db_session)
     assert (usage.used_bytes, usage.reserved_bytes) == (0, 0)
     assert db_session.scalar(sa.select(sa.func.count()).select_from(UploadReservation)) == 0
+
+
+def test_space_held_by_a_dead_uploads_reservation_is_released_when_an_upload_needs_it(
+    media_api, settings, db_session
+):
+    # A worker killed mid-upload left a reservation of nearly the whole quota behind.
+    quota = settings.media_quota_mb * MB
+    silent_since = datetime.now(UTC) - STALE_RESERVATION_AGE - timedelta(seconds=5)
+    db_session.add(UploadReservation(bytes=quota - 1000, renewed_at=silent_since))
+    db_session.execute(sa.update(VolumeUsage).values(reserved_bytes=quota - 1000))
+    db_session.commit()
+
+    response = upload(media_api, jpeg_bytes(50_000), user=str(uuid.uuid4()))
+
+    assert response.status_code == 201, response.json
+    usage = usage_row(db_session)
+    assert (usage.used_bytes, usage.reserved_bytes) == (50_000, 0)
+    assert db_session.scalar(sa.select(sa.func.count()).select_from(UploadReservation)) == 0
+
+
+def test_a_live_uploads_reservation_is_not_taken_away(media_api, settings, db_session):
+    quota = settings.media_quota_mb * MB
+    db_session.add(UploadReservation(bytes=quota - 1000))  # renewed just now
+    db_session.execute(sa.update(VolumeUsage).values(reserved_bytes=quota - 1000))
+    db_session.commit()
+
+    response = upload(media_api, jpeg_bytes(50_000), user=str(uuid.uuid4()))
+
+    assert response.status_code == 507
+    assert response.json["error"]["code"] == "quota_exceeded"
+    assert usage_row(db_session).reserved_bytes == quota - 1000
