@@ -2,8 +2,9 @@
 
 An upload's reservation grows as its body arrives, never ahead of it by more
 than one step (:data:`RESERVATION_STEP`): each step is one transaction that
-locks the usage row and succeeds only while used + reserved + the step stays
-within the quota, so concurrent uploads serialise on that row and together
+locks the usage row and succeeds only while used + reserved + the bytes about
+to be written stay within the quota (taking up to a step more while there is
+room), so concurrent uploads serialise on that row and together
 can never cross the quota, while a stalled or slow upload holds only what it
 has written plus one step — not the size it declared, nor (chunked) the
 per-file limit. A declared Content-Length that cannot fit in what is free now
