@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -19,15 +20,23 @@ from shared.pagination import DEFAULT_LIMIT, MAX_LIMIT
 # that range a time is a typo (or an attempt to overflow something).
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class Text(String):
-    """A string PostgreSQL can store: text columns cannot hold NUL characters."""
+    """A string PostgreSQL can store: no NUL characters (text columns cannot hold
+    them) and no lone UTF-16 surrogates (not characters; the driver cannot encode them).
+
+    shared.json_body refuses surrogates in JSON bodies already; this names the
+    field wherever else a string comes from.
+    """
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
         text: str = super()._deserialize(value, attr, data, **kwargs)
         if "\x00" in text:
             raise ValidationError("Must not contain NUL characters.")
+        if _SURROGATE.search(text):
+            raise ValidationError("Must not contain lone surrogates (not characters).")
         return text
 
 
