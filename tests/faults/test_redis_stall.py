@@ -9,6 +9,7 @@ The Redis is the stack's own (never the machine's).
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,6 +19,7 @@ from datetime import datetime
 import pytest
 import requests
 import sqlalchemy as sa
+from prometheus_client.mmap_dict import MmapedDict
 
 from shared.db import make_engine
 from tests.e2e.conftest import RunningStack, running_stack
@@ -27,9 +29,10 @@ from tests.support.processes import free_port
 
 PAUSE_MS = 5000
 CONTRACT_SECONDS = 1.0
-# Enough requests after the contract's second, while Redis is still paused, that
-# each of the 4 gateway workers answers several of them.
-MIN_PROBES_AFTER_CONTRACT = 40
+GATEWAY_WORKERS = 4
+# Requests after the contract's second, while Redis is still paused: enough that
+# each gateway worker answers several (and the test checks that each did).
+MIN_PROBES_AFTER_CONTRACT = 24
 
 AUDITED_AS = {
     "logout": "logout",
@@ -45,6 +48,7 @@ def stalling_stack(pg_server_url, tmp_path_factory) -> Iterator[RunningStack]:
         pg_server_url,
         tmp_path_factory.mktemp("redis-stall-var"),
         parts=("auth", "gateway"),
+        gateway_workers=GATEWAY_WORKERS,
         RATE_LIMIT_DEFAULT="100000/minute",
         RATE_LIMIT_LOGIN="100000/minute",
         REDIS_TIMEOUT_SECONDS="0.25",
@@ -75,7 +79,7 @@ class Prober:
         self.headers = bearer(token)
         self.probes: list[Probe] = []
         self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._run) for _ in range(2)]
+        self._threads = [threading.Thread(target=self._run) for _ in range(4)]
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -96,6 +100,33 @@ class Prober:
 
     def sent_between(self, start: float, end: float) -> list[Probe]:
         return [p for p in self.probes if start <= p.sent_at < end]
+
+
+def refusals_by_worker(stack: RunningStack) -> dict[str, float]:
+    """How many 401s each gateway worker has answered so far, from its own metrics file."""
+    refusals: dict[str, float] = {}
+    for path in (stack.settings.var_dir / "metrics" / "gateway").glob("counter_*.db"):
+        for key, value, *_ in MmapedDict.read_all_values_from_file(str(path)):
+            _, sample, labels, _ = json.loads(key)
+            if sample == "frota_http_requests_total" and labels["status"] == "401":
+                refusals[path.stem] = refusals.get(path.stem, 0.0) + value
+    return refusals
+
+
+class WorkerRefusals:
+    """Which gateway workers answered 401 between ``start()`` and ``stop()``."""
+
+    def __init__(self, stack: RunningStack) -> None:
+        self.stack = stack
+        self.before: dict[str, float] = {}
+        self.workers: set[str] = set()
+
+    def start(self) -> None:
+        self.before = refusals_by_worker(self.stack)
+
+    def stop(self) -> None:
+        after = refusals_by_worker(self.stack)
+        self.workers = {w for w, n in after.items() if n > self.before.get(w, 0.0)}
 
 
 def committed_at(stack: RunningStack, user_id: str, ending: str) -> float:
@@ -173,6 +204,7 @@ def test_a_change_committed_while_redis_pauses_writes_takes_effect_within_a_seco
     user = new_user(http, stack)
     admin = admin_token(http, stack)
     warm_up(http, stack, user)
+    refusals = WorkerRefusals(stack)
     with Prober(stack, user["access_token"]) as prober:
         time.sleep(0.2)
         stack.redis.execute_command("CLIENT", "PAUSE", PAUSE_MS, "WRITE")
@@ -181,10 +213,15 @@ def test_a_change_committed_while_redis_pauses_writes_takes_effect_within_a_seco
         committed = committed_at(stack, user["id"], ending)
         # Redis still answers reads, still paused: its answer is the stale one.
         assert time.time() < committed + CONTRACT_SECONDS + 1.5 < pause_ends
-        time.sleep(max(0.0, pause_ends - time.time()) + 0.3)
+        time.sleep(max(0.0, committed + CONTRACT_SECONDS - time.time()))
+        refusals.start()
+        time.sleep(max(0.0, pause_ends - 0.1 - time.time()))
+        refusals.stop()
+        time.sleep(0.4)
         caught_up = redis_caught_up(stack)
         time.sleep(0.5)
     assert_rejected_within_a_second(prober, committed, pause_ends - 0.1)
+    assert len(refusals.workers) >= GATEWAY_WORKERS, refusals.workers
     assert caught_up, versions(stack)
     # After the pause, Redis caught up and the token stays rejected.
     after = prober.sent_between(pause_ends + 0.3, time.time())
@@ -202,6 +239,7 @@ def test_a_change_committed_while_redis_is_down_holds_when_it_returns_with_older
     user = new_user(http, stack)
     admin = admin_token(http, stack)
     warm_up(http, stack, user)
+    refusals = WorkerRefusals(stack)
     stack.redis.save()
     with Prober(stack, user["access_token"]) as prober:
         time.sleep(0.2)
@@ -212,10 +250,14 @@ def test_a_change_committed_while_redis_is_down_holds_when_it_returns_with_older
             stack.redis_process.start()
         committed = committed_at(stack, user["id"], ending)
         # Back at once, with the old state: not to be believed until it has caught up.
-        time.sleep(max(0.0, committed + CONTRACT_SECONDS + 2.0 - time.time()))
+        time.sleep(max(0.0, committed + CONTRACT_SECONDS - time.time()))
+        refusals.start()
+        time.sleep(2.0)
         caught_up = redis_caught_up(stack)
         time.sleep(0.5)
+        refusals.stop()
     # Rejected from a second after the commit on: while Redis was down, after it
     # came back stale, and after it caught up.
     assert_rejected_within_a_second(prober, committed, time.time())
+    assert len(refusals.workers) >= GATEWAY_WORKERS, refusals.workers
     assert caught_up, versions(stack)
