@@ -48,12 +48,13 @@ EXIF_TIME_FORMAT = "%Y:%m:%d %H:%M:%S"
 UNREADABLE = (UnidentifiedImageError, OSError, SyntaxError, ValueError)
 # thumbnail()'s first, cheap reduction stops at twice the final size (then resamples).
 REDUCING_GAP = 2.0
-# Memory a decoder holds per pixel, relative to the 4 bytes of Pillow's RGB(A)
-# image, measured with Pillow 13 and pillow-heif 1.8 on 24 MP pictures: PNG
-# and JPEG 4 bytes, HEIC about 7 (libheif keeps its own planes), WebP about 15
-# (its decoder copies the picture twice). Alpha doubles it: resampling works
-# on a premultiplied copy.
-DECODE_WEIGHT = {"HEIF": 2, "WEBP": 4}
+# Bytes a decode holds per pixel, measured with Pillow 13 and pillow-heif 1.8
+# on 24 MP pictures: Pillow's own image takes 4 (RGB too), HEIC about 7
+# (libheif keeps its own planes), WebP about 15 (its decoder copies the
+# picture twice). Alpha doubles it: resampling works on a premultiplied copy.
+# A pixel of the bound is 4 bytes; others count in proportion.
+PILLOW_BYTES_PER_PIXEL = 4
+DECODE_BYTES_PER_PIXEL = {"HEIF": 7, "WEBP": 16}
 
 
 @dataclass(frozen=True)
@@ -162,10 +163,10 @@ def decode_cost(image: Image.Image, size: int) -> int:
     # Only JPEG (and MPO, the JPEG of multi-picture cameras) sets "progressive".
     progressive = bool(image.info.get("progressive"))
     pixels = full if progressive else image.width * image.height
-    weight = DECODE_WEIGHT.get(image.format or "", 1)
+    per_pixel = DECODE_BYTES_PER_PIXEL.get(image.format or "", PILLOW_BYTES_PER_PIXEL)
     if "A" in image.mode or "transparency" in image.info:
-        weight *= 2
-    return pixels * weight
+        per_pixel *= 2
+    return pixels * per_pixel // PILLOW_BYTES_PER_PIXEL
 
 
 def make_thumbnail(source: Path, size: int, *, max_pixels: int, decoder: Decoder) -> bytes:

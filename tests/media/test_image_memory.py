@@ -24,6 +24,7 @@ import requests
 from PIL import Image
 
 from media_service.images import decode_cost
+from shared.config import Settings
 from shared.internal_auth import INTERNAL_TOKEN_HEADER, mint_internal_token
 from tests.e2e.conftest import RunningStack, running_stack
 from tests.media.conftest import FILES, MB, multipart
@@ -202,3 +203,7 @@ def test_decode_cost_counts_what_a_thumbnail_really_decodes(tmp_path):
         assert decode_cost(transparent, 160) == 2 * 400 * 300
     with opened(Image.new("RGB", (400, 300)), "c.webp") as webp:
         assert decode_cost(webp, 160) == 4 * 400 * 300
+    with opened(Image.new("RGB", (400, 300)), "d.heic") as heic:
+        assert decode_cost(heic, 160) == 400 * 300 * 7 // 4
+    # So an iPhone's 24 MP HEIC (5712 x 4284) still gets its thumbnails by default.
+    assert Settings().media_max_image_pixels > 5712 * 4284 * 7 // 4
