@@ -4,7 +4,9 @@ by the gateway and by every service, over a raw socket."""
 from __future__ import annotations
 
 import pytest
+import requests
 
+from tests.e2e.helpers import admin_token
 from tests.security.conftest import PARTS
 from tests.security.rawhttp import exchange
 
@@ -62,3 +64,21 @@ def test_a_refused_request_line_is_not_quoted_in_the_logs(logged_stack):
     exchange(logged_stack.settings.port_of("auth"), f"BAD {secret}\r\n\r\n".encode())
 
     assert secret not in logged_stack.log_text()
+
+
+def test_a_request_the_gateway_takes_but_a_service_refuses_is_still_json(logged_stack):
+    # 97 header fields pass the gateway's gunicorn (limit 100); with the headers
+    # the gateway adds, the service's gunicorn refuses them.
+    with requests.Session() as http:
+        token = admin_token(http, logged_stack)
+    fields = "".join(f"X-Field-{n}: x\r\n" for n in range(97))
+    request = (
+        f"GET /api/v1/fleet/vehicles HTTP/1.1\r\nHost: frota.example\r\n"
+        f"Authorization: Bearer {token}\r\n{fields}Connection: close\r\n\r\n"
+    )
+
+    response = exchange(logged_stack.settings.gateway_port, request.encode())
+
+    assert response.status in {200, 431}
+    assert response.headers["content-type"] == "application/json"
+    assert b"<html" not in response.body.lower()
