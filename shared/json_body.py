@@ -92,7 +92,11 @@ def parse_json(data: bytes | str) -> Any:
         raise malformed(f"The document nests deeper than {MAX_DEPTH} levels") from None
     except ValueError as exc:
         raise malformed(f"The body is not valid JSON: {_position(exc)}") from None
-    _check_strings_and_depth(document, check_strings=_SURROGATE_ESCAPE.search(raw) is not None)
+    check_strings = _SURROGATE_ESCAPE.search(raw) is not None
+    # Fewer brackets than the depth limit cannot nest past it: most bodies skip the walk.
+    could_nest_too_deep = raw.count(b"[") + raw.count(b"{") > MAX_DEPTH
+    if check_strings or could_nest_too_deep:
+        _check_strings_and_depth(document, check_strings=check_strings)
     return document
 
 
