@@ -236,6 +236,11 @@ class Settings:
             raise ConfigError("MEDIA_IMAGE_DECODES must be at least 1")
         if settings.backup_keep_days < 1:
             raise ConfigError("BACKUP_KEEP_DAYS must be at least 1")
+        if settings.body_buffer_mb * 1024 < settings.json_max_body_kb:
+            # Else a body the limit allows could never be read: refused however quiet it is.
+            raise ConfigError("BODY_BUFFER_MB must hold at least one body of JSON_MAX_BODY_KB")
+        if min(settings.max_uploads_in_flight, settings.max_uploads_in_flight_per_user) < 1:
+            raise ConfigError("MAX_UPLOADS_IN_FLIGHT(_PER_USER) must be at least 1")
         return settings
 
     @property

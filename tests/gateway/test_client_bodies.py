@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from shared.config import ConfigError
 from tests.gateway.conftest import access_token, served
 
 VEHICLES = "/api/v1/fleet/vehicles"
@@ -410,3 +411,21 @@ def test_a_client_that_stops_reading_a_download_frees_the_service_thread(make_ga
                 assert service.write_failed.wait(10), "the service is still writing"
     finally:
         service.close()
+
+
+# --- settings that would refuse every request --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"BODY_BUFFER_MB": "1", "JSON_MAX_BODY_KB": "2048"}, "BODY_BUFFER_MB"),
+        ({"MAX_UPLOADS_IN_FLIGHT": "0"}, "MAX_UPLOADS_IN_FLIGHT"),
+        ({"MAX_UPLOADS_IN_FLIGHT_PER_USER": "0"}, "MAX_UPLOADS_IN_FLIGHT"),
+    ],
+)
+def test_limits_that_would_refuse_every_body_or_upload_are_refused_at_start(
+    make_gateway, env, named
+):
+    with pytest.raises(ConfigError, match=named):
+        make_gateway(**env)
