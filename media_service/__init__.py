@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import ClientDisconnected
 
 from media_service import internal_routes, quota, retention, routes
-from media_service.images import Decoder
+from media_service.images import Decoder, decode_lock_dir
 from media_service.storage import HashingFile, LocalStorage
 from shared.config import Settings
 from shared.db import Database, current_session
@@ -91,7 +91,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.config["MAX_CONTENT_LENGTH"] = settings.media_max_upload_mb * MB + MULTIPART_OVERHEAD
     app.extensions["media_storage"] = LocalStorage(settings.media_root)
     app.extensions["media_decoder"] = Decoder(
-        settings.media_image_decodes, settings.media_image_decode_wait_seconds
+        settings.media_image_decodes,
+        settings.media_image_decode_wait_seconds,
+        decode_lock_dir(settings.media_root),
     )
     app.teardown_request(clean_up_upload)
     app.register_blueprint(routes.bp)

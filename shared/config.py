@@ -94,7 +94,7 @@ class Settings:
     media_retention_days: int = 60
     # Pixels a thumbnail may decode (JPEG/HEIC reduced first; WebP and alpha weigh more).
     media_max_image_pixels: int = 50_000_000
-    media_image_decodes: int = 1
+    media_image_decodes: int = 2
     media_image_decode_wait_seconds: float = 5.0
     media_upload_idle_seconds: float = 60.0
     json_max_body_kb: int = 1024
@@ -180,7 +180,7 @@ class Settings:
             media_quota_mb=_int(env, "MEDIA_QUOTA_MB", 10240),
             media_retention_days=_int(env, "MEDIA_RETENTION_DAYS", 60),
             media_max_image_pixels=_int(env, "MEDIA_MAX_IMAGE_PIXELS", 50_000_000),
-            media_image_decodes=_int(env, "MEDIA_IMAGE_DECODES", 1),
+            media_image_decodes=_int(env, "MEDIA_IMAGE_DECODES", 2),
             media_image_decode_wait_seconds=_float(env, "MEDIA_IMAGE_DECODE_WAIT_SECONDS", 5.0),
             media_upload_idle_seconds=_float(env, "MEDIA_UPLOAD_IDLE_SECONDS", 60.0),
             json_max_body_kb=_int(env, "JSON_MAX_BODY_KB", 1024),
