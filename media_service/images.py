@@ -3,7 +3,8 @@
 Memory stays bounded whatever the image: the upload check reads headers only
 (never pixels); a thumbnail decodes at most ``max_pixels`` (weighted by what
 each decoder really holds), JPEG and HEIC decoding reduced where they can;
-and each process decodes at most a few images at a time (:class:`Decoder`).
+and the media workers of one machine decode at most a few images at a time
+between them (:class:`Decoder`).
 """
 
 from __future__ import annotations
