@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 from flask import Flask, Response, g, request
 
 from gateway.client_ip import is_trusted, parse_networks
 from shared.config import Settings
+from shared.errors import APIError
+from shared.json_body import parse_json
 
 # JSON needs no scripts, styles or frames; the docs page loads Swagger UI.
 JSON_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
@@ -34,8 +34,9 @@ def _came_over_https(trusted_peer: bool) -> bool:
     if request.headers.get("X-Forwarded-Proto", "").lower() == "https":
         return True
     try:
-        visitor = json.loads(request.headers.get("CF-Visitor", "{}"))
-    except ValueError:
+        # The strict parser: a deeply nested header is a RecursionError to json.loads.
+        visitor = parse_json(request.headers.get("CF-Visitor", "{}"))
+    except APIError:
         return False
     return isinstance(visitor, dict) and visitor.get("scheme") == "https"
 

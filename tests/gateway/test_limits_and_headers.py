@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.gateway.conftest import access_token, bearer
 
 VEHICLES = "/api/v1/fleet/vehicles"
@@ -72,6 +74,18 @@ def test_security_headers_and_hsts_only_over_https_from_a_trusted_proxy(make_gat
         "/livez", headers={"CF-Visitor": '{"scheme":"https"}'}, environ_base={"REMOTE_ADDR": PROXY}
     )
     assert "Strict-Transport-Security" in cloudflare.headers
+
+
+@pytest.mark.parametrize(
+    "visitor", ["[" * 100_000, '{"scheme": "\\ud800"}', "not json", '"https"', "1e999"]
+)
+def test_a_hostile_cf_visitor_header_from_a_trusted_proxy_is_plain_http(make_gateway, visitor):
+    client = make_gateway(TRUSTED_PROXIES=f"{PROXY}/32").test_client()
+    answer = client.get(
+        "/livez", headers={"CF-Visitor": visitor}, environ_base={"REMOTE_ADDR": PROXY}
+    )
+    assert answer.status_code == 200
+    assert "Strict-Transport-Security" not in answer.headers
 
 
 def test_cors_allows_only_listed_origins(make_gateway, upstream):
