@@ -391,6 +391,7 @@ def _restore_database(backup: Backup, manifest: dict[str, Any], database_url: st
                 proc.stdin.write(f"DROP SCHEMA IF EXISTS {schemas} CASCADE;\n".encode())
                 shutil.copyfileobj(dump, proc.stdin, CHUNK)
                 proc.stdin.write(_media_rows_as_restored(manifest).encode())
+                proc.stdin.write(REVOCATIONS_AS_RESTORED.encode())
         except BrokenPipeError:
             pass  # psql stopped at an error: its exit status and stderr tell
         if proc.wait() != 0:
@@ -421,6 +422,21 @@ DO $restore$ BEGIN
   END IF;
 END $restore$;
 """  # noqa: S608
+
+
+# Redis may hold a revocation version from before the restore, above the restored
+# one: the gateway would take it as complete and miss the next revocation whose
+# publish fails. Raising the restored version past any count of revocations
+# (a millisecond clock) makes Redis "behind", so the gateway reloads it from
+# PostgreSQL before believing it again.
+REVOCATIONS_AS_RESTORED = """
+DO $restore$ BEGIN
+  IF to_regclass('auth.revocation_version') IS NOT NULL THEN
+    UPDATE auth.revocation_version
+      SET version = greatest(version + 1, (extract(epoch FROM clock_timestamp()) * 1000)::bigint);
+  END IF;
+END $restore$;
+"""
 
 
 def _replace_media(staging: Path, manifest: dict[str, Any], media_root: Path) -> None:
