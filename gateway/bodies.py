@@ -78,7 +78,7 @@ def request_timeout(message: str) -> APIError:
 
 def malformed_body() -> APIError:
     return APIError(
-        400, "bad_request", "The request body is malformed or ended before it was complete"
+        400, "malformed_body", "The request body is malformed or ended before it was complete"
     )
 
 

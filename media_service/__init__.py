@@ -74,7 +74,7 @@ class _IdleBody:
             if isinstance(exc.__context__, TimeoutError):
                 raise APIError(
                     408,
-                    "body_timeout",
+                    "request_timeout",
                     "The upload stalled: no bytes arrived for too long",
                     headers={"Connection": "close"},
                 ) from None

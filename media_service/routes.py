@@ -84,7 +84,7 @@ def _limit_body_idle(seconds: float) -> None:
 @bp.doc(
     summary="Upload a photo, receipt or document (multipart)",
     responses={
-        408: "No bytes arrived for MEDIA_UPLOAD_IDLE_SECONDS (body_timeout)",
+        408: "No bytes arrived for MEDIA_UPLOAD_IDLE_SECONDS (request_timeout)",
         413: "Over MEDIA_MAX_UPLOAD_MB (file_too_large)",
         415: "Not JPEG, PNG, WebP, HEIC or PDF by its bytes, or not what was declared",
         507: "The upload would cross MEDIA_QUOTA_MB (quota_exceeded), "

@@ -53,7 +53,7 @@ def test_a_malformed_chunked_body_is_one_400_json_answer(e2e_stack, path, case):
     status_line = data.split(b"\r\n", 1)[0]
     assert status_line.startswith(b"HTTP/1.1 400"), data[:300]
     assert b"application/json" in data.split(b"\r\n\r\n", 1)[0].lower()
-    assert b'"bad_request"' in data
+    assert b'"malformed_body"' in data
     assert b"<html" not in data.lower()
     assert data.count(b"HTTP/1.1 ") <= 1, data  # no second answer of gunicorn's own
 

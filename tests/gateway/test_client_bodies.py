@@ -184,7 +184,7 @@ def test_a_malformed_chunked_body_is_400_json_and_never_reaches_the_service(
             response = read_response(sock)
     assert response.status in (400, 413), (name, response)
     assert response.headers["content-type"] == "application/json"
-    assert response.json()["error"]["code"] in ("bad_request", "payload_too_large")
+    assert response.json()["error"]["code"] in ("malformed_body", "payload_too_large")
     assert upstream.received == []
 
 
@@ -196,7 +196,7 @@ def test_a_chunked_body_cut_off_is_400_json(gateway_app, upstream):
         with open_request(url, head, b"a\r\nonly") as sock:
             sock.shutdown(socket.SHUT_WR)  # the client is done sending: the body is truncated
             response = read_response(sock)
-    assert_raw_json_error(response, 400, "bad_request")
+    assert_raw_json_error(response, 400, "malformed_body")
     assert upstream.received == []
 
 

@@ -140,7 +140,7 @@ def test_a_stalled_upload_is_cut_off_with_408_and_gives_everything_back(
         elapsed = time.monotonic() - started
 
     assert [status for status, _ in answers] == [408] * 4
-    assert {body["error"]["code"] for _, body in answers} == {"body_timeout"}
+    assert {body["error"]["code"] for _, body in answers} == {"request_timeout"}
     assert elapsed < 5
     wait_until(lambda: reservations(committed_database) == 0)
     assert stored_files(settings.media_root) == []
@@ -168,6 +168,6 @@ def test_gunicorn_media_workers_cut_off_a_stalled_upload_and_keep_serving(pg_ser
         health = requests.get(f"{url}/health", timeout=5)
 
     assert [status for status, _ in answers] == [408] * 4
-    assert {body["error"]["code"] for _, body in answers} == {"body_timeout"}
+    assert {body["error"]["code"] for _, body in answers} == {"request_timeout"}
     assert elapsed < 5
     assert health.status_code == 200
