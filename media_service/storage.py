@@ -8,7 +8,9 @@ temporary file that the reconcile step removes. Thumbnails are a cache under
 
 A full disk (ENOSPC, or EDQUOT under a filesystem quota) is not the media
 quota: every write to the volume turns it into 507 ``insufficient_storage``,
-and whatever was half-written is removed by its owner.
+and whatever was half-written is removed by its owner. A volume that refuses
+writes altogether (mounted read-only, wrong owner, I/O errors) is the
+operator's to fix: 503 ``storage_unavailable``, never a 500.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ THUMBNAILS = ".thumbnails"
 HEAD_BYTES = 512
 # What a full filesystem says: out of blocks or inodes, or over a filesystem quota.
 DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+# What a volume that takes no writes at all says.
+VOLUME_BROKEN = frozenset({errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO})
 
 
 def insufficient_storage() -> APIError:
@@ -45,16 +49,31 @@ def insufficient_storage() -> APIError:
     )
 
 
+def storage_unavailable() -> APIError:
+    return APIError(
+        503,
+        "storage_unavailable",
+        "The media volume does not accept writes right now; try again later",
+        headers={"Retry-After": "60"},
+    )
+
+
 @contextmanager
 def disk_full_is_507() -> Iterator[None]:
-    """Turn a full filesystem under the block into 507 ``insufficient_storage``."""
+    """Turn a full filesystem under the block into 507 ``insufficient_storage``.
+
+    A volume that takes no writes at all is 503 ``storage_unavailable``.
+    """
     try:
         yield
     except OSError as exc:
-        if exc.errno not in DISK_FULL:
-            raise
-        logger.warning("media volume full: %s", exc)
-        raise insufficient_storage() from None
+        if exc.errno in DISK_FULL:
+            logger.warning("media volume full: %s", exc)
+            raise insufficient_storage() from None
+        if exc.errno in VOLUME_BROKEN:
+            logger.error("media volume refuses writes: %s", exc)
+            raise storage_unavailable() from None
+        raise
 
 
 class HashingFile:

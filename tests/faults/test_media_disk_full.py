@@ -166,3 +166,30 @@ def test_a_full_disk_is_507_insufficient_storage_and_reads_keep_working(media_on
     # Room again: uploads work again, with nothing to repair.
     (root / "filler").unlink()
     assert post_file(url, settings, user, jpeg_bytes(20 * KB)).status_code == 201
+
+
+def test_a_volume_remounted_read_only_is_503_storage_unavailable_and_reads_keep_working(
+    media_on_small_volume,
+):
+    url, settings, database = media_on_small_volume
+    user = str(uuid.uuid4())
+    created = post_file(url, settings, user, jpeg_bytes(20 * KB))
+    assert created.status_code == 201, created.text
+    before = accounting(database)
+
+    # What an operator meets after the kernel remounts a failing disk read-only.
+    subprocess.run(["mount", "-o", "remount,ro", str(settings.media_root)], check=True)
+    try:
+        refused = post_file(url, settings, user, jpeg_bytes(20 * KB))
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["error"]["code"] == "storage_unavailable"
+        assert refused.headers["Retry-After"]
+        assert accounting(database) == before
+        reader = headers_for(settings, user)
+        content = requests.get(
+            f"{url}{FILES}/{created.json()['id']}/content", headers=reader, timeout=10
+        )
+        assert content.status_code == 200
+    finally:
+        subprocess.run(["mount", "-o", "remount,rw", str(settings.media_root)], check=True)
+    assert post_file(url, settings, user, jpeg_bytes(20 * KB)).status_code == 201
