@@ -4,6 +4,7 @@ stalls is broken off; uploads in flight are bounded. A client's fault is its own
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -203,6 +204,18 @@ def test_a_chunked_body_cut_off_is_400_json(gateway_app, upstream):
 # --- uploads: streamed, broken off when they stall, bounded in number -----------------------
 
 
+def close_listener(listener: socket.socket) -> None:
+    """Stop a listening socket that a thread is blocked accepting on.
+
+    close() alone does not wake the blocked accept(), which keeps the port
+    listening and would answer one later connection of another test.
+    shutdown() does: accept() fails at once and the thread ends.
+    """
+    with contextlib.suppress(OSError):
+        listener.shutdown(socket.SHUT_RDWR)
+    listener.close()
+
+
 class MediaStandIn:
     """A service that reads each request off the wire the way a thread of the media service
     does — headers, then the body to its Content-Length — and records how each ended: a
@@ -263,7 +276,8 @@ class MediaStandIn:
             )
 
     def close(self) -> None:
-        self.listener.close()
+        close_listener(self.listener)
+        self.thread.join(5)
 
 
 @pytest.fixture
@@ -370,7 +384,8 @@ class EndlessDownload:
     def __init__(self) -> None:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.write_failed = threading.Event()
-        threading.Thread(target=self._serve, daemon=True).start()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
 
     @property
     def url(self) -> str:
@@ -396,7 +411,8 @@ class EndlessDownload:
                 self.write_failed.set()
 
     def close(self) -> None:
-        self.listener.close()
+        close_listener(self.listener)
+        self.thread.join(5)
 
 
 def test_a_client_that_stops_reading_a_download_frees_the_service_thread(make_gateway):
