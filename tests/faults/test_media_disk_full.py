@@ -22,12 +22,12 @@ import sqlalchemy as sa
 import media_service
 from media_service.models import MediaFile, UploadReservation, VolumeUsage
 from shared.db import Database, make_engine
-from shared.internal_auth import INTERNAL_TOKEN_HEADER, mint_internal_token
 from shared.migrations import upgrade
 from tests.conftest import make_settings
 from tests.media.conftest import FILES, multipart, serving
 from tests.support.database import scratch_database
 from tests.support.files import jpeg_bytes, photo_with_exif
+from tests.support.identity import gateway_credential
 
 DISK_MB = 8
 KB = 1024
@@ -66,15 +66,7 @@ def media_on_small_volume(pg_server_url, redis_url, tmp_path, small_volume):
 
 
 def headers_for(settings, user: str, role: str = "driver") -> dict[str, str]:
-    token = mint_internal_token(
-        settings.internal_secret_key,
-        issuer="gateway",
-        audience="media",
-        request_id=uuid.uuid4().hex,
-        user_id=user,
-        role=role,
-    )
-    return {INTERNAL_TOKEN_HEADER: token}
+    return gateway_credential(settings.internal_secret_key, "media", user_id=user, role=role)
 
 
 def post_file(url: str, settings, user: str, data: bytes) -> requests.Response:

@@ -26,9 +26,9 @@ from PIL import Image
 
 from media_service.images import decode_cost
 from shared.config import Settings
-from shared.internal_auth import INTERNAL_TOKEN_HEADER, mint_internal_token
 from tests.e2e.conftest import RunningStack, running_stack
 from tests.media.conftest import FILES, MB, multipart
+from tests.support.identity import gateway_credential
 
 # Small enough for the test to be quick, large enough for real photos' thumbnails.
 MAX_PIXELS = 16_000_000
@@ -127,15 +127,9 @@ class RssSampler:
 
 
 def credential(settings, role: str = "manager") -> dict[str, str]:
-    token = mint_internal_token(
-        settings.internal_secret_key,
-        issuer="gateway",
-        audience="media",
-        request_id=uuid.uuid4().hex,
-        user_id=str(uuid.uuid4()),
-        role=role,
+    return gateway_credential(
+        settings.internal_secret_key, "media", user_id=str(uuid.uuid4()), role=role
     )
-    return {INTERNAL_TOKEN_HEADER: token}
 
 
 def test_hostile_images_are_uploaded_and_thumbnailed_concurrently_within_bounded_memory(

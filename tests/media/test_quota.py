@@ -19,7 +19,6 @@ import sqlalchemy as sa
 import media_service
 from media_service.models import MediaFile, UploadReservation, VolumeUsage
 from media_service.quota import STALE_RESERVATION_AGE
-from shared.internal_auth import INTERNAL_TOKEN_HEADER, mint_internal_token
 from tests.media.conftest import (
     FILES,
     MB,
@@ -30,18 +29,11 @@ from tests.media.conftest import (
     usage_row,
 )
 from tests.support.files import jpeg_bytes
+from tests.support.identity import gateway_credential
 
 
 def credential(settings, *, user, role="driver"):
-    token = mint_internal_token(
-        settings.internal_secret_key,
-        issuer="gateway",
-        audience="media",
-        request_id=uuid.uuid4().hex,
-        user_id=user,
-        role=role,
-    )
-    return {INTERNAL_TOKEN_HEADER: token}
+    return gateway_credential(settings.internal_secret_key, "media", user_id=user, role=role)
 
 
 def wait_until(condition, timeout=10.0):

@@ -33,13 +33,12 @@ from media_service.models import MediaFile, UploadReservation, VolumeUsage
 from media_service.storage import LocalStorage
 from shared.config import Settings
 from shared.db import Database, make_engine
-from shared.internal_auth import INTERNAL_TOKEN_HEADER, mint_internal_token
 from tests.media.conftest import MB, multipart, serving, store_files
 from tests.ops.conftest import ops_env
 from tests.support import factories
 from tests.support.database import scratch_database
 from tests.support.files import jpeg_bytes, pdf_bytes, png_bytes
-from tests.support.identity import ApiClient
+from tests.support.identity import ApiClient, gateway_credential
 
 SCHEMAS = ("auth", "fleet", "media")
 
@@ -377,15 +376,9 @@ def test_a_backup_taken_while_files_are_uploaded_and_deleted_restores_every_row_
     failures: list[str] = []
 
     def credential() -> dict[str, str]:
-        token = mint_internal_token(
-            ops_settings.internal_secret_key,
-            issuer="gateway",
-            audience="media",
-            request_id=uuid.uuid4().hex,
-            user_id=manager,
-            role="manager",
+        return gateway_credential(
+            ops_settings.internal_secret_key, "media", user_id=manager, role="manager"
         )
-        return {INTERNAL_TOKEN_HEADER: token}
 
     def upload(url: str) -> None:
         body, content_type = multipart(jpeg_bytes(40_000))

@@ -11,6 +11,21 @@ from werkzeug.test import TestResponse
 from shared.internal_auth import INTERNAL_TOKEN_HEADER, mint_internal_token
 
 
+def gateway_credential(
+    secret: str, service: str, *, user_id: str | None = None, role: str | None = None
+) -> dict[str, str]:
+    """The header the gateway would send ``service`` for this user (anonymous without one)."""
+    token = mint_internal_token(
+        secret,
+        issuer="gateway",
+        audience=service,
+        request_id=uuid.uuid4().hex,
+        user_id=user_id,
+        role=role,
+    )
+    return {INTERNAL_TOKEN_HEADER: token}
+
+
 class ApiClient:
     """A Flask test client that acts for a user (or anonymously, like login)."""
 
@@ -21,15 +36,7 @@ class ApiClient:
         self.client = app.test_client()
 
     def headers_for(self, user_id: str | None = None, role: str | None = None) -> dict[str, str]:
-        token = mint_internal_token(
-            self.secret,
-            issuer="gateway",
-            audience=self.service,
-            request_id=uuid.uuid4().hex,
-            user_id=user_id,
-            role=role,
-        )
-        return {INTERNAL_TOKEN_HEADER: token}
+        return gateway_credential(self.secret, self.service, user_id=user_id, role=role)
 
     def call(
         self, method: str, path: str, *, user: Any = None, role: str | None = None, **kwargs: Any
