@@ -7,7 +7,7 @@ from apiflask.fields import UUID, Boolean, Email, Integer, String
 from apiflask.validators import Length, OneOf
 
 from auth_service.models import ROLES
-from shared.schemas import PageQuery, Text, UTCDateTime, page_of
+from shared.schemas import Name, PageQuery, Text, UTCDateTime, page_of
 
 
 class LoginIn(Schema):
@@ -45,7 +45,7 @@ class UserOut(Schema):
 
 class UserCreateIn(Schema):
     username = Text(required=True, validate=Length(3, 64))
-    full_name = Text(required=True, validate=Length(1, 200))
+    full_name = Name(required=True, validate=Length(1, 200))
     email = Email(load_default=None, allow_none=True)
     role = String(required=True, validate=OneOf(ROLES))
     password = Text(load_default=None, validate=Length(1, 1024))
@@ -56,7 +56,7 @@ class UserCreatedOut(UserOut):
 
 
 class UserUpdateIn(Schema):
-    full_name = Text(validate=Length(1, 200))
+    full_name = Name(validate=Length(1, 200))
     email = Email(allow_none=True)
     role = String(validate=OneOf(ROLES))
     is_active = Boolean()

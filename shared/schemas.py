@@ -40,6 +40,31 @@ class Text(String):
         return text
 
 
+# What would make a name read as something it is not: control characters (line
+# breaks included), bidi controls that reorder what follows (U+202E shows
+# "evil\u202eexe.pdf" as "evilfdp.exe"), and invisible characters that make two
+# names look alike. ZWJ/ZWNJ stay: Persian and Indic names need them.
+_MISLEADING_IN_NAMES = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b\u200e\u200f\u202a-\u202e"
+    "\u2060-\u2064\u2066-\u2069\ufeff]"
+)
+
+
+class Name(Text):
+    """A name a person reads as an identity (a user's or a driver's full name): one
+    line, without bidi controls or invisible characters."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        found = _MISLEADING_IN_NAMES.search(text)
+        if found:
+            raise ValidationError(
+                f"Must not contain control, bidi or invisible characters "
+                f"(found U+{ord(found.group()):04X})."
+            )
+        return text
+
+
 class UTCDateTime(fields.DateTime):
     """RFC 3339 in UTC with a ``Z``; input must carry an offset (naive times are ambiguous)
     and lie between 1970 and 2199."""

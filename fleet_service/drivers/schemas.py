@@ -7,12 +7,12 @@ from apiflask.fields import UUID, Date, String
 from apiflask.validators import Length, OneOf
 
 from fleet_service.drivers.models import LICENSE_CATEGORIES
-from shared.schemas import PageQuery, Text, UTCDateTime, page_of
+from shared.schemas import Name, PageQuery, Text, UTCDateTime, page_of
 
 
 class DriverCreateIn(Schema):
     user_id = UUID(required=True, metadata={"description": "The driver's user (auth service)"})
-    full_name = Text(
+    full_name = Name(
         load_default=None,
         validate=Length(1, 200),
         metadata={"description": "Defaults to the user's full name"},
@@ -23,7 +23,7 @@ class DriverCreateIn(Schema):
 
 
 class DriverUpdateIn(Schema):
-    full_name = Text(validate=Length(1, 200))
+    full_name = Name(validate=Length(1, 200))
     license_number = Text(validate=Length(1, 32))
     license_category = String(validate=OneOf(LICENSE_CATEGORIES))
     license_expires_on = Date()

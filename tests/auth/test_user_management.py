@@ -102,3 +102,19 @@ def test_unknown_user_is_404(auth_api, db_session):
     admin = make_user(db_session, role="admin")
     response = auth_api.get(f"{USERS}/00000000-0000-0000-0000-000000000000", user=admin)
     assert response.status_code == 404
+
+
+def test_a_full_name_that_would_read_as_someone_else_is_422_naming_it(auth_api, db_session):
+    admin = make_user(db_session, role="admin")
+    user = make_user(db_session)
+    spoof = "Admin\u202e nimdA"  # shown reversed after the override
+    created = auth_api.post(
+        USERS, user=admin, json={"username": "spoofer", "full_name": spoof, "role": "driver"}
+    )
+    assert created.status_code == 422
+    assert list(created.json["error"]["details"]) == ["full_name"]
+    renamed = auth_api.call(
+        "PATCH", f"{USERS}/{user.id}", user=admin, json={"full_name": "Ana\u200b"}
+    )
+    assert renamed.status_code == 422
+    assert list(renamed.json["error"]["details"]) == ["full_name"]

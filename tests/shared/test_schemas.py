@@ -6,7 +6,7 @@ import pytest
 from apiflask import Schema
 from marshmallow import ValidationError
 
-from shared.schemas import Text
+from shared.schemas import Name, Text
 
 
 class NoteIn(Schema):
@@ -24,3 +24,41 @@ def test_a_text_field_refuses_nul_and_lone_surrogates_naming_the_field(value):
 @pytest.mark.parametrize("value", ["São Paulo", "😀", "\U0001f600 pair", "ÅÄÖ", ""])
 def test_a_text_field_keeps_every_real_character(value):
     assert NoteIn().load({"note": value}) == {"note": value}
+
+
+class PersonIn(Schema):
+    full_name = Name(required=True)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Ana\u202eanoS",  # right-to-left override: reads as "Ana Sona" reversed
+        "Ana\u2066Souza\u2069",  # bidi isolate
+        "Ana\u200bSouza",  # zero-width space: looks like "AnaSouza"
+        "Ana\ufeffSouza",  # zero-width no-break space
+        "Ana\u00adSouza",  # soft hyphen, invisible
+        "Ana\nSouza",  # a second line
+        "Ana\x1bSouza",  # an escape sequence for terminals
+    ],
+)
+def test_a_name_refuses_bidi_invisible_and_control_characters_naming_the_field(value):
+    with pytest.raises(ValidationError) as caught:
+        PersonIn().load({"full_name": value})
+
+    assert list(caught.value.messages) == ["full_name"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Ana Souza",
+        "João D'Ávila",
+        "\u0645\u062d\u0645\u062f \u0631\u0636\u0627",
+        "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",
+        "श्री\u200dमान",
+        "李小龙",
+    ],
+)
+def test_a_name_keeps_every_script_and_the_joiners_they_need(value):
+    assert PersonIn().load({"full_name": value}) == {"full_name": value}
