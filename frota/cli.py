@@ -224,10 +224,11 @@ def up() -> None:
     def interrupt(_signum: int, _frame: Any) -> None:
         raise KeyboardInterrupt
 
-    # SIGTERM (systemd, docker, kill) stops the stack exactly like Ctrl-C. SIGINT
-    # is set explicitly too: a shell starting us in the background ignores it.
-    signal.signal(signal.SIGTERM, interrupt)
-    signal.signal(signal.SIGINT, interrupt)
+    # SIGTERM (systemd, docker, kill) and SIGHUP (the terminal closed) stop the
+    # stack exactly like Ctrl-C. SIGINT is set explicitly too: a shell starting
+    # us in the background ignores it.
+    for stopping in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(stopping, interrupt)
     exit_code = 0
     try:
         stack.part_env = part_environments(settings, prepare_database(settings))
@@ -250,8 +251,8 @@ def up() -> None:
         exit_code = 1
     finally:
         # A second Ctrl-C must not cut the shutdown short and leave orphans.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for stopping in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+            signal.signal(stopping, signal.SIG_IGN)
         click.echo("stopping Frota ...")
         stack.stop()
         if server is not None:

@@ -6,13 +6,14 @@ the same stack on free ports.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +37,27 @@ WORKER_CLASSES = {
     "gevent": "shared.gunicorn_workers.GeventWorker",
 }
 STOP_GRACE_SECONDS = 15
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def die_with_this_process() -> Callable[[], None] | None:
+    """A preexec_fn that makes a child get SIGTERM when the process starting it dies.
+
+    `frota up` stops its children in order when it is asked to; killed outright
+    (SIGKILL, the OOM killer) it cannot, and gunicorn masters would live on,
+    answering the next `make up`'s health check. Linux only: elsewhere None.
+    """
+    if sys.platform != "linux":
+        return None
+    libc = ctypes.CDLL(None, use_errno=True)
+    parent = os.getpid()
+
+    def set_parent_death_signal() -> None:
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return set_parent_death_signal
 
 
 def fresh_metrics_dir(settings: Settings, part: str) -> Path:
@@ -118,6 +140,8 @@ class Stack:
                 gunicorn_command(part, self.settings, self.workers.get(part)),
                 env=env,
                 start_new_session=True,
+                # Runs in the child between fork and exec: one prctl call, no locks.
+                preexec_fn=die_with_this_process(),
                 stdout=output,
                 stderr=output,
             )

@@ -3,6 +3,7 @@ stops everything, and a second run reuses the data."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -61,8 +62,10 @@ def embedded_postgres_pids(var_dir: Path) -> set[int]:
     return pids
 
 
-def stop_and_collect(proc: subprocess.Popen[str]) -> tuple[int, str]:
-    proc.send_signal(signal.SIGINT)
+def stop_and_collect(
+    proc: subprocess.Popen[str], sig: signal.Signals = signal.SIGINT
+) -> tuple[int, str]:
+    proc.send_signal(sig)
     remaining, _ = proc.communicate(timeout=60)
     return proc.returncode, remaining
 
@@ -103,3 +106,54 @@ def test_up_runs_everything_and_ctrl_c_leaves_no_process_behind(tmp_path, redis_
         code, _ = stop_and_collect(again)
     assert code == 0
     assert embedded_postgres_pids(var_dir) == set()
+
+
+def test_closing_the_terminal_stops_everything_like_ctrl_c(tmp_path, redis_url):
+    var_dir = tmp_path / "var"
+    ports = {part: free_port() for part in ("gateway", "auth", "fleet", "media")}
+    proc = frota_up(var_dir, ports, redis_url)
+    try:
+        read_until_up(proc)
+        children = psutil.Process(proc.pid).children(recursive=True)
+        assert embedded_postgres_pids(var_dir)
+    finally:
+        # What the terminal sends its foreground job when its window is closed.
+        code, tail = stop_and_collect(proc, signal.SIGHUP)
+    assert code == 0, tail
+    assert "stopped" in tail
+    _, alive = psutil.wait_procs(children, timeout=10)
+    assert alive == []
+    assert embedded_postgres_pids(var_dir) == set()
+
+
+def test_the_gunicorn_processes_go_with_a_killed_frota_up(tmp_path, redis_url):
+    var_dir = tmp_path / "var"
+    ports = {part: free_port() for part in ("gateway", "auth", "fleet", "media")}
+    proc = frota_up(var_dir, ports, redis_url)
+    gunicorns: list[psutil.Process] = []
+    try:
+        read_until_up(proc)
+        gunicorns = [
+            child
+            for child in psutil.Process(proc.pid).children(recursive=True)
+            if "gunicorn" in " ".join(child.cmdline())
+        ]
+        assert len(gunicorns) >= 8  # 4 masters and their workers
+        proc.kill()  # SIGKILL, as the OOM killer would: no chance to stop anything
+        proc.wait(10)
+        # Each master gets SIGTERM from the kernel and stops its workers.
+        _, alive = psutil.wait_procs(gunicorns, timeout=30)
+        assert alive == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for orphan in gunicorns:  # only when the assertion above failed
+            with contextlib.suppress(psutil.NoSuchProcess):
+                orphan.kill()
+        proc.communicate(timeout=10)  # close its output pipe (orphans would hold it)
+        # The embedded PostgreSQL is a daemon of its own; stop it for the next test.
+        for pid in embedded_postgres_pids(var_dir):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                postmaster = psutil.Process(pid)
+                postmaster.send_signal(signal.SIGINT)
+                postmaster.wait(30)
