@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import sqlalchemy as sa
@@ -10,6 +11,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from shared.config import Settings
+from shared.errors import describe_database_error
+
+logger = logging.getLogger("frota.db")
 
 # Constraint names are predictable, so migrations can name them and the
 # IntegrityError handlers can map them to 409s with the right code.
@@ -78,8 +82,20 @@ class Database:
 
     def _close_session(self, _exc: BaseException | None) -> None:
         session = g.pop("_db_session", None)
-        if session is not None:
+        if session is None:
+            return
+        try:
             session.close()
+        except sa.exc.DBAPIError as exc:
+            # The database went away after the answer was made (a 503, or a 2xx
+            # whose commit stands): closing rolls back on a dead connection. Raised
+            # from teardown it would turn that answer into a 500; the connection
+            # is dropped instead of going back to the pool.
+            logger.warning(
+                "database connection lost while closing the session: %s",
+                describe_database_error(exc),
+            )
+            session.invalidate()
 
     def is_ready(self) -> bool:
         """True when the database answers a trivial query."""
