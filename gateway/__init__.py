@@ -119,6 +119,6 @@ def register_routes(app: Flask, settings: Settings, proxy: Proxy, limiter: Limit
     app.add_url_rule(
         "/api/<path:_rest>",
         "forward",
-        limit_proxy_view(limiter, settings, forward),
+        limit_proxy_view(limiter, settings, forward, redis_client),
         methods=PROXY_METHODS,
     )

@@ -11,7 +11,7 @@ client may wait at most ``CLIENT_IDLE_TIMEOUT_SECONDS``; a stalled upload is bro
 each write of a download to a client that stopped reading (gateway/proxy.py).
 
 Errors while reading are the client's: a deadline missed or an upload stalled is 408
-``request_timeout``; a malformed or truncated chunked body is 400 ``bad_request``. They
+``request_timeout``; a malformed or truncated chunked body is 400 ``malformed_body``. They
 are raised as :class:`APIError`, which urllib3 does not catch while it sends a body, so
 an upload broken off here closes the upstream connection instead of looking like a
 failed service (502).

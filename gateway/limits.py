@@ -160,16 +160,13 @@ class LoginReservations:
     succeeds, so the limit counts failures (and attempts still in flight).
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, redis_client: redis.Redis) -> None:
         item = limits.parse(settings.rate_limit_login)
         self.limit = item.amount
         self.window_ms = item.get_expiry() * 1000
         self.description = str(item)
         self.prefix = f"{settings.redis_prefix}:login-reservations"
-        timeout = settings.redis_timeout_seconds
-        self.redis = redis.Redis.from_url(
-            settings.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout
-        )
+        self.redis = redis_client
         self.reserve_script = self.redis.register_script(RESERVE_SCRIPT)
         self.skip_redis_until = 0.0
 
@@ -222,10 +219,16 @@ class LoginReservations:
 
 
 def limit_proxy_view(
-    limiter: Limiter, settings: Settings, view: Callable[..., Response]
+    limiter: Limiter,
+    settings: Settings,
+    view: Callable[..., Response],
+    redis_client: redis.Redis,
 ) -> Callable[..., Response]:
-    """Wrap the proxy view with the login limit and the default limit."""
-    logins = LoginReservations(settings)
+    """Wrap the proxy view with the login limit and the default limit.
+
+    ``redis_client`` is the gateway's own (the one /health and revocation use).
+    """
+    logins = LoginReservations(settings, redis_client)
     limited_view = limiter.limit(
         settings.rate_limit_default,
         key_func=caller_key,

@@ -236,7 +236,7 @@ class RevocationChecker:
                 # Redis is empty (flushed, restarted) or missed a revocation
                 # (a publish during a stall): not to be believed until reloaded.
                 metrics.REVOCATION_REDIS_BEHIND.inc()
-                self._catch_up_soon()
+                self._catch_up_soon(known)
         revoked, version = self._revoked_per_auth(identity, request_id)
         self._remember(key, revoked, version, until=time.monotonic() + FALLBACK_TTL_SECONDS)
         return revoked
@@ -294,9 +294,9 @@ class RevocationChecker:
         # Also when no request looks Redis up (every token in use is already
         # remembered as revoked): Redis must still catch up.
         if self._redis_seen is None or self._redis_seen < version:
-            self._catch_up_soon()
+            self._catch_up_soon(version)
 
-    def _catch_up_soon(self) -> None:
+    def _catch_up_soon(self, known: int | None) -> None:
         """Reload Redis in the background: one reload per worker at a time, one a second."""
         now = time.monotonic()
         with self._lock:
@@ -304,11 +304,14 @@ class RevocationChecker:
                 return
             self._catching_up = True
             self._caught_up_tried_at = now
-        threading.Thread(target=self._catch_up, name="revocation-reload", daemon=True).start()
+        threading.Thread(
+            target=self._catch_up, args=(known,), name="revocation-reload", daemon=True
+        ).start()
 
-    def _catch_up(self) -> None:
+    def _catch_up(self, known: int | None) -> None:
+        # ``known`` comes from the caller: asking self.versions here would count
+        # as a request and keep an idle worker polling while Redis stays behind.
         try:
-            known = self.versions.known()
             self._redis_seen = self.cache.version()
             if self._redis_seen is not None and known is not None and self._redis_seen >= known:
                 return  # another worker (or a late publish) brought it up to date
