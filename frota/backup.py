@@ -149,12 +149,14 @@ def _write_backup(
         with conn.cursor() as cur:
             cur.execute("SELECT pg_export_snapshot(), current_setting('server_version_num')")
             snapshot, server_version = cur.fetchone()
-            cur.execute("SELECT id, deleting_at IS NOT NULL FROM media.files ORDER BY id")
-            rows = cur.fetchall()
+            # Rows marked for deletion are invisible to the API already: their
+            # files are not copied, and the restore drops the rows.
+            cur.execute("SELECT id FROM media.files WHERE deleting_at IS NULL ORDER BY id")
+            file_ids = [str(file_id) for (file_id,) in cur.fetchall()]
             # The exported snapshot lives as long as this transaction: dump inside it.
             pg_dump = _dump_database(database_url, snapshot, int(server_version), dump_partial)
         conn.rollback()
-        media_files, missing = _archive_media(rows, media_root, media_partial)
+        media_files, missing = _archive_media(file_ids, media_root, media_partial)
     finally:
         conn.close()  # also releases the prune lock
     manifest = {
@@ -205,7 +207,7 @@ def _dump_database(database_url: str, snapshot: str, server_version: int, target
 
 
 def _archive_media(
-    rows: Iterable[tuple[str, bool]], media_root: Path, target: Path
+    file_ids: Iterable[str], media_root: Path, target: Path
 ) -> tuple[dict[str, str], list[str]]:
     storage = LocalStorage(media_root)
     files: dict[str, str] = {}
@@ -214,9 +216,7 @@ def _archive_media(
         _private_file(target) as file,
         tarfile.open(fileobj=file, mode="w", format=tarfile.PAX_FORMAT) as tar,
     ):
-        for file_id, being_deleted in rows:
-            if being_deleted:
-                continue  # invisible to the API already; the restore drops the row
+        for file_id in file_ids:
             path = storage.path_for(uuid.UUID(file_id))
             try:
                 source = path.open("rb")

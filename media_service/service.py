@@ -226,6 +226,8 @@ def thumbnail_of(
     try:
         return media, storage.save_thumbnail(media.id, size, thumbnail)
     except APIError as exc:
-        if exc.code != "insufficient_storage":
+        # The cache is optional: a volume that is full or refuses writes costs
+        # CPU, never the read.
+        if exc.code not in {"insufficient_storage", "storage_unavailable"}:
             raise
         return media, thumbnail

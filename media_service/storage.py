@@ -85,9 +85,7 @@ class HashingFile:
     grows with them, or raises 507).
     """
 
-    def __init__(
-        self, directory: Path, max_bytes: int, reserve: Callable[[int], None] | None = None
-    ) -> None:
+    def __init__(self, directory: Path, max_bytes: int, reserve: Callable[[int], None]) -> None:
         with disk_full_is_507():
             directory.mkdir(parents=True, exist_ok=True)
             self._file: IO[bytes] = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed by owner
@@ -107,8 +105,7 @@ class HashingFile:
                 "file_too_large",
                 f"Files may be at most {self.max_bytes // (1024 * 1024)} MB",
             )
-        if self.reserve is not None:
-            self.reserve(len(data))
+        self.reserve(len(data))
         if len(self.head) < HEAD_BYTES:
             self.head += data[: HEAD_BYTES - len(self.head)]
         self.sha256.update(data)
@@ -166,9 +163,7 @@ class LocalStorage:
         name = file_id.hex
         return self.thumbnails / name[:2] / name[2:4] / f"{name}-{size}.jpg"
 
-    def new_upload(
-        self, max_bytes: int, reserve: Callable[[int], None] | None = None
-    ) -> HashingFile:
+    def new_upload(self, max_bytes: int, reserve: Callable[[int], None]) -> HashingFile:
         return HashingFile(self.incoming, max_bytes, reserve)
 
     def place(self, upload: HashingFile, file_id: uuid.UUID) -> Path:
