@@ -25,41 +25,37 @@ from gunicorn.http import errors as http_errors
 from gunicorn.workers.ggevent import GeventWorker as _GeventWorker
 from gunicorn.workers.gthread import ThreadWorker as _ThreadWorker
 
-from shared.errors import error_document
+from shared.errors import CODES, error_document
 from shared.logs import REQUEST_ID_HEADER, is_valid_request_id, new_request_id
 
-# (status, code, message) per kind of refusal; checked in order (subclasses first).
-_REFUSALS: tuple[tuple[type[BaseException], int, str, str], ...] = (
+# (status, message) per kind of refusal, checked in order (subclasses first); the
+# code is the status's usual one (shared.errors.CODES).
+_REFUSALS: tuple[tuple[type[BaseException], int, str], ...] = (
     # A header the application tried to send is our fault, not the client's.
-    (http_errors.InvalidResponseHeader, 500, "internal_error", "Internal server error"),
-    (http_errors.InvalidResponseHeaderName, 500, "internal_error", "Internal server error"),
-    (http_errors.ConfigurationProblem, 500, "internal_error", "Internal server error"),
-    (http_errors.LimitRequestLine, 414, "uri_too_long", "The request line is too long"),
+    (http_errors.InvalidResponseHeader, 500, "Internal server error"),
+    (http_errors.InvalidResponseHeaderName, 500, "Internal server error"),
+    (http_errors.ConfigurationProblem, 500, "Internal server error"),
+    (http_errors.LimitRequestLine, 414, "The request line is too long"),
     (
         http_errors.LimitRequestHeaders,
         431,
-        "request_header_fields_too_large",
         "Too many header fields, or a header field too large",
     ),
-    (
-        http_errors.UnsupportedTransferCoding,
-        501,
-        "not_implemented",
-        "The transfer coding is not supported",
-    ),
-    (http_errors.ExpectationFailed, 417, "expectation_failed", "The expectation is not supported"),
-    (http_errors.ForbiddenProxyRequest, 403, "forbidden", "Request forbidden"),
-    (ssl.SSLError, 403, "forbidden", "Request forbidden"),
-    (http_errors.ParseException, 400, "bad_request", "The request is not valid HTTP"),
+    (http_errors.UnsupportedTransferCoding, 501, "The transfer coding is not supported"),
+    (http_errors.ExpectationFailed, 417, "The expectation is not supported"),
+    (http_errors.ForbiddenProxyRequest, 403, "Request forbidden"),
+    (ssl.SSLError, 403, "Request forbidden"),
+    (http_errors.ParseException, 400, "The request is not valid HTTP"),
 )
 
 
 def refusal_for(exc: BaseException) -> tuple[int, str, str]:
     """The status, code and message gunicorn's refusal of a request gets."""
-    for kind, status, code, message in _REFUSALS:
-        if isinstance(exc, kind):
-            return status, code, message
-    return 500, "internal_error", "Internal server error"
+    status, message = next(
+        ((status, message) for kind, status, message in _REFUSALS if isinstance(exc, kind)),
+        (500, "Internal server error"),
+    )
+    return status, CODES[status], message
 
 
 def _request_id_of(req: Any) -> str:

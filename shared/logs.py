@@ -66,16 +66,20 @@ class JSONFormatter(logging.Formatter):
         exc = ei[1]
         if exc is None:
             return ""
-        return "".join(_format_chain(exc))
+        return "".join(_format_chain(exc, set()))
 
 
-def _format_chain(exc: BaseException) -> list[str]:
+def _format_chain(exc: BaseException, seen: set[int]) -> list[str]:
     """Like ``traceback.format_exception``, but database errors keep only their class,
-    SQLSTATE and names (PostgreSQL's messages quote values: personal data)."""
+    SQLSTATE and names (PostgreSQL's messages quote values: personal data).
+
+    ``seen`` stops at a cycle in the chain, as the traceback module does.
+    """
+    seen.add(id(exc))
     lines: list[str] = []
     cause = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
-    if cause is not None:
-        lines += _format_chain(cause)
+    if cause is not None and id(cause) not in seen:
+        lines += _format_chain(cause, seen)
         lines.append(
             "\nThe above exception was the direct cause of the following exception:\n\n"
             if exc.__cause__ is not None

@@ -72,11 +72,11 @@ def record_inspection(
         trip = db_session.scalar(visible_trips(identity).where(Trip.id == trip_id))
         if trip is None or trip.vehicle_id != vehicle.id:
             raise APIError(422, details={"trip_id": ["no such trip of this vehicle"]})
-        # A manager's inspection on a driver's trip is that driver's work too.
-        trip_driver = db_session.scalars(
-            sa.select(Driver.user_id).where(Driver.id == trip.driver_id)
-        ).one()
-        ensure_user_active(trip_driver, find_user=find_user)
+        # A manager's inspection on a driver's trip is that driver's work too (a
+        # driver sees only their own trips, checked above as the caller).
+        if identity.is_manager:
+            trip_driver = db_session.get_one(Driver, trip.driver_id)
+            ensure_user_active(trip_driver.user_id, find_user=find_user)
     inspection = Inspection(
         vehicle_id=vehicle.id,
         trip_id=trip_id,
