@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from auth_service.models import LoginThrottle
-from shared.internal_auth import INTERNAL_TOKEN_HEADER, mint_internal_token
+from tests.support.identity import gateway_credential
 
 LOGIN = "/api/v1/auth/login"
 
@@ -17,16 +16,7 @@ LOGIN = "/api/v1/auth/login"
 def gateway_headers(
     secret: str, address: str, *, user_id: str | None = None, role: str | None = None
 ) -> dict[str, str]:
-    token = mint_internal_token(
-        secret,
-        issuer="gateway",
-        audience="auth",
-        request_id=uuid.uuid4().hex,
-        user_id=user_id,
-        role=role,
-        client_ip=address,
-    )
-    return {INTERNAL_TOKEN_HEADER: token}
+    return gateway_credential(secret, "auth", user_id=user_id, role=role, client_ip=address)
 
 
 def login_from(auth_api, address: str, username: str, password: str):

@@ -16,13 +16,18 @@ from typing import Any
 import pytest
 from flask import Flask
 from PIL import Image
+from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
 import auth_service
 import fleet_service
 import media_service
+from auth_service.models import User
+from fleet_service.drivers.models import Driver
+from fleet_service.vehicles.models import Vehicle
 from shared.config import Settings
 from shared.db import Database
+from tests.support.factories import make_assignment, make_driver, make_user, make_vehicle
 from tests.support.identity import ApiClient
 
 
@@ -66,6 +71,24 @@ def fleet_app(
     yield app
     app.extensions["auth_users"].client.session.close()
     app.extensions["media_files"].client.session.close()
+
+
+@pytest.fixture
+def driver_user(db_session: Session) -> User:
+    return make_user(db_session, role="driver")
+
+
+@pytest.fixture
+def driver(db_session: Session, driver_user: User) -> Driver:
+    return make_driver(db_session, user=driver_user)
+
+
+@pytest.fixture
+def vehicle(db_session: Session, driver: Driver) -> Vehicle:
+    """A vehicle assigned to ``driver`` now (modules needing another vehicle override it)."""
+    vehicle = make_vehicle(db_session)
+    make_assignment(db_session, vehicle=vehicle, driver=driver)
+    return vehicle
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 
 import fleet_service
-from tests.support.factories import make_assignment, make_driver, make_user, make_vehicle
+from tests.support.factories import make_driver, make_user, make_vehicle
 from tests.support.identity import ApiClient
 
 TRIPS = "/api/v1/fleet/trips"
@@ -25,24 +25,6 @@ FUEL_LOGS = "/api/v1/fleet/fuel-logs"
 @pytest.fixture
 def admin(db_session):
     return make_user(db_session, role="admin")
-
-
-@pytest.fixture
-def driver_user(db_session):
-    return make_user(db_session, role="driver")
-
-
-@pytest.fixture
-def driver(db_session, driver_user):
-    return make_driver(db_session, user=driver_user)
-
-
-@pytest.fixture
-def vehicle(db_session, driver):
-    """A vehicle assigned to ``driver`` now."""
-    vehicle = make_vehicle(db_session)
-    make_assignment(db_session, vehicle=vehicle, driver=driver)
-    return vehicle
 
 
 def set_active(auth_api, admin, user, active: bool) -> None:

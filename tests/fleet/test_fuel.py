@@ -52,11 +52,6 @@ def consumption(fleet_api, user, vehicle, period_from=DAY_1 - timedelta(days=1))
 
 
 @pytest.fixture
-def driver_user(db_session):
-    return make_user(db_session, role="driver")
-
-
-@pytest.fixture
 def vehicle(db_session, driver_user):
     """A flex vehicle with a 50 L tank, assigned to ``driver_user`` now."""
     vehicle = make_vehicle(db_session, tank_capacity_l=Decimal(50))

@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from tests.support.factories import make_assignment, make_driver, make_user, make_vehicle
+from tests.support.factories import make_user, make_vehicle
 
 INSPECTIONS = "/api/v1/fleet/inspections"
 ALERTS = "/api/v1/fleet/alerts"
@@ -33,24 +33,6 @@ def inspection_alerts(fleet_api, manager):
     response = fleet_api.get(ALERTS, user=manager)
     assert response.status_code == 200, response.json
     return [a for a in response.json["items"] if a["kind"] == "inspection"]
-
-
-@pytest.fixture
-def driver_user(db_session):
-    return make_user(db_session, role="driver")
-
-
-@pytest.fixture
-def driver(db_session, driver_user):
-    return make_driver(db_session, user=driver_user)
-
-
-@pytest.fixture
-def vehicle(db_session, driver):
-    """A vehicle assigned to ``driver`` now."""
-    vehicle = make_vehicle(db_session)
-    make_assignment(db_session, vehicle=vehicle, driver=driver)
-    return vehicle
 
 
 def test_a_failed_critical_item_sends_the_vehicle_to_the_workshop_and_raises_an_alert(

@@ -9,27 +9,9 @@ import pytest
 import sqlalchemy as sa
 
 from fleet_service.trips.models import Trip
-from tests.support.factories import make_assignment, make_driver, make_user, make_vehicle
+from tests.support.factories import make_driver, make_user, make_vehicle
 
 TRIPS = "/api/v1/fleet/trips"
-
-
-@pytest.fixture
-def driver_user(db_session):
-    return make_user(db_session, role="driver")
-
-
-@pytest.fixture
-def driver(db_session, driver_user):
-    return make_driver(db_session, user=driver_user)
-
-
-@pytest.fixture
-def vehicle(db_session, driver):
-    """A vehicle assigned to ``driver`` now."""
-    vehicle = make_vehicle(db_session)
-    make_assignment(db_session, vehicle=vehicle, driver=driver)
-    return vehicle
 
 
 def check_out(fleet_api, user, vehicle, km=10_000, **extra):

@@ -12,9 +12,15 @@ from shared.internal_auth import INTERNAL_TOKEN_HEADER, mint_internal_token
 
 
 def gateway_credential(
-    secret: str, service: str, *, user_id: str | None = None, role: str | None = None
+    secret: str,
+    service: str,
+    *,
+    user_id: str | None = None,
+    role: str | None = None,
+    client_ip: str | None = None,
 ) -> dict[str, str]:
-    """The header the gateway would send ``service`` for this user (anonymous without one)."""
+    """The header the gateway would send ``service`` for this user (anonymous without one),
+    for a client at ``client_ip``."""
     token = mint_internal_token(
         secret,
         issuer="gateway",
@@ -22,6 +28,7 @@ def gateway_credential(
         request_id=uuid.uuid4().hex,
         user_id=user_id,
         role=role,
+        client_ip=client_ip,
     )
     return {INTERNAL_TOKEN_HEADER: token}
 
