@@ -4,13 +4,21 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: up test lint format migrate bench clean
+.PHONY: up test lint format migrate bench clean redis-server
 
 $(STAMP): pyproject.toml
+	@echo "Setting up $(VENV): installing Frota and its dependencies (first run: a minute or two) ..."
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --progress-bar on -e '.[dev]'
 	touch $(STAMP)
+	@echo "$(VENV) is ready."
+
+# The stack tests start private redis-servers; install Debian's when it is missing.
+redis-server:
+	@command -v redis-server >/dev/null || { \
+	  echo "redis-server is missing: installing Debian's redis-server package ..."; \
+	  apt-get update -q && apt-get install -y -q redis-server; }
 
 up: $(STAMP)
 	$(VENV)/bin/frota up
@@ -24,7 +32,7 @@ lint: $(STAMP)
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
 
-test: lint
+test: lint redis-server
 	$(VENV)/bin/pytest
 
 # Side-by-side ratios (gateway vs direct vs nginx, streaming, growth, pruning).
