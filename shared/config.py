@@ -11,6 +11,7 @@ import json
 import os
 import re
 import secrets
+import sys
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ PLACEHOLDER_SECRETS = frozenset({"changeme", "secret", "change-me", "dev", "test
 LOCAL_SECRETS = ("JWT_SECRET_KEY", "INTERNAL_SECRET_KEY")
 # Passwords of the per-service database roles; generated into var/ for local runs too.
 DB_PASSWORD_VARIABLES = {service: f"{service.upper()}_DB_PASSWORD" for service in SERVICES}
+LOG_FORMATS = ("console", "json")
 # Role names are prefix + "_" + service; the prefix is spliced into SQL identifiers.
 DB_ROLE_PREFIX_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
@@ -119,6 +121,8 @@ class Settings:
     db_max_overflow: int = 30
     db_pool_recycle: int = 3600
     log_level: str = "INFO"
+    # "console" (one readable line per record) or "json"; see :func:`_log_format`.
+    log_format: str = "json"
     # Set per process group so gunicorn workers share their metrics
     # (prometheus-client's multiprocess mode reads the same variable).
     metrics_dir: Path | None = None
@@ -204,6 +208,7 @@ class Settings:
             db_max_overflow=_int(env, "DB_MAX_OVERFLOW", 30),
             db_pool_recycle=_int(env, "DB_POOL_RECYCLE", 3600),
             log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
+            log_format=_log_format(env, environment),
             metrics_dir=Path(env["PROMETHEUS_MULTIPROC_DIR"])
             if env.get("PROMETHEUS_MULTIPROC_DIR")
             else None,
@@ -313,6 +318,19 @@ class Settings:
         problems = [problem for problem in problems if problem]
         if problems:
             raise ConfigError("refusing to start in production: " + "; ".join(problems))
+
+
+def _log_format(env: Mapping[str, str], environment: str) -> str:
+    """LOG_FORMAT, else readable lines for a person at a terminal and JSON for the rest.
+
+    Containers, log files, pipes and production get JSON: what a collector parses.
+    """
+    raw = (env.get("LOG_FORMAT") or "").strip().lower()
+    if not raw:
+        return "console" if environment != "production" and sys.stderr.isatty() else "json"
+    if raw not in LOG_FORMATS:
+        raise ConfigError(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, got {raw!r}")
+    return raw
 
 
 def _secret_problem(name: str, value: str) -> str:

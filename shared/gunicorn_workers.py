@@ -9,7 +9,9 @@ They also log what was refused without quoting it: a refused request line or
 header may hold a token.
 
 ``--worker-class shared.gunicorn_workers.ThreadWorker`` (services) and
-``shared.gunicorn_workers.GeventWorker`` (gateway), as ``frota.stack`` runs them.
+``shared.gunicorn_workers.GeventWorker`` (gateway), as ``frota.stack`` runs them;
+``--logger-class`` ``JSONLogger`` or ``ConsoleLogger`` (LOG_FORMAT), so that gunicorn's own lines
+(boot, workers, refusals) come in the format of the application's.
 """
 
 from __future__ import annotations
@@ -21,12 +23,19 @@ from http import HTTPStatus
 from typing import Any
 
 from gunicorn import util
+from gunicorn.glogging import Logger
 from gunicorn.http import errors as http_errors
 from gunicorn.workers.ggevent import GeventWorker as _GeventWorker
 from gunicorn.workers.gthread import ThreadWorker as _ThreadWorker
 
 from shared.errors import CODES, error_document
-from shared.logs import REQUEST_ID_HEADER, is_valid_request_id, new_request_id
+from shared.logs import (
+    FORMATTERS,
+    REQUEST_ID_HEADER,
+    RequestIdFilter,
+    is_valid_request_id,
+    new_request_id,
+)
 
 # (status, message) per kind of refusal, checked in order (subclasses first); the
 # code is the status's usual one (shared.errors.CODES).
@@ -117,3 +126,29 @@ class ThreadWorker(JSONErrorsMixin, _ThreadWorker):
 
 class GeventWorker(JSONErrorsMixin, _GeventWorker):
     """gunicorn's gevent worker with JSON error answers (the gateway)."""
+
+
+class _FrotaLogger(Logger):
+    """gunicorn's logger, its lines formatted like the application's (LOG_FORMAT)."""
+
+    log_format: str
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        # The process name is "frota-<part>" (frota.stack.gunicorn_command).
+        service = cfg.proc_name.removeprefix("frota-")
+        for handler in self.error_log.handlers + self.access_log.handlers:
+            handler.setFormatter(FORMATTERS[self.log_format](service))
+            handler.addFilter(RequestIdFilter())
+
+
+class JSONLogger(_FrotaLogger):
+    """gunicorn's lines as JSON (LOG_FORMAT=json)."""
+
+    log_format = "json"
+
+
+class ConsoleLogger(_FrotaLogger):
+    """gunicorn's lines as readable text (LOG_FORMAT=console)."""
+
+    log_format = "console"

@@ -1,4 +1,8 @@
-"""JSON log lines that always carry the service name and the request id."""
+"""Log lines that always carry the service name and the request id.
+
+Two formats (``LOG_FORMAT``): JSON lines for containers and log collectors, and
+one readable line per record for a person watching `frota up` in a terminal.
+"""
 
 from __future__ import annotations
 
@@ -33,12 +37,27 @@ def new_request_id() -> str:
     return uuid.uuid4().hex
 
 
-class JSONFormatter(logging.Formatter):
-    """One JSON object per line: time, level, service, request id, message."""
+class _RedactingFormatter(logging.Formatter):
+    """The service's formatter base: tracebacks never quote what a database error quotes."""
 
     def __init__(self, service: str) -> None:
         super().__init__()
         self.service = service
+
+    def formatException(
+        self,
+        ei: tuple[type[BaseException], BaseException, TracebackType | None]
+        | tuple[None, None, None],
+    ) -> str:
+        """The traceback, with database errors described without the values they quote."""
+        exc = ei[1]
+        if exc is None:
+            return ""
+        return "".join(_format_chain(exc, set()))
+
+
+class JSONFormatter(_RedactingFormatter):
+    """One JSON object per line: time, level, service, request id, message."""
 
     def format(self, record: logging.LogRecord) -> str:
         line = {
@@ -57,16 +76,47 @@ class JSONFormatter(logging.Formatter):
             line["exception"] = self.formatException(record.exc_info)
         return json.dumps(line, default=str)
 
-    def formatException(
-        self,
-        ei: tuple[type[BaseException], BaseException, TracebackType | None]
-        | tuple[None, None, None],
-    ) -> str:
-        """The traceback, with database errors described without the values they quote."""
-        exc = ei[1]
-        if exc is None:
-            return ""
-        return "".join(_format_chain(exc, set()))
+
+# Control characters (newlines, terminal escapes) a client can put in a path:
+# written out as \xNN so that no request can forge a line or drive the terminal.
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _printable(text: str) -> str:
+    return _CONTROL_CHARACTERS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+class ConsoleFormatter(_RedactingFormatter):
+    """One readable line per record: local time, service, then the request or the message.
+
+    ``23:41:02.125 gateway GET /api/v1/vehicles 200 12.3 ms id=4f3a…`` for a
+    request; ``23:41:02.130 media   WARNING frota.media.retention: … id=…`` for
+    the rest. A traceback follows on the lines after its record.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = datetime.fromtimestamp(record.created).strftime("%H:%M:%S.%f")[:-3]
+        status = getattr(record, "status", None)
+        if status is not None:  # a request's line (init_request_logging)
+            method, path = getattr(record, "method", "-"), getattr(record, "path", "-")
+            duration = getattr(record, "duration_ms", None)
+            text = f"{method} {path} {status}"
+            text += f" {duration:.1f} ms" if duration is not None else ""
+        else:
+            text = f"{record.levelname} {record.name}: {record.getMessage()}"
+        line = f"{stamp} {self.service:<7} {_printable(text)}"
+        request_id = getattr(record, "request_id", None)
+        if request_id:
+            line += f" id={request_id}"
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info).rstrip("\n")
+        return line
+
+
+FORMATTERS: dict[str, type[_RedactingFormatter]] = {
+    "json": JSONFormatter,
+    "console": ConsoleFormatter,
+}
 
 
 def _format_chain(exc: BaseException, seen: set[int]) -> list[str]:
@@ -111,15 +161,17 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
-def configure_logging(service: str, level: str = "INFO") -> None:
-    """Send every log record of this process to stderr as a JSON line."""
+def configure_logging(service: str, level: str = "INFO", log_format: str = "json") -> None:
+    """Send every log record of this process to stderr, as ``log_format`` lines."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JSONFormatter(service))
+    handler.setFormatter(FORMATTERS[log_format](service))
     handler.addFilter(RequestIdFilter())
     root = logging.getLogger()
     # Replace only a handler we installed before (an app factory may run more
     # than once per process); others, such as pytest's capture, stay.
-    root.handlers[:] = [h for h in root.handlers if not isinstance(h.formatter, JSONFormatter)]
+    root.handlers[:] = [
+        h for h in root.handlers if not isinstance(h.formatter, _RedactingFormatter)
+    ]
     root.addHandler(handler)
     root.setLevel(level)
 

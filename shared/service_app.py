@@ -28,7 +28,7 @@ def create_service_app(
     service: str, settings: Settings, *, import_name: str, title: str, database: Database | None
 ) -> APIFlask:
     """Build the common skeleton of back-end service ``service``."""
-    configure_logging(service, settings.log_level)
+    configure_logging(service, settings.log_level, settings.log_format)
     app = APIFlask(import_name, title=title, version="1.0.0", docs_path=None, spec_path=None)
     app.config.update(
         FROTA_SETTINGS=settings,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import stat
 import subprocess
@@ -401,3 +402,32 @@ def test_from_env_reads_only_the_mapping_it_is_given(tmp_path, monkeypatch):
 
     assert settings.db_pool_size == 20
     assert not settings.is_production
+
+
+# --- LOG_FORMAT -----------------------------------------------------------------------
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_log_format_defaults_to_console_on_a_terminal_and_json_elsewhere(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    assert Settings.from_env(dev_env(tmp_path)).log_format == "json"
+
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    assert Settings.from_env(dev_env(tmp_path)).log_format == "console"
+    assert Settings.from_env(dev_env(tmp_path, LOG_FORMAT="JSON")).log_format == "json"
+
+
+def test_log_format_is_json_in_production_even_on_a_terminal(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    assert Settings.from_env(production_env(tmp_path)).log_format == "json"
+    console = production_env(tmp_path, LOG_FORMAT="console")
+    assert Settings.from_env(console).log_format == "console"
+
+
+def test_an_unknown_log_format_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="LOG_FORMAT must be one of console, json"):
+        Settings.from_env(dev_env(tmp_path, LOG_FORMAT="xml"))

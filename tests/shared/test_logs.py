@@ -1,4 +1,4 @@
-"""JSON log lines and request ids."""
+"""Log lines (JSON and console) and request ids."""
 
 from __future__ import annotations
 
@@ -16,8 +16,10 @@ from shared.config import Settings
 from shared.db import make_engine
 from shared.logs import (
     REQUEST_ID_HEADER,
+    ConsoleFormatter,
     JSONFormatter,
     RequestIdFilter,
+    configure_logging,
     init_request_logging,
     is_valid_request_id,
     new_request_id,
@@ -244,3 +246,107 @@ def test_engines_never_put_statement_parameters_in_their_errors(database_url):
     assert "hide_parameters" in message
     # PostgreSQL's own message quotes it; what SQLAlchemy adds does not.
     assert "cpf-123.456.789-00" not in message.split("[SQL:")[1]
+
+
+# --- LOG_FORMAT=console ---------------------------------------------------------------
+
+
+@pytest.fixture
+def console():
+    """A private logger writing through ConsoleFormatter; yields (logger, text so far)."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(ConsoleFormatter("gateway"))
+    handler.addFilter(RequestIdFilter())
+    logger = logging.getLogger(f"frota.test.{uuid.uuid4().hex}")
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    logger.addHandler(handler)
+    yield logger, stream.getvalue
+    logger.removeHandler(handler)
+
+
+def test_a_request_reads_as_one_line_time_service_method_path_status_duration_and_id(console):
+    logger, text = console
+
+    logger.info(
+        "GET /api/v1/vehicles 200",
+        extra={
+            "method": "GET",
+            "path": "/api/v1/vehicles",
+            "status": 200,
+            "duration_ms": 12.345,
+            "request_id": "req-0123456789",
+        },
+    )
+
+    [line] = text().splitlines()
+    stamp, rest = line.split(" ", 1)
+    datetime.strptime(stamp, "%H:%M:%S.%f")
+    assert rest == "gateway GET /api/v1/vehicles 200 12.3 ms id=req-0123456789"
+
+
+def test_other_records_read_as_level_logger_and_message(console):
+    logger, text = console
+
+    logger.warning("Redis is unreachable: %s", "connection refused")
+
+    [line] = text().splitlines()
+    assert line.split(" ", 1)[1] == (
+        f"gateway WARNING {logger.name}: Redis is unreachable: connection refused"
+    )
+
+
+def test_a_client_cannot_forge_a_console_line_or_send_terminal_escapes(console):
+    logger, text = console
+
+    logger.info(
+        "GET",
+        extra={
+            "method": "GET",
+            "path": "/x\n12:00:00.000 gateway GET /admin 200\x1b[2J",
+            "status": 404,
+        },
+    )
+
+    [line] = text().splitlines()
+    assert "\\x0a12:00:00.000 gateway GET /admin 200\\x1b[2J 404" in line
+    assert "\x1b" not in line
+
+
+def test_a_console_traceback_follows_its_line_and_hides_database_values(console, connection):
+    logger, text = console
+    connection.execute(sa.text("CREATE TEMP TABLE people (email text UNIQUE)"))
+    insert = sa.text("INSERT INTO people (email) VALUES (:email)")
+    email = "joana.lima@example.com"
+    connection.execute(insert, {"email": email})
+
+    try:
+        with connection.begin_nested():
+            connection.execute(insert, {"email": email})
+    except sa.exc.IntegrityError:
+        logger.exception("unhandled exception")
+
+    first, *traceback_lines = text().splitlines()
+    assert first.endswith(f"gateway ERROR {logger.name}: unhandled exception")
+    assert traceback_lines[0] == "Traceback (most recent call last):"
+    assert "joana.lima" not in text()
+    assert "sqlstate=23505" in text()
+
+
+@pytest.mark.parametrize(
+    ("log_format", "formatter"), [("json", JSONFormatter), ("console", ConsoleFormatter)]
+)
+def test_configure_logging_installs_the_format_asked_for_and_replaces_its_own(
+    log_format, formatter
+):
+    root = logging.getLogger()
+    before, level = list(root.handlers), root.level
+    try:
+        configure_logging("auth", "INFO", "json")
+        configure_logging("auth", "INFO", log_format)
+        ours = [h for h in root.handlers if h not in before]
+        assert [type(h.formatter) for h in ours] == [formatter]
+    finally:
+        root.handlers[:] = before
+        root.setLevel(level)
