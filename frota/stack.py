@@ -36,6 +36,11 @@ WORKER_CLASSES = {
     "gthread": "shared.gunicorn_workers.ThreadWorker",
     "gevent": "shared.gunicorn_workers.GeventWorker",
 }
+# gunicorn's own lines (boot, workers, refusals) in the format of the application's.
+LOGGER_CLASSES = {
+    "json": "shared.gunicorn_workers.JSONLogger",
+    "console": "shared.gunicorn_workers.ConsoleLogger",
+}
 STOP_GRACE_SECONDS = 15
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
@@ -81,6 +86,8 @@ def gunicorn_command(part: str, settings: Settings, workers: int | None = None) 
         str(workers or settings.web_concurrency),
         "--worker-class",
         WORKER_CLASSES[worker_kind],
+        "--logger-class",
+        LOGGER_CLASSES[settings.log_format],
         # Recycle workers now and then (with jitter, so not all at once) to
         # bound the effect of any slow leak.
         "--max-requests",
