@@ -72,6 +72,11 @@ class VolumeUsage(Base):
     id: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True, autoincrement=False)
     used_bytes: Mapped[int] = mapped_column(sa.BigInteger)
     reserved_bytes: Mapped[int] = mapped_column(sa.BigInteger)
+    # The last prune that ran to the end (the periodic job's or `frota media
+    # prune`'s), for `frota status`: when, and how much it deleted.
+    last_pruned_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    last_prune_files: Mapped[int | None]
+    last_prune_bytes: Mapped[int | None] = mapped_column(sa.BigInteger)
 
 
 class UploadReservation(Base):

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from media_service.models import MediaFile, UploadReservation, VolumeUsage
 from media_service.quota import (
+    USAGE_ROW,
     current_usage,
     record_freed,
     release_stale_reservations,
@@ -127,8 +128,25 @@ def prune_media(
         run.oldest(oldest, used - int(low_water * quota_bytes), batch_size)
 
     result.seconds = time.perf_counter() - started
+    if not dry_run:
+        record_prune(db_session=db_session, result=result)
     logger.info(result.summary())
     return result
+
+
+def record_prune(*, db_session: Session, result: PruneResult) -> None:
+    """Write down, on the usage row, that a prune ran to the end and what it deleted."""
+    db_session.execute(
+        sa.update(VolumeUsage)
+        .where(VolumeUsage.id == USAGE_ROW)
+        .values(
+            last_pruned_at=sa.func.clock_timestamp(),
+            last_prune_files=result.files,
+            last_prune_bytes=result.bytes_freed,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db_session.commit()
 
 
 class _Deletion:

@@ -66,6 +66,21 @@ def test_prune_older_than_zero_days_removes_every_unheld_file_and_keeps_held_one
     assert_volume_agrees_with_rows(db_session, storage)
 
 
+def test_a_prune_that_runs_to_the_end_is_recorded_on_the_usage_row_a_dry_run_is_not(
+    db_session, storage
+):
+    store_files(db_session, storage, 3, age=timedelta(days=90))
+    before = datetime.now(UTC)
+
+    prune(db_session, storage, dry_run=True)
+    assert usage_row(db_session).last_pruned_at is None
+
+    prune(db_session, storage, older_than_days=0)
+    usage = usage_row(db_session)
+    assert usage.last_pruned_at >= before
+    assert (usage.last_prune_files, usage.last_prune_bytes) == (3, 3 * 16)
+
+
 def test_prune_by_default_removes_only_files_past_their_expiry(db_session, storage):
     expired = store_files(db_session, storage, 4, age=timedelta(days=61))
     current = store_files(db_session, storage, 4, age=timedelta(days=59))
