@@ -14,7 +14,7 @@ import click
 import psycopg2
 
 from frota import backup as backups
-from frota import database, roles
+from frota import database, local, roles
 from frota.pg_tools import ClientNotFound
 from frota.stack import APPS, Stack, fresh_metrics_dir, gunicorn_command
 from media_service.commands import media
@@ -30,10 +30,12 @@ def load_settings() -> Settings:
         raise click.ClickException(str(exc)) from None
 
 
-def resolve_database(settings: Settings) -> tuple[Settings, Any]:
-    """Use DATABASE_URL, or start the embedded PostgreSQL under var/ when it is unset.
+def resolve_database(settings: Settings) -> tuple[Settings, local.EmbeddedPostgres | None]:
+    """Use DATABASE_URL; when it is unset, the embedded PostgreSQL under var/.
 
-    In production DATABASE_URL is required, with a strong password.
+    That is the one already running there (a `frota up`'s), else one started
+    for this command: returned, for the caller to stop. In production
+    DATABASE_URL is required, with a strong password.
     """
     try:
         settings.check_owner_database()
@@ -41,11 +43,17 @@ def resolve_database(settings: Settings) -> tuple[Settings, Any]:
         raise click.ClickException(str(exc)) from None
     if settings.database_url:
         return settings, None
-    click.echo(
-        f"DATABASE_URL is not set: starting embedded PostgreSQL in {settings.var_dir}/pgdata"
-    )
-    server, url = database.start_embedded(settings.var_dir / "pgdata")
-    return settings.replace(database_url=url), server
+    pgdata = local.pgdata_of(settings.var_dir)
+    running = local.embedded_database_url(settings.var_dir)
+    if running is not None:
+        click.echo(
+            f"DATABASE_URL is not set: using the embedded PostgreSQL already running in {pgdata}"
+        )
+        return settings.replace(database_url=running), None
+    click.echo(f"DATABASE_URL is not set: starting embedded PostgreSQL in {pgdata}")
+    server = local.EmbeddedPostgres(pgdata)
+    server.start()
+    return settings.replace(database_url=server.url()), server
 
 
 def prepare_database(settings: Settings) -> list[roles.ServiceRole]:
@@ -89,7 +97,7 @@ def migrate() -> None:
         prepare_database(settings)
     finally:
         if server is not None:
-            server.cleanup()
+            server.stop()
     click.echo("migrations are up to date; service roles are set up")
 
 
@@ -102,7 +110,7 @@ def init() -> None:
         ensure_admin(settings)
     finally:
         if server is not None:
-            server.cleanup()
+            server.stop()
     click.echo("database ready")
 
 
@@ -146,7 +154,7 @@ def create_user(
     finally:
         db.engine.dispose()
         if server is not None:
-            server.cleanup()
+            server.stop()
     click.echo(f"created {role} {user.username} ({user.id})")
     if one_time:
         click.echo(f"one-time password (shown once): {one_time}")
@@ -170,7 +178,7 @@ def unlock_user(username: str) -> None:
     finally:
         db.engine.dispose()
         if server is not None:
-            server.cleanup()
+            server.stop()
     click.echo(f"unlocked {user.username} ({user.id}): it may log in again from every address")
 
 
@@ -256,7 +264,7 @@ def up() -> None:
         click.echo("stopping Frota ...")
         stack.stop()
         if server is not None:
-            server.cleanup()
+            server.stop()
         click.echo("stopped")
     sys.exit(exit_code)
 
@@ -284,7 +292,7 @@ def backup(directory: Path | None) -> None:
         raise click.ClickException(f"backup failed: {exc}") from None
     finally:
         if server is not None:
-            server.cleanup()
+            server.stop()
     made = summary.backup
     click.echo(f"backup written: {made.dump}, {made.media} ({summary.media_files} media files)")
     click.echo(f"manifest: {made.manifest}")
@@ -350,5 +358,5 @@ def restore(file: Path, yes: bool) -> None:
         raise click.ClickException(f"restore failed: {exc}") from None
     finally:
         if server is not None:
-            server.cleanup()
+            server.stop()
     click.echo(f"restored {backup_set.name}")

