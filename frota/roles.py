@@ -48,6 +48,21 @@ def service_database_urls(owner_url: str, roles: list[ServiceRole]) -> Mapping[s
     return {role.service: service_database_url(owner_url, role) for role in roles}
 
 
+def connected_roles(owner_url: str, roles: list[ServiceRole]) -> dict[str, int]:
+    """The open sessions of each of ``roles`` on the owner's database (roles with none left out)."""
+    conn = psycopg2.connect(owner_url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT usename, count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND usename = ANY(%s) GROUP BY usename",
+                ([role.name for role in roles],),
+            )
+            return dict(cur.fetchall())
+    finally:
+        conn.close()
+
+
 def provision_service_roles(owner_url: str, roles: list[ServiceRole]) -> None:
     """Create or update every service role and grant it its own schema only (one transaction)."""
     conn = psycopg2.connect(owner_url)
