@@ -8,10 +8,12 @@ import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+from urllib.parse import urlsplit
 
 import click
 import psycopg2
+import redis
 
 from frota import backup as backups
 from frota import database, local, roles
@@ -21,6 +23,8 @@ from media_service.commands import media
 from shared.config import SERVICES, ConfigError, Settings
 
 ADMIN_USERNAME = "admin"
+# While Redis is down, `frota up` checks this often whether it is back.
+REDIS_RECHECK_SECONDS = 5
 
 
 def load_settings() -> Settings:
@@ -107,10 +111,14 @@ def init() -> None:
     settings, server = resolve_database(load_settings())
     try:
         prepare_database(settings)
-        ensure_admin(settings)
+        one_time = ensure_admin(settings)
     finally:
         if server is not None:
             server.stop()
+    if one_time:
+        # The compose stack's operator reads it in `docker compose logs migrate`.
+        click.echo(f"First admin created: username '{ADMIN_USERNAME}'")
+        click.echo(f"one-time password (shown once, change it at first login): {one_time}")
     click.echo("database ready")
 
 
@@ -182,23 +190,19 @@ def unlock_user(username: str) -> None:
     click.echo(f"unlocked {user.username} ({user.id}): it may log in again from every address")
 
 
-def ensure_admin(settings: Settings) -> None:
+def ensure_admin(settings: Settings) -> str | None:
+    """Create the first admin unless an admin exists; return its one-time password if generated."""
     from auth_service import service as auth
     from shared.db import Database, make_engine
 
     db = Database(make_engine(settings.database_url or "", settings))
     try:
         with db.sessionmaker() as session:
-            one_time = auth.ensure_admin(
+            return auth.ensure_admin(
                 db_session=session, username=ADMIN_USERNAME, password=settings.admin_password
             )
     finally:
         db.engine.dispose()
-    if one_time:
-        click.echo("")
-        click.echo(f"  First admin created: username '{ADMIN_USERNAME}'")
-        click.echo(f"  one-time password (shown once, change it at first login): {one_time}")
-        click.echo("")
 
 
 # What no process of the stack gets from `up`: the owner's connection and the
@@ -226,8 +230,20 @@ def part_environments(
 @main.command()
 def up() -> None:
     """Run the whole stack in the foreground; Ctrl-C stops everything."""
-    settings, server = resolve_database(load_settings())
+    settings = load_settings()
+    try:
+        settings.check_owner_database()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    # Held until this process ends, however it ends: the kernel lets go of it.
+    lock = take_var_dir(settings)
+    if problems := local.obstacles(settings):
+        lock.close()
+        raise click.ClickException(
+            "frota up did not start anything:\n" + "\n".join(f"  - {p}" for p in problems)
+        )
     stack = Stack(settings, child_environment(settings))
+    server: local.EmbeddedPostgres | None = None
 
     def interrupt(_signum: int, _frame: Any) -> None:
         raise KeyboardInterrupt
@@ -239,17 +255,41 @@ def up() -> None:
         signal.signal(stopping, interrupt)
     exit_code = 0
     try:
+        if settings.database_url is None:
+            pgdata = local.pgdata_of(settings.var_dir)
+            click.echo(f"starting embedded PostgreSQL in {shown(pgdata)}")
+            server = local.EmbeddedPostgres(pgdata)
+            server.start()
+            settings = settings.replace(database_url=server.url())
         stack.part_env = part_environments(settings, prepare_database(settings))
-        ensure_admin(settings)
+        one_time = ensure_admin(settings)
         settings.media_root.mkdir(parents=True, exist_ok=True)
+        click.echo("starting " + ", ".join(f"{p} (:{settings.port_of(p)})" for p in APPS))
         stack.start()
-        stack.wait_until_healthy()
-        click.echo(
-            f"Frota is up: http://{settings.bind_host}:{settings.gateway_port} "
-            "(health: /health, API: /api/v1/...). Ctrl-C stops it."
+        local.write_state(
+            settings.var_dir,
+            local.RunningStack.of_this_process(
+                url=gateway_url(settings),
+                ports={part: settings.port_of(part) for part in APPS},
+                parts={part: process.pid for part, process in stack.processes.items()},
+                postgres_pid=server.pid if server is not None else None,
+                log_format=settings.log_format,
+            ),
         )
+        report = stack.wait_until_serving()
+        redis_down = report["redis"]["status"] != "ok"
+        click.echo(banner(settings, one_time, server, redis_down))
+        next_redis_check = time.monotonic()
         while not (exited := stack.exited()):
+            if server is not None and (code := server.exit_code()) is not None:
+                exited = {"embedded PostgreSQL": code}
+                break
             time.sleep(0.5)
+            if redis_down and time.monotonic() >= next_redis_check:
+                next_redis_check = time.monotonic() + REDIS_RECHECK_SECONDS
+                if redis_answers(settings):
+                    redis_down = False
+                    click.echo("Redis answers again: Frota is no longer degraded (/health is 200)")
         click.echo(f"stopping: process exited unexpectedly: {exited}", err=True)
         exit_code = 1
     except KeyboardInterrupt:
@@ -265,8 +305,103 @@ def up() -> None:
         stack.stop()
         if server is not None:
             server.stop()
+        local.remove_state(settings.var_dir)
+        lock.close()
         click.echo("stopped")
     sys.exit(exit_code)
+
+
+def take_var_dir(settings: Settings) -> IO[str]:
+    """The var dir's `frota up` lock, or a refusal naming the `frota up` that holds it."""
+    try:
+        return local.lock_var_dir(settings.var_dir)
+    except local.AlreadyRunning as running:
+        stack = local.running_stack(settings.var_dir)
+        since = f", up since {stack.started_at} at {stack.url}" if stack is not None else ""
+        raise click.ClickException(
+            f"another frota up (pid {running.pid}{since}) is running on {shown(settings.var_dir)}; "
+            f"nothing was started. Use that one (`frota status`), or stop it first "
+            f"(Ctrl-C in its terminal, or `kill {running.pid}`)."
+        ) from None
+
+
+def gateway_url(settings: Settings) -> str:
+    return f"http://{settings.bind_host}:{settings.gateway_port}"
+
+
+def shown(path: Path) -> str:
+    """``path`` relative to the working directory when it lies under it (var/pgdata)."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def banner(
+    settings: Settings,
+    one_time: str | None,
+    server: local.EmbeddedPostgres | None,
+    redis_down: bool,
+) -> str:
+    """What an operator needs once the stack serves, printed after the boot lines."""
+    url = gateway_url(settings)
+    admin = f"username '{ADMIN_USERNAME}'"
+    if one_time:
+        admin += f", one-time password (shown once, change it at first login): {one_time}"
+    database = (
+        f"embedded PostgreSQL in {shown(server.pgdata)}"
+        if server is not None
+        else "the PostgreSQL of DATABASE_URL"
+    )
+    state = " (degraded: Redis is unreachable)" if redis_down else ""
+    lines = [
+        "",
+        f"  Frota is up{state}: {url}",
+        f"    API       {url}/api/v1/...   health: {url}/health",
+        f"    admin     {admin}",
+        f"    database  {database}; media files in {shown(settings.media_root)}",
+        "  Ctrl-C stops it.",
+        "",
+    ]
+    if redis_down:
+        lines[-2:-2] = redis_degradation(settings)
+    return "\n".join(lines)
+
+
+def redis_answers(settings: Settings) -> bool:
+    """A ping straight to Redis: asking /health would print access lines every few seconds."""
+    client = redis.Redis.from_url(
+        settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5
+    )
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()
+
+
+def redis_address(url: str) -> str:
+    """Where REDIS_URL points, without the password it may carry."""
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port or 6379}" if parts.hostname else parts.path
+
+
+def redis_degradation(settings: Settings) -> list[str]:
+    """What the stack does without Redis (gateway/limits.py, gateway/revocation.py)."""
+    return [
+        f"  Redis ({redis_address(settings.redis_url)}) does not answer. Until it does:",
+        "    - rate limits are counted by each gateway worker on its own, not shared: a client",
+        f"      may get {settings.web_concurrency} x {settings.rate_limit_default} "
+        "(WEB_CONCURRENCY x RATE_LIMIT_DEFAULT);",
+        "    - failed logins are counted only by the auth service, in PostgreSQL: the login",
+        "      limit and the lockouts still hold;",
+        "    - revocation loses its fast path: the gateway asks the auth service about each",
+        "      token (reusing an answer 1 s at most), so a logout still takes effect in a second;",
+        "    - /health answers 503: a load balancer or a deploy waiting on it sees Frota down.",
+        "  Start Redis (`redis-server`, or `sudo systemctl start redis-server`); Frota uses it",
+        "  again by itself.",
+    ]
 
 
 @main.command()

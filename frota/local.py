@@ -36,13 +36,15 @@ import tempfile
 import time
 import warnings
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 import psutil
 
 from frota.database import EMBEDDED_DATABASE, create_database
-from frota.stack import die_with_this_process
+from frota.stack import APPS, die_with_this_process
+from shared.config import Settings
 
 LOCK_FILE = "frota-up.lock"
 STATE_FILE = "frota-up.json"
@@ -166,8 +168,13 @@ class EmbeddedPostgres:
         assert self.postmaster is not None, "start() first"
         return self.postmaster.url(database)
 
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
+
+    def exit_code(self) -> int | None:
+        """The server's exit code once it has stopped on its own, else None."""
+        return self.process.poll() if self.process is not None else None
 
     def stop(self) -> None:
         """Fast shutdown; immediate shutdown if that hangs, then SIGKILL."""
@@ -285,6 +292,16 @@ class RunningStack:
     postgres_pid: int | None  # the embedded PostgreSQL's; None with DATABASE_URL
     log_format: str
 
+    @classmethod
+    def of_this_process(cls, **fields: Any) -> RunningStack:
+        """The state of the stack this process runs: its pid and start times filled in."""
+        return cls(
+            pid=os.getpid(),
+            process_started=psutil.Process().create_time(),
+            started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            **fields,
+        )
+
 
 def running_stack(var_dir: Path) -> RunningStack | None:
     """What the `frota up` of ``var_dir`` runs, or None when none runs there."""
@@ -346,7 +363,7 @@ def process_description(pid: int | None) -> str:
     if pid is None:
         return "a process of another user"
     try:
-        command = " ".join(psutil.Process(pid).cmdline())
+        command = " ".join(psutil.Process(pid).cmdline()).rstrip()
     except psutil.Error:
         return f"pid {pid}"
     if len(command) > 160:
@@ -376,3 +393,50 @@ def listener_of(port: int) -> int | None:
         if connection.status == psutil.CONN_LISTEN and connection.laddr.port == port:
             return connection.pid
     return None
+
+
+def obstacles(settings: Settings) -> list[str]:
+    """What stands in the way of starting the stack of ``settings``, each with what to do.
+
+    Checked before anything starts, so that a refused `frota up` leaves the
+    machine as it found it.
+    """
+    found = []
+    for part in APPS:
+        port = settings.port_of(part)
+        if port_is_taken(settings.bind_host, port):
+            found.append(
+                f"port {port} ({part}) is taken by {process_description(listener_of(port))}. "
+                f"Stop that process, or give Frota other ports ({part.upper()}_PORT)."
+            )
+    if settings.database_url is None:
+        found += _embedded_obstacles(settings.var_dir)
+    return found
+
+
+def _embedded_obstacles(var_dir: Path) -> list[str]:
+    """An embedded PostgreSQL already running in var/pgdata, which `frota up` would need.
+
+    It is refused, not adopted: no `frota up` owns it (the lock says so), so it
+    is either another command's (a backup, a restore), which stops it when it
+    ends and would pull the database from under the stack, or one left behind
+    by an older version that ran it as a daemon, whose settings we did not
+    choose. Stopping it is one command, printed here.
+    """
+    postmaster = running_postmaster(pgdata_of(var_dir))
+    if postmaster is None:
+        return []
+    try:
+        parent = psutil.Process(postmaster.pid).ppid()
+    except psutil.Error:
+        parent = 1
+    origin = (
+        "its parent is gone: it was left behind by an earlier run"
+        if parent <= 1 or not psutil.pid_exists(parent)
+        else f"it was started by {process_description(parent)}"
+    )
+    return [
+        f"an embedded PostgreSQL already runs in {pgdata_of(var_dir)} (pid {postmaster.pid}) "
+        f"and no frota up owns it; {origin}. Stop it with `kill -INT {postmaster.pid}` "
+        "(PostgreSQL's fast shutdown), then start again."
+    ]

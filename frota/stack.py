@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import urllib3
 
@@ -176,6 +177,37 @@ class Stack:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"{part} did not become healthy within {timeout:.0f} s")
                 time.sleep(0.1)
+
+    def wait_until_serving(self, timeout: float = 60.0) -> dict[str, Any]:
+        """Block until the gateway's /health finds every service ready; return its report.
+
+        /health is 200 only when Redis answers too. Redis down alone does not
+        hold this up: the stack serves without it, degraded, and the report
+        says so (``report["redis"]["status"] != "ok"``).
+        """
+        deadline = time.monotonic() + timeout
+        http = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=0.5, read=5))
+        url = f"http://{self.settings.bind_host}:{self.settings.gateway_port}/health"
+        report = None
+        while True:
+            for part in self.processes:
+                self._raise_if_exited(part)
+            try:
+                response = http.request("GET", url)
+                # 200, or 503 with a report of what is down.
+                report = response.json() if response.status in (200, 503) else None
+            except urllib3.exceptions.HTTPError:
+                report = None
+            if report is not None and all(
+                service["status"] == "ok" for service in report["services"].values()
+            ):
+                return report
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"the gateway's /health did not find every service ready within "
+                    f"{timeout:.0f} s (last report: {report})"
+                )
+            time.sleep(0.2)
 
     def _raise_if_exited(self, part: str) -> None:
         code = self.processes[part].poll()

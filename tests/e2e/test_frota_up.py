@@ -1,22 +1,31 @@
-"""`frota up` as an operator runs it: embedded PostgreSQL, the whole stack, Ctrl-C
-stops everything, and a second run reuses the data."""
+"""`frota up` as an operator runs it: embedded PostgreSQL, the whole stack, a banner once
+/health answers; Ctrl-C, a closed terminal or SIGKILL leave no process behind; a start that
+would collide with something already running is refused before anything starts."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import psutil
+import psycopg2
+import pytest
 import requests
 
-from tests.support.processes import free_port
+from frota import local
+from tests.support.processes import RedisProcess, free_port
 
 STARTUP_TIMEOUT = 90
+# A refused start checks ports and files only: it must answer at once.
+REFUSAL_SECONDS = 10
+BANNER_END = "Ctrl-C stops it."
 
 
 def frota_up(var_dir: Path, ports: dict[str, int], redis_url: str) -> subprocess.Popen[str]:
@@ -39,7 +48,12 @@ def frota_up(var_dir: Path, ports: dict[str, int], redis_url: str) -> subprocess
     )
 
 
-def read_until_up(proc: subprocess.Popen[str]) -> str:
+def free_ports() -> dict[str, int]:
+    return {part: free_port() for part in ("gateway", "auth", "fleet", "media")}
+
+
+def read_until_up(proc: subprocess.Popen[str]) -> tuple[str, str]:
+    """Everything printed up to the end of the banner, and the banner itself."""
     output = ""
     deadline = time.monotonic() + STARTUP_TIMEOUT
     assert proc.stdout is not None
@@ -48,18 +62,50 @@ def read_until_up(proc: subprocess.Popen[str]) -> str:
         if not line:
             break
         output += line
-        if "Frota is up" in line:
-            return output
+        if line.strip() == BANNER_END:
+            return output, output[output.index("  Frota is up") :]
     raise AssertionError(f"frota up did not come up:\n{output}")
 
 
-def embedded_postgres_pids(var_dir: Path) -> set[int]:
-    pids = set()
-    for proc in psutil.process_iter(["cmdline"]):
-        cmdline = proc.info["cmdline"] or []
-        if any(str(var_dir / "pgdata") in part for part in cmdline):
-            pids.add(proc.pid)
-    return pids
+def refused_start(var_dir: Path, ports: dict[str, int], redis_url: str) -> str:
+    """Run a `frota up` that must refuse at once; return what it said."""
+    started = time.monotonic()
+    proc = frota_up(var_dir, ports, redis_url)
+    output, _ = proc.communicate(timeout=60)
+    assert time.monotonic() - started < REFUSAL_SECONDS, output
+    assert proc.returncode != 0, output
+    assert "Frota is up" not in output
+    assert "starting" not in output
+    return output
+
+
+def processes_of(var_dir: Path) -> list[psutil.Process]:
+    """Every process of that var dir's stack: gunicorn (by its environment), the postmaster
+    (by its command line) and PostgreSQL's backends (they run in the data directory)."""
+    found = []
+    for proc in psutil.process_iter(["cmdline", "cwd", "environ"]):
+        if proc.pid == os.getpid():
+            continue
+        cmdline = " ".join(proc.info["cmdline"] or [])
+        environ = proc.info["environ"] or {}
+        if (
+            str(var_dir) in cmdline
+            or (proc.info["cwd"] or "").startswith(str(var_dir))
+            or environ.get("FROTA_VAR_DIR") == str(var_dir)
+        ):
+            found.append(proc)
+    return found
+
+
+def wait_until_none_left(var_dir: Path, timeout: float) -> float:
+    """Seconds until no process of the var dir is left; fails after ``timeout``."""
+    started = time.monotonic()
+    while left := processes_of(var_dir):
+        if time.monotonic() - started > timeout:
+            descriptions = [local.process_description(p.pid) for p in left]
+            raise AssertionError(f"still running after {timeout} s: {descriptions}")
+        time.sleep(0.1)
+    return time.monotonic() - started
 
 
 def stop_and_collect(
@@ -70,90 +116,180 @@ def stop_and_collect(
     return proc.returncode, remaining
 
 
-def test_up_runs_everything_and_ctrl_c_leaves_no_process_behind(tmp_path, redis_url):
+def test_up_shows_a_banner_once_healthy_and_ctrl_c_leaves_no_process_behind(tmp_path, redis_url):
     var_dir = tmp_path / "var"
-    ports = {part: free_port() for part in ("gateway", "auth", "fleet", "media")}
+    ports = free_ports()
     proc = frota_up(var_dir, ports, redis_url)
     try:
-        output = read_until_up(proc)
-        assert "one-time password (shown once" in output
-        health = requests.get(f"http://127.0.0.1:{ports['gateway']}/health", timeout=10)
+        output, banner = read_until_up(proc)
+        gateway = f"http://127.0.0.1:{ports['gateway']}"
+        assert "starting embedded PostgreSQL in" in output
+        # The banner comes after the boot lines and carries what an operator needs.
+        assert banner.startswith(f"  Frota is up: {gateway}\n")
+        password = re.search(
+            r"username 'admin', one-time password \(shown once, change it at first login\): (\S+)",
+            banner,
+        )
+        assert password, banner
+        assert output.count(password.group(1)) == 1
+        login = requests.post(
+            f"{gateway}/api/v1/auth/login",
+            json={"username": "admin", "password": password.group(1)},
+            timeout=10,
+        )
+        assert login.status_code == 200, login.text
+        health = requests.get(f"{gateway}/health", timeout=10)
         assert health.status_code == 200, health.text
+
+        # What other commands read about it.
+        running = local.running_stack(var_dir)
+        assert running is not None
+        assert running.pid == proc.pid
+        assert running.url == gateway
+        assert running.ports == ports
         children = psutil.Process(proc.pid).children(recursive=True)
-        assert len(children) >= 8  # 4 gunicorn masters + their workers
-        postgres = embedded_postgres_pids(var_dir)
-        assert postgres
+        assert set(running.parts.values()) | {running.postgres_pid} <= {c.pid for c in children}
+        database_url = local.embedded_database_url(var_dir)
+        assert database_url is not None
+        with contextlib.closing(psycopg2.connect(database_url)) as conn, conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM auth.users")
+            assert cur.fetchone() == (1,)
+
+        # A second `make up` on the same var dir says who runs and starts nothing.
+        refusal = refused_start(var_dir, ports, redis_url)
+        assert f"another frota up (pid {proc.pid}, up since {running.started_at}" in refusal
+        assert f"kill {proc.pid}" in refusal
+        assert requests.get(f"{gateway}/health", timeout=10).status_code == 200
     finally:
         code, tail = stop_and_collect(proc)
     assert code == 0, tail
     assert "stopped" in tail
-    _, alive = psutil.wait_procs(children, timeout=10)
-    assert alive == []
-    assert embedded_postgres_pids(var_dir) == set()
-
-    # A second run reuses the database: the admin exists, no new password is printed.
-    again = frota_up(var_dir, ports, redis_url)
-    try:
-        output = read_until_up(again)
-        assert "one-time password" not in output
-        login = requests.post(
-            f"http://127.0.0.1:{ports['gateway']}/api/v1/auth/login",
-            json={"username": "admin", "password": "wrong-password"},
-            timeout=10,
-        )
-        assert login.status_code == 401
-    finally:
-        code, _ = stop_and_collect(again)
-    assert code == 0
-    assert embedded_postgres_pids(var_dir) == set()
+    wait_until_none_left(var_dir, timeout=10)
+    assert local.running_stack(var_dir) is None
+    assert not (var_dir / local.STATE_FILE).exists()
+    assert local.embedded_database_url(var_dir) is None
 
 
 def test_closing_the_terminal_stops_everything_like_ctrl_c(tmp_path, redis_url):
     var_dir = tmp_path / "var"
-    ports = {part: free_port() for part in ("gateway", "auth", "fleet", "media")}
-    proc = frota_up(var_dir, ports, redis_url)
+    proc = frota_up(var_dir, free_ports(), redis_url)
     try:
         read_until_up(proc)
-        children = psutil.Process(proc.pid).children(recursive=True)
-        assert embedded_postgres_pids(var_dir)
+        assert len(processes_of(var_dir)) >= 9  # 4 gunicorn masters, workers, PostgreSQL
     finally:
         # What the terminal sends its foreground job when its window is closed.
         code, tail = stop_and_collect(proc, signal.SIGHUP)
     assert code == 0, tail
     assert "stopped" in tail
-    _, alive = psutil.wait_procs(children, timeout=10)
-    assert alive == []
-    assert embedded_postgres_pids(var_dir) == set()
+    wait_until_none_left(var_dir, timeout=10)
 
 
-def test_the_gunicorn_processes_go_with_a_killed_frota_up(tmp_path, redis_url):
+def test_a_killed_frota_up_leaves_no_process_behind_and_the_next_one_starts(tmp_path, redis_url):
     var_dir = tmp_path / "var"
-    ports = {part: free_port() for part in ("gateway", "auth", "fleet", "media")}
+    ports = free_ports()
     proc = frota_up(var_dir, ports, redis_url)
-    gunicorns: list[psutil.Process] = []
     try:
         read_until_up(proc)
-        gunicorns = [
-            child
-            for child in psutil.Process(proc.pid).children(recursive=True)
-            if "gunicorn" in " ".join(child.cmdline())
-        ]
+        part_pids = {p.pid for p in processes_of(var_dir)}
+        gunicorns = [p for p in processes_of(var_dir) if "gunicorn" in " ".join(p.cmdline())]
         assert len(gunicorns) >= 8  # 4 masters and their workers
+        assert local.running_postmaster(local.pgdata_of(var_dir)).pid in part_pids
         proc.kill()  # SIGKILL, as the OOM killer would: no chance to stop anything
         proc.wait(10)
-        # Each master gets SIGTERM from the kernel and stops its workers.
-        _, alive = psutil.wait_procs(gunicorns, timeout=30)
-        assert alive == []
+        # Every child gets its parent-death signal from the kernel: gunicorn masters
+        # SIGTERM (they stop their workers), the postmaster SIGINT (fast shutdown).
+        wait_until_none_left(var_dir, timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
-        for orphan in gunicorns:  # only when the assertion above failed
+        for orphan in processes_of(var_dir):  # only when the assertion above failed
             with contextlib.suppress(psutil.NoSuchProcess):
                 orphan.kill()
         proc.communicate(timeout=10)  # close its output pipe (orphans would hold it)
-        # The embedded PostgreSQL is a daemon of its own; stop it for the next test.
-        for pid in embedded_postgres_pids(var_dir):
-            with contextlib.suppress(psutil.NoSuchProcess):
-                postmaster = psutil.Process(pid)
-                postmaster.send_signal(signal.SIGINT)
-                postmaster.wait(30)
+    # The state file it could not remove names a dead process: nothing runs there.
+    assert (var_dir / local.STATE_FILE).exists()
+    assert local.running_stack(var_dir) is None
+
+    # The next run starts (nothing stale in the way) and reuses the database.
+    again = frota_up(var_dir, ports, redis_url)
+    try:
+        output, banner = read_until_up(again)
+        assert "one-time password" not in output
+        assert "username 'admin'" in banner
+        assert local.running_stack(var_dir).pid == again.pid
+    finally:
+        code, tail = stop_and_collect(again)
+    assert code == 0, tail
+    wait_until_none_left(var_dir, timeout=10)
+
+
+def test_up_refuses_a_taken_port_naming_the_process_before_starting_anything(tmp_path, redis_url):
+    var_dir = tmp_path / "var"
+    ports = free_ports()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", ports["auth"]))
+        taken.listen()
+        output = refused_start(var_dir, ports, redis_url)
+    me = " ".join(psutil.Process().cmdline())
+    assert f"port {ports['auth']} (auth) is taken by pid {os.getpid()}: {me[:100]}" in output
+    assert "AUTH_PORT" in output
+    assert not local.pgdata_of(var_dir).exists()  # no PostgreSQL was started
+    assert processes_of(var_dir) == []
+
+
+def test_up_refuses_an_embedded_postgres_no_frota_up_owns(tmp_path, redis_url):
+    var_dir = tmp_path / "var"
+    server = local.EmbeddedPostgres(local.pgdata_of(var_dir))
+    server.start()
+    try:
+        output = refused_start(var_dir, free_ports(), redis_url)
+        assert f"an embedded PostgreSQL already runs in {local.pgdata_of(var_dir)}" in output
+        assert f"(pid {server.pid}) and no frota up owns it" in output
+        assert f"it was started by pid {os.getpid()}" in output
+        assert f"`kill -INT {server.pid}`" in output
+        assert server.exit_code() is None  # left as it was
+        assert [p.pid for p in processes_of(var_dir) if "gunicorn" in " ".join(p.cmdline())] == []
+    finally:
+        server.stop()
+
+
+@pytest.mark.timeout(180)
+def test_up_with_redis_down_says_what_is_degraded_and_notices_it_come_back(tmp_path):
+    var_dir = tmp_path / "var"
+    ports = free_ports()
+    redis_process = RedisProcess()  # its port, nothing listening on it yet
+    proc = frota_up(var_dir, ports, redis_process.url)
+    try:
+        _, banner = read_until_up(proc)
+        gateway = f"http://127.0.0.1:{ports['gateway']}"
+        assert banner.startswith(f"  Frota is up (degraded: Redis is unreachable): {gateway}\n")
+        assert f"Redis (127.0.0.1:{redis_process.port}) does not answer" in banner
+        assert "rate limits are counted by each gateway worker on its own" in banner
+        assert "failed logins are counted only by the auth service, in PostgreSQL" in banner
+        assert "revocation loses its fast path" in banner
+        assert "/health answers 503" in banner
+        health = requests.get(f"{gateway}/health", timeout=10)
+        assert health.status_code == 503
+        assert health.json()["redis"]["status"] == "down"
+        # Served all the same.
+        login = requests.post(
+            f"{gateway}/api/v1/auth/login",
+            json={"username": "admin", "password": "wrong-password"},
+            timeout=10,
+        )
+        assert login.status_code == 401
+
+        with redis_process:
+            assert proc.stdout is not None
+            deadline = time.monotonic() + 3 * 5  # it checks every 5 s
+            while not (line := proc.stdout.readline()).startswith("Redis answers again"):
+                assert line, "frota up stopped"
+                assert time.monotonic() < deadline, "Redis's return went unnoticed"
+            assert line.startswith("Redis answers again: Frota is no longer degraded"), line
+            assert requests.get(f"{gateway}/health", timeout=10).status_code == 200
+            code, tail = stop_and_collect(proc)
+    finally:
+        if proc.poll() is None:
+            stop_and_collect(proc)
+    assert code == 0, tail
+    wait_until_none_left(var_dir, timeout=10)
