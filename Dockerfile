@@ -3,31 +3,48 @@
 # build serves them all, every part runs the same tested release, and an update
 # or a rollback is one tag; compose picks the part with `frota serve <part>`.
 #
-# Bookworm (Debian 12), named explicitly so the base cannot change under us.
-FROM python:3.11-slim-bookworm
-
 # The PostgreSQL major version of the `db` service (docker-compose.yml passes
 # the same value to both). `frota backup` needs a pg_dump at least as new as
 # the server, and a newer one writes dumps that the server's own version may
 # refuse to load (pg_dump 17+ emits `SET transaction_timeout`): so the image
-# carries the client of exactly the server's major version, from the
-# PostgreSQL project's apt repository (Debian 12 itself only has 15).
+# carries the client of exactly the server's major version, taken from the
+# server's own image (Debian 12 itself only has 15). The build reaches nothing
+# but the base images and the package registries.
 ARG PG_MAJOR=16
+
+FROM postgres:${PG_MAJOR}-bookworm AS postgres-client
+ARG PG_MAJOR
+# The programs `frota backup`/`restore` and the restore drill run, and the
+# libpq they load (whatever path the image keeps it under).
+RUN mkdir -p /out/bin /out/lib \
+    && cd "/usr/lib/postgresql/${PG_MAJOR}/bin" \
+    && cp pg_dump pg_restore psql pg_isready /out/bin/ \
+    && cp -L "$(ldd pg_dump | awk '$1 == "libpq.so.5" {print $3}')" /out/lib/libpq.so.5
+
+# Bookworm (Debian 12), named explicitly so the base cannot change under us.
+FROM python:3.11-slim-bookworm
+ARG PG_MAJOR
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# Python fetches the repository key (https, certificate checked): no curl or
-# gnupg to install and remove again; apt verifies packages against the key.
-RUN python -c "import urllib.request; urllib.request.urlretrieve('https://www.postgresql.org/media/keys/ACCC4CF8.asc', '/usr/share/keyrings/pgdg.asc')" \
-    && . /etc/os-release \
-    && echo "deb [signed-by=/usr/share/keyrings/pgdg.asc] https://apt.postgresql.org/pub/repos/apt ${VERSION_CODENAME}-pgdg main" \
-        > /etc/apt/sources.list.d/pgdg.list \
-    && apt-get update \
-    && apt-get install --yes --no-install-recommends "postgresql-client-${PG_MAJOR}" \
+# The libraries the PostgreSQL client programs link, besides libpq (below).
+RUN apt-get update \
+    && apt-get install --yes --no-install-recommends \
+        libgssapi-krb5-2 libldap-2.5-0 liblz4-1 libreadline8 libssl3 libzstd1 zlib1g \
     && rm -rf /var/lib/apt/lists/*
+
+# The client programs in Debian's versioned place (where `frota` looks for
+# them) and on PATH; libpq in /usr/local/lib, which the loader searches. The
+# build fails if a program misses a library or is not of the server's version.
+COPY --from=postgres-client /out/bin/ /usr/lib/postgresql/${PG_MAJOR}/bin/
+COPY --from=postgres-client /out/lib/libpq.so.5 /usr/local/lib/
+RUN ldconfig \
+    && ln -s /usr/lib/postgresql/${PG_MAJOR}/bin/* /usr/local/bin/ \
+    && ! ldd /usr/lib/postgresql/${PG_MAJOR}/bin/* | grep "not found" \
+    && pg_dump --version | grep -q "(PostgreSQL) ${PG_MAJOR}\."
 
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin frota
 WORKDIR /app

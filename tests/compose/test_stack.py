@@ -1,0 +1,201 @@
+"""The production stack in real containers: what docs/operations.md promises an operator.
+
+Run by `make test-compose` (not by `make test`), in this order, on one stack.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import signal
+
+import requests
+
+from tests.compose.conftest import BACKUPS
+from tests.compose.stack import LONG_RUNNING, Compose, timed, wait_until
+from tests.compose.update import measure_update
+from tests.support.files import jpeg_bytes
+
+# What the tests pass on to the ones after them: the admin's token, the backup.
+state: dict[str, str] = {}
+UPDATE_DOWNTIME_BOUND_SECONDS = 10
+BACKUP_FILES = (".sql.gz", ".media.tar", ".manifest.json")
+COUNTS = (
+    "SELECT (SELECT count(*) FROM auth.users) AS users,"
+    " (SELECT count(*) FROM fleet.vehicles) AS vehicles,"
+    " (SELECT count(*) FROM media.files) AS files"
+)
+
+
+def health_of(stack: Compose) -> dict[str, str]:
+    return {
+        c["Service"]: c.get("Health", "") for c in stack.containers() if c["State"] == "running"
+    }
+
+
+def test_every_container_is_healthy_and_migrate_finished(stack: Compose):
+    containers = {c["Service"]: c for c in stack.containers()}
+
+    assert {s: health_of(stack).get(s) for s in LONG_RUNNING} == dict.fromkeys(
+        LONG_RUNNING, "healthy"
+    )
+    assert containers["migrate"]["State"] == "exited"
+    assert containers["migrate"]["ExitCode"] == 0
+    assert "backup" not in containers  # profile "tools": only `compose run` starts it
+
+
+def test_postgres_is_not_published_only_the_gateway_is(stack: Compose):
+    bindings = {
+        service: stack.inspect(service, "{{json .HostConfig.PortBindings}}")
+        for service in LONG_RUNNING
+    }
+
+    published = f'{{"8000/tcp":[{{"HostIp":"127.0.0.1","HostPort":"{stack.port}"}}]}}'
+    assert bindings.pop("gateway") == published
+    assert set(bindings.values()) == {"{}"}
+
+
+def test_health_is_200_through_the_published_port(stack: Compose):
+    response = requests.get(f"{stack.url}/health", timeout=10)
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["redis"]["status"] == "ok"
+    assert {name: s["status"] for name, s in body["services"].items()} == {
+        "auth": "ok",
+        "fleet": "ok",
+        "media": "ok",
+    }
+
+
+def test_first_admin_changes_the_password_then_a_vehicle_and_a_photo(stack: Compose):
+    log = stack("logs", "--no-log-prefix", "migrate").stdout
+    one_time = re.search(r"one-time password \(shown once.*\): (\S+)", log)
+    assert one_time, f"no one-time password in the migrate job's log:\n{log}"
+    http = requests.Session()
+    first = http.post(
+        f"{stack.url}/api/v1/auth/login",
+        json={"username": "admin", "password": one_time[1]},
+        timeout=10,
+    )
+    assert first.status_code == 200, first.text
+    gated = http.get(
+        f"{stack.url}/api/v1/fleet/vehicles",
+        headers={"Authorization": f"Bearer {first.json()['access_token']}"},
+        timeout=10,
+    )
+    assert gated.status_code == 403
+    assert gated.json()["error"]["code"] == "password_change_required"
+    changed = http.post(
+        f"{stack.url}/api/v1/auth/me/password",
+        headers={"Authorization": f"Bearer {first.json()['access_token']}"},
+        json={"current_password": one_time[1], "new_password": "compose-test-admin-password"},
+        timeout=10,
+    )
+    assert changed.status_code == 200, changed.text
+    state["token"] = changed.json()["access_token"]
+    auth = {"Authorization": f"Bearer {state['token']}"}
+
+    vehicle = http.post(
+        f"{stack.url}/api/v1/fleet/vehicles",
+        headers=auth,
+        json={
+            "plate": "CMP1A23",
+            "make": "Fiat",
+            "model": "Strada",
+            "year": 2024,
+            "fuel_types": ["gasoline", "ethanol"],
+        },
+        timeout=10,
+    )
+    assert vehicle.status_code == 201, vehicle.text
+    photo = jpeg_bytes(200_000)
+    uploaded = http.post(
+        f"{stack.url}/api/v1/media/files",
+        headers=auth,
+        files={"file": ("dash.jpg", photo, "image/jpeg")},
+        data={"kind": "photo"},
+        timeout=30,
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    assert uploaded.json()["sha256"] == hashlib.sha256(photo).hexdigest()
+    downloaded = http.get(
+        f"{stack.url}/api/v1/media/files/{uploaded.json()['id']}/content", headers=auth, timeout=30
+    )
+    assert downloaded.status_code == 200
+    assert downloaded.content == photo
+
+
+def test_the_backup_job_writes_a_backup_that_verifies(stack: Compose):
+    with timed("backup job (compose run --rm backup)"):
+        made = stack("run", "--rm", "-T", "backup", timeout=300).stdout
+    manifest = re.search(r"manifest: /backups/(\S+\.manifest\.json)", made)
+    assert manifest, made
+    name = manifest[1].removesuffix(".manifest.json")
+    stack.backups_made += [BACKUPS / f"{name}{suffix}" for suffix in BACKUP_FILES]
+    assert "(1 media files)" in made, made
+
+    verified = stack(
+        "run", "--rm", "-T", "backup", "frota", "verify-backup", f"/backups/{manifest[1]}"
+    ).stdout
+
+    assert f"backup {name} is intact (1 media files)" in verified
+    state["backup"] = name
+
+
+def test_the_restore_drill_of_the_operations_guide(stack: Compose):
+    """docs/operations.md section 7, command for command: restore into a scratch database."""
+    production = stack("exec", "-T", "db", "psql", "-U", "frota", "-d", "frota", "-tAc", COUNTS)
+    stack("exec", "-T", "db", "createdb", "-U", "frota", "frota_drill")
+    drill = (
+        'export DATABASE_URL="${DATABASE_URL%/frota}/frota_drill"'
+        " MEDIA_ROOT=/backups/.drill-media\n"
+        'frota restore "$(ls -1 /backups/*.manifest.json | tail -n 1)" --yes &&\n'
+        f'psql "$DATABASE_URL" -tA -c "{COUNTS}"\n'
+        "rm -rf /backups/.drill-media"
+    )
+    with timed("restore drill"):
+        restored = stack("run", "--rm", "-T", "backup", "sh", "-c", drill, timeout=300).stdout
+    stack("exec", "-T", "db", "dropdb", "-U", "frota", "frota_drill")
+
+    assert f"backup {state['backup']} is intact" in restored
+    assert restored.strip().splitlines()[-1] == production.stdout.strip() == "1|1|1"
+
+
+def test_a_killed_main_process_comes_back_by_the_restart_policy(stack: Compose):
+    """SIGKILL to fleet's gunicorn master (the container's PID 1), as the OOM killer would.
+
+    From the host: `docker kill` would count as an operator's stop, which
+    `unless-stopped` honours; a crash does not.
+    """
+    restarts = int(stack.inspect("fleet", "{{.RestartCount}}"))
+    os.kill(int(stack.inspect("fleet", "{{.State.Pid}}")), signal.SIGKILL)
+    with timed("killed fleet back to healthy"):
+        wait_until(
+            "fleet restarted",
+            lambda: int(stack.inspect("fleet", "{{.RestartCount}}")) == restarts + 1,
+            timeout=30,
+        )
+        wait_until(
+            "fleet healthy again",
+            lambda: stack.inspect("fleet", "{{.State.Health.Status}}") == "healthy",
+            timeout=90,
+        )
+        wait_until(
+            "/health 200 again",
+            lambda: requests.get(f"{stack.url}/health", timeout=5).status_code == 200,
+            timeout=30,
+        )
+
+
+def test_an_update_to_a_new_image_costs_a_few_seconds_at_most(stack: Compose):
+    with timed("build the update's image (new tag)"):
+        stack("build", tag="compose-test-update", timeout=600)
+    with timed("update: up -d --wait with the new tag"):
+        outage = measure_update(stack, state["token"], tag="compose-test-update")
+    print(f"[compose test] update downtime: {outage}")
+
+    app_images = {c["Image"] for c in stack.containers() if c["Service"] not in ("db", "redis")}
+    assert app_images == {"frota:compose-test-update"}
+    assert outage.seconds <= UPDATE_DOWNTIME_BOUND_SECONDS, outage
