@@ -4,7 +4,7 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: up test lint format migrate bench clean redis-server
+.PHONY: up test test-compose lint format migrate bench clean redis-server
 
 $(STAMP): pyproject.toml
 	@echo "Setting up $(VENV): installing Frota and its dependencies (first run: a minute or two) ..."
@@ -34,6 +34,12 @@ lint: $(STAMP)
 
 test: lint redis-server
 	$(VENV)/bin/pytest
+
+# The production docker-compose.yml brought up in real containers, checked and
+# updated as an operator would (tests/compose; a Docker engine and base images
+# are set up by deploy/ci/ where the machine has none).
+test-compose: $(STAMP)
+	$(VENV)/bin/pytest tests/compose -o timeout=900 -p no:cacheprovider
 
 # Side-by-side ratios (gateway vs direct vs nginx, streaming, growth, pruning).
 bench: $(STAMP)
