@@ -6,7 +6,8 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
@@ -17,6 +18,7 @@ import redis
 
 from frota import backup as backups
 from frota import database, local, roles
+from frota import status as stack_status
 from frota.pg_tools import ClientNotFound
 from frota.stack import APPS, Stack, fresh_metrics_dir, gunicorn_command
 from media_service.commands import media
@@ -60,6 +62,41 @@ def resolve_database(settings: Settings) -> tuple[Settings, local.EmbeddedPostgr
     return settings.replace(database_url=server.url()), server
 
 
+@contextmanager
+def owner_database(settings: Settings) -> Iterator[Settings]:
+    """``settings`` with the owner's ``database_url``, for the length of one command.
+
+    Every command that needs the database goes through here (:func:`resolve_database`):
+    DATABASE_URL, else the embedded PostgreSQL already running in var/pgdata, else
+    one started for the command and stopped after it.
+    """
+    settings, server = resolve_database(settings)
+    try:
+        yield settings
+    finally:
+        if server is not None:
+            server.stop()
+            click.echo(f"stopped the embedded PostgreSQL in {local.pgdata_of(settings.var_dir)}")
+
+
+def open_owner_database() -> AbstractContextManager[Settings]:
+    """What `frota media ...` opens its database with (it may not import frota itself)."""
+    return owner_database(load_settings())
+
+
+@contextmanager
+def owner_session(settings: Settings) -> Iterator[Any]:
+    """A session on ``settings.database_url``; its engine is disposed of after."""
+    from shared.db import Database, make_engine
+
+    db = Database(make_engine(settings.database_url or "", settings))
+    try:
+        with db.sessionmaker() as session:
+            yield session
+    finally:
+        db.engine.dispose()
+
+
 def prepare_database(settings: Settings) -> list[roles.ServiceRole]:
     """Migrate as the owner, then give each service its own role; return the roles."""
     service_roles = service_roles_of(settings)  # refuses missing passwords before any change
@@ -86,8 +123,10 @@ def provision_roles(settings: Settings, service_roles: list[roles.ServiceRole]) 
 
 
 @click.group()
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Frota fleet-management backend."""
+    ctx.obj = open_owner_database  # see media_service.commands
 
 
 main.add_command(media)
@@ -96,25 +135,17 @@ main.add_command(media)
 @main.command()
 def migrate() -> None:
     """Run every service's database migrations and set up the service roles."""
-    settings, server = resolve_database(load_settings())
-    try:
+    with owner_database(load_settings()) as settings:
         prepare_database(settings)
-    finally:
-        if server is not None:
-            server.stop()
     click.echo("migrations are up to date; service roles are set up")
 
 
 @main.command()
 def init() -> None:
     """Migrate, then create the first admin if there is none (production start-up job)."""
-    settings, server = resolve_database(load_settings())
-    try:
+    with owner_database(load_settings()) as settings:
         prepare_database(settings)
         one_time = ensure_admin(settings)
-    finally:
-        if server is not None:
-            server.stop()
     if one_time:
         # The compose stack's operator reads it in `docker compose logs migrate`.
         click.echo(f"First admin created: username '{ADMIN_USERNAME}'")
@@ -143,12 +174,9 @@ def create_user(
 ) -> None:
     """Create a user who must change the password at first login."""
     from auth_service import service as auth
-    from shared.db import Database, make_engine
 
-    settings, server = resolve_database(load_settings())
-    db = Database(make_engine(settings.database_url or "", settings))
-    try:
-        with db.sessionmaker() as session:
+    with owner_database(load_settings()) as settings, owner_session(settings) as session:
+        try:
             user, one_time = auth.create_user(
                 db_session=session,
                 username=username,
@@ -157,12 +185,8 @@ def create_user(
                 email=email,
                 password=password,
             )
-    except Exception as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        db.engine.dispose()
-        if server is not None:
-            server.stop()
+        except Exception as exc:
+            raise click.ClickException(str(exc)) from None
     click.echo(f"created {role} {user.username} ({user.id})")
     if one_time:
         click.echo(f"one-time password (shown once): {one_time}")
@@ -173,20 +197,13 @@ def create_user(
 def unlock_user(username: str) -> None:
     """Clear USERNAME's login lockouts and slow-downs, from every address (audited)."""
     from auth_service import service as auth
-    from shared.db import Database, make_engine
     from shared.errors import APIError
 
-    settings, server = resolve_database(load_settings())
-    db = Database(make_engine(settings.database_url or "", settings))
-    try:
-        with db.sessionmaker() as session:
+    with owner_database(load_settings()) as settings, owner_session(settings) as session:
+        try:
             user = auth.unlock_user(db_session=session, username=username)
-    except APIError as exc:
-        raise click.ClickException(f"{exc.message}: {username}") from None
-    finally:
-        db.engine.dispose()
-        if server is not None:
-            server.stop()
+        except APIError as exc:
+            raise click.ClickException(f"{exc.message}: {username}") from None
     click.echo(f"unlocked {user.username} ({user.id}): it may log in again from every address")
 
 
@@ -214,6 +231,8 @@ def child_environment(settings: Settings) -> dict[str, str]:
     """The environment every gunicorn process shares: ours, plus what `up` resolved."""
     env = {k: v for k, v in os.environ.items() if k not in OWNER_ONLY_VARIABLES}
     env["FROTA_VAR_DIR"] = str(settings.var_dir)
+    # Decided once, here: every part logs as `frota up` was asked to (or found its terminal).
+    env["LOG_FORMAT"] = settings.log_format
     env["JWT_SECRET_KEY"] = settings.jwt_secret_key
     env["INTERNAL_SECRET_KEY"] = settings.internal_secret_key
     return env
@@ -414,20 +433,17 @@ def redis_degradation(settings: Settings) -> list[str]:
 )
 def backup(directory: Path | None) -> None:
     """Back up the database and the media files; delete backups older than BACKUP_KEEP_DAYS."""
-    settings, server = resolve_database(load_settings())
-    directory = directory or settings.backup_dir
-    try:
-        summary = backups.create_backup(
-            database_url=settings.database_url or "",
-            media_root=settings.media_root,
-            directory=directory,
-        )
-        removed = backups.prune_backups(directory, settings.backup_keep_days)
-    except (backups.BackupError, ClientNotFound, psycopg2.Error, OSError) as exc:
-        raise click.ClickException(f"backup failed: {exc}") from None
-    finally:
-        if server is not None:
-            server.stop()
+    with owner_database(load_settings()) as settings:
+        directory = directory or settings.backup_dir
+        try:
+            summary = backups.create_backup(
+                database_url=settings.database_url or "",
+                media_root=settings.media_root,
+                directory=directory,
+            )
+            removed = backups.prune_backups(directory, settings.backup_keep_days)
+        except (backups.BackupError, ClientNotFound, psycopg2.Error, OSError) as exc:
+            raise click.ClickException(f"backup failed: {exc}") from None
     made = summary.backup
     click.echo(f"backup written: {made.dump}, {made.media} ({summary.media_files} media files)")
     click.echo(f"manifest: {made.manifest}")
@@ -461,9 +477,17 @@ def restore(file: Path, yes: bool) -> None:
     """Replace the database and the media files with a backup's (FILE: any file of it).
 
     The backup is checked against its manifest first; a damaged or altered
-    backup is refused before anything changes. Stop the services first.
+    backup is refused before anything changes. The services must be stopped
+    first (a `frota up` on this var dir, or the containers): restore refuses
+    while they run.
     """
     settings = load_settings()
+    stack = local.running_stack(settings.var_dir)
+    if stack is not None and stack.postgres_pid is not None and not settings.database_url:
+        raise click.ClickException(
+            f"frota up (pid {stack.pid}) is running on this database: stop it first "
+            "(Ctrl-C in its terminal), then restore; nothing was changed"
+        )
     try:
         backup_set = backups.Backup.at(file)
         manifest = backups.verify_backup(backup_set)
@@ -479,19 +503,44 @@ def restore(file: Path, yes: bool) -> None:
             abort=True,
         )
     service_roles = service_roles_of(settings)
-    settings, server = resolve_database(settings)
-    try:
-        backups.restore_backup(
-            backup=backup_set,
-            manifest=manifest,
-            database_url=settings.database_url or "",
-            media_root=settings.media_root,
-        )
-        # The dump carries no grants (so it restores on any server): grant again.
-        provision_roles(settings, service_roles)
-    except (backups.BackupError, ClientNotFound, psycopg2.Error, OSError) as exc:
-        raise click.ClickException(f"restore failed: {exc}") from None
-    finally:
-        if server is not None:
-            server.stop()
+    with owner_database(settings) as settings:
+        refuse_while_services_are_connected(settings, service_roles)
+        try:
+            backups.restore_backup(
+                backup=backup_set,
+                manifest=manifest,
+                database_url=settings.database_url or "",
+                media_root=settings.media_root,
+            )
+            # The dump carries no grants (so it restores on any server): grant again.
+            provision_roles(settings, service_roles)
+        except (backups.BackupError, ClientNotFound, psycopg2.Error, OSError) as exc:
+            raise click.ClickException(f"restore failed: {exc}") from None
     click.echo(f"restored {backup_set.name}")
+
+
+def refuse_while_services_are_connected(
+    settings: Settings, service_roles: list[roles.ServiceRole]
+) -> None:
+    """A restore under running services would mix their writes with the backup's rows."""
+    connected = roles.connected_roles(settings.database_url or "", service_roles)
+    if connected:
+        sessions = ", ".join(f"{name}: {count}" for name, count in sorted(connected.items()))
+        raise click.ClickException(
+            f"the services are still connected to the database ({sessions} sessions): stop "
+            "them first (`docker compose stop gateway auth fleet media`, or Ctrl-C the "
+            "frota up using it), then restore; nothing was changed"
+        )
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON, for scripts.")
+def status(as_json: bool) -> None:
+    """What runs and answers, the database, the media volume, the last backup, the next prune.
+
+    Starts nothing. Exits with status 1 when something is down (or not running).
+    """
+    report = stack_status.collect(load_settings())
+    click.echo(report.as_json() if as_json else stack_status.render(report))
+    if not report.ok:
+        raise SystemExit(1)

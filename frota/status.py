@@ -280,7 +280,7 @@ def render(report: Report) -> str:
         lines.append(f"frota up   not running (its gateway would be at {report.url})")
     for name, part in report.parts.items():
         if part.running:
-            state = f"pid {part.pid:<7} {part.workers} workers"
+            state = f"pid {part.pid:<7} {part.workers} worker{'s' if part.workers != 1 else ''}"
         else:
             state = "not running"
             if part.port_taken_by:

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 
 import click
+import sqlalchemy as sa
 
 from media_service import retention
 from media_service.storage import LocalStorage
-from shared.config import ConfigError, Settings
+from shared.config import Settings
 from shared.db import Database, make_engine
 
 MB = 1024 * 1024
+# Opens the database for one command: the settings with its database_url.
+OpenDatabase = Callable[[], AbstractContextManager[Settings]]
 
 
 @click.group("media")
@@ -23,19 +26,23 @@ def media() -> None:
 
 @contextmanager
 def _media_volume() -> Iterator[tuple[Settings, Database, LocalStorage]]:
-    """The settings, database and volume a command works on (from the environment)."""
-    try:
-        settings = Settings.from_env()
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-    url = settings.database_url_for("media")
-    if not url:
-        raise click.ClickException("DATABASE_URL (or MEDIA_DATABASE_URL) is not set")
-    database = Database(make_engine(url, settings))
-    try:
-        yield settings, database, LocalStorage(settings.media_root)
-    finally:
-        database.engine.dispose()
+    """The settings, database and volume a command works on.
+
+    The `frota` command, which registers this group, puts in ``ctx.obj`` how
+    to open the database for the length of a command (DATABASE_URL, else the
+    embedded PostgreSQL of var/pgdata): a service does not import frota.
+    """
+    open_database: OpenDatabase = click.get_current_context().obj
+    with open_database() as settings:
+        database = Database(make_engine(settings.database_url or "", settings))
+        try:
+            if not sa.inspect(database.engine).has_table("usage", schema="media"):
+                raise click.ClickException(
+                    "this database has no media tables yet: run `frota migrate` first"
+                )
+            yield settings, database, LocalStorage(settings.media_root)
+        finally:
+            database.engine.dispose()
 
 
 @media.command()

@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 import media_service
+from frota.cli import main as frota
 from media_service import retention
-from media_service.commands import media
 from media_service.models import MediaFile, UploadReservation, VolumeUsage
 from media_service.storage import LocalStorage
 from tests.conftest import TEST_SECRETS, make_settings
@@ -320,20 +320,20 @@ def test_cli_prune_dry_run_then_prune_then_reconcile(committed_database, committ
     runner = CliRunner()
     env = cli_env(committed_settings)
 
-    dry = runner.invoke(media, ["prune", "--dry-run", "--older-than-days", "1"], env=env)
+    dry = runner.invoke(frota, ["media", "prune", "--dry-run", "--older-than-days", "1"], env=env)
     assert dry.exit_code == 0, dry.output
     for file_id in doomed:
         assert f"would delete {file_id} (16 bytes): expired" in dry.output
     assert "would delete 3 files" in dry.output
     assert file_ids_on_volume(storage) == set(doomed + held)
 
-    real = runner.invoke(media, ["prune", "--older-than-days", "1"], env=env)
+    real = runner.invoke(frota, ["media", "prune", "--older-than-days", "1"], env=env)
     assert real.exit_code == 0, real.output
     assert "deleted 3 files" in real.output
     assert "files/s" in real.output
     assert file_ids_on_volume(storage) == set(held)
 
-    clean = runner.invoke(media, ["reconcile"], env=env)
+    clean = runner.invoke(frota, ["media", "reconcile"], env=env)
     assert clean.exit_code == 0, clean.output
     assert "0 orphan files" in clean.output
 
@@ -341,17 +341,17 @@ def test_cli_prune_dry_run_then_prune_then_reconcile(committed_database, committ
     orphan.parent.mkdir(parents=True, exist_ok=True)
     orphan.write_bytes(b"nobody's")
     os.utime(orphan, (time.time() - 7200,) * 2)
-    found = runner.invoke(media, ["reconcile"], env=env)
+    found = runner.invoke(frota, ["media", "reconcile"], env=env)
     assert found.exit_code == 1
     assert "1 orphan files" in found.output
-    fixed = runner.invoke(media, ["reconcile", "--fix"], env=env)
+    fixed = runner.invoke(frota, ["media", "reconcile", "--fix"], env=env)
     assert fixed.exit_code == 0
     assert not orphan.exists()
 
 
 def test_cli_prune_refuses_to_run_beside_another_prune(committed_database, committed_settings):
     with retention.prune_lock(committed_database.engine):
-        result = CliRunner().invoke(media, ["prune"], env=cli_env(committed_settings))
+        result = CliRunner().invoke(frota, ["media", "prune"], env=cli_env(committed_settings))
     assert result.exit_code == 1
     assert "another prune is running" in result.output
 
@@ -359,7 +359,7 @@ def test_cli_prune_refuses_to_run_beside_another_prune(committed_database, commi
 # Prune in a child process, slowed down per file so that it can be killed midway.
 SLOW_PRUNE = """
 import time
-from media_service.commands import media
+from frota.cli import main as frota
 from media_service.storage import LocalStorage
 
 unlink = LocalStorage.delete
@@ -369,7 +369,7 @@ def slow_unlink(self, file_id):
     unlink(self, file_id)
 
 LocalStorage.delete = slow_unlink
-media(["prune", "--older-than-days", "0", "--batch-size", "50"])
+frota(["media", "prune", "--older-than-days", "0", "--batch-size", "50"])
 """
 
 

@@ -28,6 +28,7 @@ from psycopg2 import sql
 import media_service
 from frota.backup import Backup, prune_backups
 from frota.cli import main as frota
+from frota.roles import service_database_urls, service_roles
 from media_service import retention
 from media_service.models import MediaFile, UploadReservation, VolumeUsage
 from media_service.storage import LocalStorage
@@ -239,6 +240,29 @@ def test_restore_makes_the_volume_match_the_backup(ops_settings, tmp_path):
 
 
 # --- refusals -------------------------------------------------------------------------
+
+
+def test_a_restore_is_refused_while_a_service_is_connected_to_the_database(ops_settings, tmp_path):
+    fill_with_data(ops_settings)
+    assert run_frota(ops_settings, "backup", "--dir", str(tmp_path)).exit_code == 0
+    owner_execute(ops_settings, "DELETE FROM fleet.assignments")
+    before = table_checksums(ops_settings)
+    fleet_url = service_database_urls(ops_settings.database_url or "", service_roles(ops_settings))[
+        "fleet"
+    ]
+    fleet = psycopg2.connect(fleet_url)  # what a running fleet service's pool holds
+    try:
+        refused = run_frota(ops_settings, "restore", str(only_backup(tmp_path).dump), "--yes")
+    finally:
+        fleet.close()
+
+    assert refused.exit_code == 1
+    role = ops_settings.database_role("fleet")
+    assert f"the services are still connected to the database ({role}: 1 sessions)" in (
+        refused.output
+    )
+    assert "nothing was changed" in refused.output
+    assert table_checksums(ops_settings) == before
 
 
 def flip_one_byte(path: Path, offset: int) -> None:
