@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from frota import local
-from tests.support.processes import free_port
+from tests.support.processes import RedisProcess, free_port
 
 FROTA = str(Path(sys.executable).with_name("frota"))
 STARTUP_TIMEOUT = 90
@@ -34,6 +34,7 @@ class UpStack:
     directory: Path  # the "repo dir": var/ and backups/ are under it
     proc: subprocess.Popen[str]
     gateway_port: int
+    redis: RedisProcess
 
     @property
     def var_dir(self) -> Path:
@@ -44,10 +45,11 @@ class UpStack:
         return postmaster.pid if postmaster else None
 
     def stop(self) -> str:
+        """Ctrl-C, as in its terminal; what it printed."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
-        output, _ = self.proc.communicate(timeout=60)
-        return output
+        self.proc.wait(60)
+        return (self.directory / "up.log").read_text()
 
 
 def frota(directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -64,26 +66,29 @@ def frota(directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def up(tmp_path_factory, redis_url) -> Iterator[UpStack]:
-    """`frota up` run in a fresh directory, on free ports (the only variables it is given)."""
+def up(tmp_path_factory) -> Iterator[UpStack]:
+    """`frota up` run in a fresh directory, on free ports and a Redis of its own (a test
+    stops it): the only variables it is given."""
     directory = tmp_path_factory.mktemp("repo")
     ports = {part: free_port() for part in ("gateway", "auth", "fleet", "media")}
+    with RedisProcess() as redis_process:
+        yield from _frota_up(directory, ports, redis_process)
+
+
+def _frota_up(directory: Path, ports: dict[str, int], redis: RedisProcess) -> Iterator[UpStack]:
     env = {
         "PATH": os.environ["PATH"],
         "HOME": os.environ.get("HOME", str(directory)),
-        "REDIS_URL": redis_url,
+        "REDIS_URL": redis.url,
         "WEB_CONCURRENCY": "1",
         **{f"{part.upper()}_PORT": str(port) for part, port in ports.items()},
     }
-    proc = subprocess.Popen(
-        [FROTA, "up"],
-        cwd=directory,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    stack = UpStack(directory, proc, ports["gateway"])
+    # A file, not a pipe: nobody reads while it runs, and a full pipe would block the stack.
+    with (directory / "up.log").open("w") as log:
+        proc = subprocess.Popen(
+            [FROTA, "up"], cwd=directory, env=env, stdout=log, stderr=subprocess.STDOUT, text=True
+        )
+    stack = UpStack(directory, proc, ports["gateway"], redis)
     try:
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while not _serving(stack):
@@ -134,6 +139,18 @@ def test_status_of_the_running_stack_names_each_part_its_health_data_and_disk(up
     assert report["media"]["filesystem_free_bytes"] > 0
     assert report["prune"]["interval_minutes"] == 60
     assert 0 < report["prune"]["next_in_seconds"] <= 3600
+
+
+def test_status_exits_non_zero_and_says_what_is_down_when_redis_is(up):
+    up.redis.stop()
+    try:
+        degraded = frota(up.directory, "status")
+    finally:
+        up.redis.start()
+
+    assert degraded.returncode == 1
+    assert "/health 503 degraded: auth ok, fleet ok, media ok, redis down" in degraded.stdout
+    assert "status     DOWN: /health degraded" in degraded.stdout
 
 
 def test_every_subcommand_uses_the_running_embedded_postgresql_with_no_variables_set(up):
