@@ -67,9 +67,9 @@ class Report:
         return json.dumps({"ok": self.ok, **asdict(self)}, indent=2, default=str)
 
 
-def collect(settings: Settings, now: float | None = None) -> Report:
+def collect(settings: Settings) -> Report:
     """Look at the stack of ``settings`` (its var dir, ports, database, volume, backups)."""
-    now = time.time() if now is None else now
+    now = time.time()
     stack = local.running_stack(settings.var_dir)
     url = stack.url if stack else f"http://{settings.bind_host}:{settings.gateway_port}"
     parts = _parts(settings, stack)
@@ -113,9 +113,9 @@ def _parts(settings: Settings, stack: local.RunningStack | None) -> dict[str, Pa
     parts = {}
     for name in APPS:
         port = stack.ports[name] if stack else settings.port_of(name)
-        master = _process(stack.parts.get(name)) if stack else None
-        if master is not None:
-            parts[name] = Part(port, True, master.pid, len(master.children()))
+        running = _running_part(port, stack.parts.get(name)) if stack else None
+        if running is not None:
+            parts[name] = running
             continue
         part = Part(port, False)
         if local.port_is_taken(settings.bind_host, port):
@@ -124,12 +124,15 @@ def _parts(settings: Settings, stack: local.RunningStack | None) -> dict[str, Pa
     return parts
 
 
-def _process(pid: int | None) -> psutil.Process | None:
-    if pid is None:
+def _running_part(port: int, master_pid: int | None) -> Part | None:
+    """The part whose gunicorn master is ``master_pid``, with its workers; None if it is gone."""
+    if master_pid is None:
         return None
     try:
-        process = psutil.Process(pid)
-        return process if process.status() != psutil.STATUS_ZOMBIE else None
+        master = psutil.Process(master_pid)
+        if master.status() == psutil.STATUS_ZOMBIE:
+            return None
+        return Part(port, True, master_pid, len(master.children()))
     except psutil.Error:
         return None
 
