@@ -14,7 +14,17 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.compose.stack import CI, STATE, TIMINGS, Compose, free_port, run, timed, write_env_file
+from tests.compose.stack import (
+    CI,
+    MEASURED,
+    STATE,
+    TIMINGS,
+    Compose,
+    free_port,
+    run,
+    timed,
+    write_env_file,
+)
 
 BACKUPS = STATE.parent.parent / "backups"
 APP_UID = 10001  # the image's user, which writes the backups
@@ -64,3 +74,5 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.section("make test-compose: time per step")
         for name, seconds in TIMINGS.items():
             terminalreporter.write_line(f"{seconds:7.1f} s  {name}")
+        for line in MEASURED:
+            terminalreporter.write_line(line)

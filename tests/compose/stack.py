@@ -36,8 +36,10 @@ SECRETS = (
 )
 LONG_RUNNING = ("db", "redis", "auth", "fleet", "media", "gateway")
 
-# How long each step took, in the order they ran; printed at the end of the run.
+# How long each step took, in the order they ran, and what the run measured
+# besides: printed at the end of the run.
 TIMINGS: dict[str, float] = {}
+MEASURED: list[str] = []
 
 
 @contextmanager
@@ -95,11 +97,15 @@ class Compose:
         return f"http://127.0.0.1:{self.port}"
 
     def __call__(
-        self, *args: str, timeout: float = 120, check: bool = True, tag: str | None = None
+        self, *args: str, timeout: float = 120, check: bool = True
     ) -> subprocess.CompletedProcess[str]:
-        env = self.env if tag is None else {**self.env, "FROTA_IMAGE_TAG": tag}
-        base = [*self.command, "--project-name", PROJECT, "--env-file", str(self.env_file)]
-        return run([*base, *args], timeout=timeout, env=env, check=check)
+        return run([*shlex.split(self.command_line()), *args], timeout, self.env, check)
+
+    def command_line(self) -> str:
+        """The compose command with the test's project and variables, as one line for a script."""
+        return shlex.join(
+            [*self.command, "--project-name", PROJECT, "--env-file", str(self.env_file)]
+        )
 
     def containers(self) -> list[dict[str, Any]]:
         """`compose ps --all` as dicts, one per container."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import requests
@@ -12,13 +13,13 @@ import requests
 from tests.compose.stack import Compose
 
 POLL_EVERY_SECONDS = 0.1
-AFTER_UPDATE_SECONDS = 5  # polling goes on this long after `up --wait` returns
+AFTER_UPDATE_SECONDS = 5  # polling goes on this long after the update's commands return
 
 
 @dataclass
 class Outage:
     seconds: float  # the time during which some poller got no 2xx answer
-    update_seconds: float  # how long `up -d --wait` took
+    update_seconds: float  # how long the update's commands took
     failures: Counter[str]  # failed answers by kind: "503", "refused", "timeout"...
 
     def __str__(self) -> str:
@@ -29,8 +30,8 @@ class Outage:
         )
 
 
-def measure_update(stack: Compose, token: str, tag: str) -> Outage:
-    """`up -d --wait` to ``tag`` while clients poll /health and the vehicle list."""
+def measure_update(stack: Compose, token: str, update: Callable[[], object]) -> Outage:
+    """Run ``update`` while clients poll /health and the vehicle list."""
     routes = {
         "/health": {},
         "/api/v1/fleet/vehicles": {"Authorization": f"Bearer {token}"},
@@ -49,7 +50,7 @@ def measure_update(stack: Compose, token: str, tag: str) -> Outage:
         poller.start()
     try:
         started = time.monotonic()
-        stack("up", "--detach", "--wait", tag=tag, timeout=300)
+        update()
         update_seconds = time.monotonic() - started
         time.sleep(AFTER_UPDATE_SECONDS)
     finally:
