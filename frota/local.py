@@ -363,7 +363,7 @@ def lock_var_dir(var_dir: Path) -> IO[str]:
 def process_description(pid: int | None) -> str:
     """``pid 123: <its command line>``, as far as this user may see it."""
     if pid is None:
-        return "a process of another user"
+        return "a process this user may not inspect"
     try:
         command = " ".join(psutil.Process(pid).cmdline()).rstrip()
     except psutil.Error:

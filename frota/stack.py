@@ -193,7 +193,9 @@ class Stack:
             for part in self.processes:
                 self._raise_if_exited(part)
             try:
-                response = http.request("GET", url)
+                # Not kept alive: an idle connection of ours would hold the
+                # gateway's graceful stop for its whole timeout.
+                response = http.request("GET", url, headers={"Connection": "close"})
                 # 200, or 503 with a report of what is down.
                 report = response.json() if response.status in (200, 503) else None
             except urllib3.exceptions.HTTPError:
