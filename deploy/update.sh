@@ -3,11 +3,13 @@
 # of refused requests instead of ~45 s (docs/operations.md, section 3):
 #
 #   FROTA_IMAGE_TAG=$(git rev-parse --short HEAD) deploy/update.sh
+#   FROTA_IMAGE_TAG=<previous commit> deploy/update.sh --no-build    # rollback
 #
 # A plain `docker compose up -d` stops every app container first, runs the
 # migrations, and starts the gateway only once the services' first health
 # check has passed (30 s): clients get no answer all that time. Here instead:
-#   1. the image is built while the old release keeps serving;
+#   1. the image is built (unless --no-build: a rollback to an image built
+#      before) while the old release keeps serving;
 #   2. the migrations run (a one-off `migrate` container) - the old release
 #      serves meanwhile, so a migration must suit both releases (ours add
 #      before they remove; a release whose notes say otherwise is updated with
@@ -33,8 +35,10 @@ say() { echo "update: $(date +%T) $*" >&2; }
 
 health_of() { docker inspect --format '{{.State.Health.Status}}' "$1"; }
 
-say "building frota:$FROTA_IMAGE_TAG (the running release keeps serving)"
-"${compose[@]}" build
+if [ "${1:-}" != --no-build ]; then
+    say "building frota:$FROTA_IMAGE_TAG (the running release keeps serving)"
+    "${compose[@]}" build
+fi
 
 say "migrating"
 "${compose[@]}" run --rm --no-deps migrate

@@ -70,6 +70,9 @@ def _service_problems(name: str, service: dict[str, Any], services: dict[str, An
         problems.append(f"resources must be the seed's {API_LIMITS}")
     if service.get("ports") and name != "gateway":
         problems.append("publishes a port (only the gateway may)")
+    if service.get("container_name"):
+        # deploy/update.sh runs a new container of a service beside the old one.
+        problems.append("must not fix container_name (updates run two containers at once)")
     for dependency, condition in _dependencies(service).items():
         wanted = "service_completed_successfully" if dependency in JOBS else "service_healthy"
         if condition != wanted:

@@ -79,6 +79,10 @@ MUTATIONS = {
         setting("services.gateway.deploy.resources.limits.cpus", "4.0"),
         "gateway: resources must be the seed's",
     ),
+    "fleet with a fixed container name": (
+        setting("services.fleet.container_name", "frota-fleet"),
+        "fleet: must not fix container_name",
+    ),
     "db published": (
         setting("services.db.ports", ["5432:5432"]),
         "db: publishes a port (only the gateway may)",
