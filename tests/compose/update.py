@@ -59,7 +59,7 @@ def measure_update(stack: Compose, token: str, update: Callable[[], object]) -> 
             poller.join(timeout=10)
     samples.sort()
     failures = Counter(failure for _, _, failure in samples if failure)
-    return Outage(_seconds_without_answer(samples, routes), update_seconds, failures)
+    return Outage(seconds_without_answer(samples, routes), update_seconds, failures)
 
 
 def _failure(url: str, headers: dict[str, str]) -> str | None:
@@ -73,7 +73,7 @@ def _failure(url: str, headers: dict[str, str]) -> str | None:
     return None if 200 <= response.status_code < 300 else str(response.status_code)
 
 
-def _seconds_without_answer(
+def seconds_without_answer(
     samples: list[tuple[float, str, str | None]], routes: dict[str, dict[str, str]]
 ) -> float:
     """Time from each route's first failed request to its next success, merged over routes."""
