@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil
 import urllib3
 
 from shared.config import Settings
@@ -183,7 +184,10 @@ class Stack:
 
         /health is 200 only when Redis answers too. Redis down alone does not
         hold this up: the stack serves without it, degraded, and the report
-        says so (``report["redis"]["status"] != "ok"``).
+        says so (``report["redis"]["status"] != "ok"``). The answer counts only
+        once each of our processes holds its port: a server that took one after
+        `frota up` checked it was free would answer in our place while our
+        process retries the bind.
         """
         deadline = time.monotonic() + timeout
         http = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=0.5, read=5))
@@ -200,8 +204,10 @@ class Stack:
                 report = response.json() if response.status in (200, 503) else None
             except urllib3.exceptions.HTTPError:
                 report = None
-            if report is not None and all(
-                service["status"] == "ok" for service in report["services"].values()
+            if (
+                report is not None
+                and all(service["status"] == "ok" for service in report["services"].values())
+                and all(self._listens(part) for part in self.processes)
             ):
                 return report
             if time.monotonic() > deadline:
@@ -210,6 +216,15 @@ class Stack:
                     f"{timeout:.0f} s (last report: {report})"
                 )
             time.sleep(0.2)
+
+    def _listens(self, part: str) -> bool:
+        """Whether that part's gunicorn master holds the listening socket of its port."""
+        port = self.settings.port_of(part)
+        try:
+            sockets = psutil.Process(self.processes[part].pid).net_connections("tcp")
+        except psutil.Error:
+            return False
+        return any(s.status == psutil.CONN_LISTEN and s.laddr.port == port for s in sockets)
 
     def _raise_if_exited(self, part: str) -> None:
         code = self.processes[part].poll()

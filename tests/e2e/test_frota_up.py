@@ -20,6 +20,9 @@ import pytest
 import requests
 
 from frota import local
+from frota.stack import Stack
+from shared.config import Settings
+from tests.conftest import TEST_SECRETS
 from tests.support.processes import RedisProcess, free_port
 
 STARTUP_TIMEOUT = 90
@@ -333,3 +336,46 @@ def test_up_with_redis_down_says_what_is_degraded_and_notices_it_come_back(tmp_p
             stop_and_collect(proc)
     assert code == 0, tail
     wait_until_none_left(var_dir, timeout=10)
+
+
+# Answers /health like a healthy gateway: what a server that took the port would say.
+IMPOSTOR = """
+import http.server, json, sys
+class Health(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = json.dumps({"status": "ok", "services": {"auth": {"status": "ok"}},
+                           "redis": {"status": "ok"}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Health).serve_forever()
+"""
+
+
+def test_a_health_answer_counts_only_from_the_process_that_holds_the_port(tmp_path):
+    port = free_port()
+    settings = Settings.from_env(
+        {**TEST_SECRETS, "FROTA_VAR_DIR": str(tmp_path), "GATEWAY_PORT": str(port)}
+    )
+    impostor = subprocess.Popen([sys.executable, "-c", IMPOSTOR, str(port)])
+    # Our gateway, still retrying the bind the impostor won.
+    ours = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            with contextlib.suppress(requests.ConnectionError):
+                requests.get(f"http://127.0.0.1:{port}/health", timeout=1)
+                break
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        stack = Stack(settings, {}, processes={"gateway": ours})
+        with pytest.raises(RuntimeError, match="did not find every service ready"):
+            stack.wait_until_serving(timeout=2)
+        # The same answer from the process that holds the port is believed.
+        stack.processes["gateway"] = impostor
+        assert stack.wait_until_serving(timeout=5)["status"] == "ok"
+    finally:
+        for proc in (impostor, ours):
+            proc.kill()
+            proc.wait(10)
