@@ -58,7 +58,12 @@ say "starting the new ${SERVICES[*]} beside the old ones"
 "${compose[@]}" up --detach --no-deps --no-recreate "${scale[@]}" "${SERVICES[@]}"
 new=()
 for service in "${SERVICES[@]}"; do
-    new+=("$("${compose[@]}" ps --quiet "$service" | grep -v "${old[$service]}")")
+    container="$("${compose[@]}" ps --quiet "$service" | grep -v "${old[$service]}" || true)"
+    if [ -z "$container" ]; then
+        say "no new $service container started; the old ones still serve"
+        exit 1
+    fi
+    new+=("$container")
 done
 deadline=$((SECONDS + WAIT_SECONDS))
 for container in "${new[@]}"; do
