@@ -30,10 +30,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# The libraries the PostgreSQL client programs link, besides libpq (below).
+# The libraries the PostgreSQL client programs link, besides libpq (below);
+# psql's line editor is readline or libedit depending on the build: both.
 RUN apt-get update \
     && apt-get install --yes --no-install-recommends \
-        libgssapi-krb5-2 libldap-2.5-0 liblz4-1 libreadline8 libssl3 libzstd1 zlib1g \
+        libedit2 libgssapi-krb5-2 libldap-2.5-0 liblz4-1 libreadline8 libssl3 libzstd1 zlib1g \
     && rm -rf /var/lib/apt/lists/*
 
 # The client programs in Debian's versioned place (where `frota` looks for
