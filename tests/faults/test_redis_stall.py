@@ -10,12 +10,14 @@ The Redis is the stack's own (never the machine's).
 from __future__ import annotations
 
 import json
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
+import psutil
 import pytest
 import requests
 import sqlalchemy as sa
@@ -189,8 +191,29 @@ def assert_rejected_within_a_second(prober: Prober, committed: float, until: flo
     assert len(after_contract) >= MIN_PROBES_AFTER_CONTRACT, len(after_contract)
 
 
+def fresh_gateway_workers(stack: RunningStack) -> None:
+    """Replace the gateway's workers (SIGHUP) and wait for the new ones.
+
+    gunicorn recycles a worker after about 2000 requests, and the probers of
+    the earlier tests send thousands: a recycle inside a test's window would
+    leave a worker that answered nothing there. Fresh workers have the whole
+    budget ahead of them.
+    """
+    master = psutil.Process(stack.stack.processes["gateway"].pid)
+    old = {worker.pid for worker in master.children()}
+    master.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 30
+    while True:
+        workers = {worker.pid for worker in master.children()}
+        if len(workers) == GATEWAY_WORKERS and not workers & old:
+            return
+        assert time.monotonic() < deadline, f"gateway workers not replaced: {old} -> {workers}"
+        time.sleep(0.1)
+
+
 def warm_up(http, stack: RunningStack, user: dict) -> None:
-    """Every worker has seen the token and holds a fresh "not revoked" answer for it."""
+    """Every worker is fresh, has seen the token and holds a "not revoked" answer for it."""
+    fresh_gateway_workers(stack)
     for _ in range(40):
         response = http.get(f"{stack.url}/api/v1/auth/me", headers=bearer(user["access_token"]))
         assert response.status_code == 200, response.text
