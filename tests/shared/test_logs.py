@@ -210,19 +210,25 @@ def test_each_request_is_logged_once_with_its_status_and_id_echoed(caplog):
     assert record.duration_ms >= 0
 
 
-def test_a_database_error_is_logged_without_the_values_postgresql_quotes(log, connection):
-    logger, lines = log
+def log_a_duplicate_email(logger, connection, email: str) -> None:
+    """Log the IntegrityError of inserting ``email`` twice, PostgreSQL quoting it in its detail.
+
+    ``email`` comes in as an argument, not written out where it is used: the
+    traceback quotes those source lines.
+    """
     connection.execute(sa.text("CREATE TEMP TABLE people (email text UNIQUE)"))
     insert = sa.text("INSERT INTO people (email) VALUES (:email)")
-    # Not written out where it is used: the traceback quotes those source lines.
-    email = "maria.souza@example.com"
     connection.execute(insert, {"email": email})
-
     try:
         with connection.begin_nested():
             connection.execute(insert, {"email": email})
     except sa.exc.IntegrityError:
         logger.exception("unhandled exception")
+
+
+def test_a_database_error_is_logged_without_the_values_postgresql_quotes(log, connection):
+    logger, lines = log
+    log_a_duplicate_email(logger, connection, "maria.souza@example.com")
 
     (line,) = lines()
     assert "maria.souza" not in json.dumps(line)
@@ -316,16 +322,7 @@ def test_a_client_cannot_forge_a_console_line_or_send_terminal_escapes(console):
 
 def test_a_console_traceback_follows_its_line_and_hides_database_values(console, connection):
     logger, text = console
-    connection.execute(sa.text("CREATE TEMP TABLE people (email text UNIQUE)"))
-    insert = sa.text("INSERT INTO people (email) VALUES (:email)")
-    email = "joana.lima@example.com"
-    connection.execute(insert, {"email": email})
-
-    try:
-        with connection.begin_nested():
-            connection.execute(insert, {"email": email})
-    except sa.exc.IntegrityError:
-        logger.exception("unhandled exception")
+    log_a_duplicate_email(logger, connection, "joana.lima@example.com")
 
     first, *traceback_lines = text().splitlines()
     assert first.endswith(f"gateway ERROR {logger.name}: unhandled exception")
