@@ -202,13 +202,15 @@ def fresh_gateway_workers(stack: RunningStack) -> None:
     master = psutil.Process(stack.stack.processes["gateway"].pid)
     old = {worker.pid for worker in master.children()}
     master.send_signal(signal.SIGHUP)
+    # The old workers stop accepting at once and only finish what they hold
+    # (up to the graceful timeout): the new ones alone are waited for.
     deadline = time.monotonic() + 30
     while True:
-        workers = {worker.pid for worker in master.children()}
-        if len(workers) == GATEWAY_WORKERS and not workers & old:
+        fresh = {worker.pid for worker in master.children()} - old
+        if len(fresh) == GATEWAY_WORKERS:
             return
-        assert time.monotonic() < deadline, f"gateway workers not replaced: {old} -> {workers}"
-        time.sleep(0.1)
+        assert time.monotonic() < deadline, f"gateway workers not replaced: {old} -> {fresh}"
+        time.sleep(0.05)
 
 
 def warm_up(http, stack: RunningStack, user: dict) -> None:
