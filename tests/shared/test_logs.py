@@ -7,11 +7,13 @@ import json
 import logging
 import uuid
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask, g
 
+import shared.logs
 from shared.config import Settings
 from shared.db import make_engine
 from shared.logs import (
@@ -188,7 +190,10 @@ def test_fresh_request_ids_are_valid_and_unique():
 # --- request logging ------------------------------------------------------------------
 
 
-def test_each_request_is_logged_once_with_its_status_and_id_echoed(caplog):
+def test_each_request_is_logged_once_with_its_status_id_and_duration_in_ms(caplog, monkeypatch):
+    # The clock reads 100 s as the request starts and 12.3456 ms later as it ends.
+    readings = iter([100.0, 100.0123456])
+    monkeypatch.setattr(shared.logs, "time", SimpleNamespace(perf_counter=lambda: next(readings)))
     app = Flask(__name__)
     init_request_logging(app)
 
@@ -207,7 +212,8 @@ def test_each_request_is_logged_once_with_its_status_and_id_echoed(caplog):
     [record] = [r for r in caplog.records if r.name == "frota.access"]
     assert record.getMessage() == "GET /ping 200"
     assert (record.method, record.path, record.status) == ("GET", "/ping", 200)
-    assert record.duration_ms >= 0
+    # Milliseconds, to two decimals: not seconds, not a clock read twice at the same point.
+    assert record.duration_ms == 12.35
 
 
 def log_a_duplicate_email(logger, connection, email: str) -> None:

@@ -264,13 +264,30 @@ TAMPERED_TIME_CURSORS = {
 }
 
 
+def count_items(session: Session) -> int | None:
+    return session.scalar(sa.select(sa.func.count()).select_from(Item))
+
+
 def assert_invalid_cursor(session: Session, order_by, cursor: str) -> None:
-    with pytest.raises(APIError) as caught:
-        paginate(session, sa.select(Item), order_by=order_by, limit=5, cursor=cursor)
+    rows = count_items(session)
+    sent: list[str] = []
+
+    def record(conn, db_cursor, statement, parameters, context, executemany):
+        sent.append(statement)
+
+    engine = session.get_bind().engine
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        with pytest.raises(APIError) as caught:
+            paginate(session, sa.select(Item), order_by=order_by, limit=5, cursor=cursor)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
     assert caught.value.status_code == 400
     assert caught.value.code == "invalid_cursor"
-    # The refusal came before the database: the transaction is still usable.
-    assert session.scalar(sa.select(sa.func.count()).select_from(Item)) >= 0
+    # The refusal came before the database: nothing was sent, and the transaction
+    # still answers (a statement that had failed in PostgreSQL would have aborted it).
+    assert sent == []
+    assert count_items(session) == rows
 
 
 @pytest.mark.parametrize(
