@@ -293,15 +293,28 @@ def test_a_report_over_100_000_fills_takes_one_query_per_section_and_its_csv_agr
     half = FILLS_PER_VEHICLE // 2
     gasoline_cost = Decimal(half * 40 * 5 + half * 10 * 5)
     ethanol_cost = Decimal(half * 40 * 4 + half * 10 * 4)
-    assert len(report["vehicles"]) == VEHICLES
+    # BULK_FILLS numbers the vehicles from 1: the first, third, ... burn ethanol.
+    expected = {
+        str(vehicle.id): ("ethanol", ethanol_cost) if n % 2 == 0 else ("gasoline", gasoline_cost)
+        for n, vehicle in enumerate(hundred_thousand_fills)
+    }
+    assert sorted(v["vehicle_id"] for v in report["vehicles"]) == sorted(expected)
     for figures in report["vehicles"]:
-        fuel = figures["fuel_types"]
+        fuel_type, fuel_cost = expected[figures["vehicle_id"]]
         assert figures["km_driven"] == per_vehicle_km
         assert Decimal(figures["liters"]) == half * 50
-        assert [f["fuel_type"] for f in fuel] in (["gasoline"], ["ethanol"])
-        assert Decimal(figures["fuel_cost"]) in (gasoline_cost, ethanol_cost)
-        assert Decimal(fuel[0]["km_per_liter"]) == 20
-        assert fuel[0]["measured_km"] == 1000 * (half - 1)
+        assert Decimal(figures["fuel_cost"]) == fuel_cost
+        [fuel] = figures["fuel_types"]
+        assert (
+            fuel["fuel_type"],
+            fuel["fills"],
+            Decimal(fuel["liters"]),
+            Decimal(fuel["fuel_cost"]),
+        ) == (fuel_type, FILLS_PER_VEHICLE, half * 50, fuel_cost)
+        assert Decimal(fuel["km_per_liter"]) == 20
+        assert fuel["measured_km"] == 1000 * (half - 1)
+        maintenance = 1000 if figures["vehicle_id"] == str(hundred_thousand_fills[0].id) else 0
+        assert Decimal(figures["maintenance_cost"]) == maintenance
     totals = report["totals"]
     assert totals["km_driven"] == VEHICLES * per_vehicle_km
     assert Decimal(totals["liters"]) == VEHICLES * half * 50
@@ -329,6 +342,7 @@ def test_a_report_over_100_000_fills_takes_one_query_per_section_and_its_csv_agr
         for fuel in figures["fuel_types"]:
             name = fuel["fuel_type"]
             assert Decimal(row[f"{name}_liters"]) == Decimal(fuel["liters"])
+            assert Decimal(row[f"{name}_fuel_cost"]) == Decimal(fuel["fuel_cost"])
             assert Decimal(row[f"{name}_km_per_liter"]) == Decimal(fuel["km_per_liter"])
     assert rows[-1]["plate"] == "TOTAL"
 
