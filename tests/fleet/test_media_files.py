@@ -9,6 +9,7 @@ from werkzeug.serving import make_server
 
 import fleet_service
 from shared.internal_auth import INTERNAL_TOKEN_HEADER, mint_internal_token
+from tests.fleet.conftest import photo_bytes
 from tests.support.factories import make_user, make_vehicle
 from tests.support.identity import ApiClient
 
@@ -35,7 +36,7 @@ def test_services_look_files_up_and_the_gateway_may_not(
     assert summary["owner_id"] == str(owner.id)
     assert summary["content_type"] == "image/jpeg"
     assert summary["kind"] == "photo"
-    assert summary["size"] > 0
+    assert summary["size"] == len(photo_bytes())
 
     unknown = internal_get(settings, media_url, uuid.uuid4(), issuer="fleet")
     assert unknown.status_code == 404
