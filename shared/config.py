@@ -13,12 +13,16 @@ import re
 import secrets
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 SERVICES = ("auth", "fleet", "media")
+PARTS = ("gateway", *SERVICES)
+# Variables read once per service, besides the settings' own (see :func:`variables`).
+SERVICE_VARIABLES = ("{}_URL", "{}_DATABASE_URL", "{}_DB_PASSWORD")
 
 # Secrets shorter than this, or equal to a well-known placeholder, are refused
 # in production: the seed's checklist asks for a strong (64 character) key.
@@ -37,29 +41,55 @@ class ConfigError(RuntimeError):
     """The environment describes a configuration Frota refuses to run with."""
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
+def _int(raw: str, name: str) -> int:
     try:
         return int(raw)
     except ValueError:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
 
 
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
+def _float(raw: str, name: str) -> float:
     try:
         return float(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from None
 
 
-def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
-    raw = env.get(name, "")
+def _text(raw: str, _name: str) -> str:
+    return raw
+
+
+def _lower(raw: str, _name: str) -> str:
+    return raw.strip().lower()
+
+
+def _upper(raw: str, _name: str) -> str:
+    return raw.strip().upper()
+
+
+def _list(raw: str, _name: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+def _path(raw: str, _name: str) -> Path:
+    return Path(raw).resolve()
+
+
+def _log_format_of(raw: str, name: str) -> str:
+    value = raw.strip().lower()
+    if value not in LOG_FORMATS:
+        raise ConfigError(f"{name} must be one of {', '.join(LOG_FORMATS)}, got {value!r}")
+    return value
+
+
+def setting(variable: str, default: Any, parse: Callable[[str, str], Any] = _text) -> Any:
+    """A field of :class:`Settings` read from ``variable``, parsed by ``parse``.
+
+    Unset or empty, the variable leaves ``default``. This is the one place a
+    setting's variable, default and parser are written; the README's table
+    documents each variable (a test keeps the two in step).
+    """
+    return field(default=default, metadata={"variable": variable, "parse": parse})
 
 
 @dataclass(frozen=True)
@@ -69,72 +99,76 @@ class Settings:
     Build it with :meth:`from_env`; tests use :meth:`replace` for overrides.
     """
 
-    environment: str = "development"
-    var_dir: Path = Path("var")
-    database_url: str | None = None
-    redis_url: str = "redis://127.0.0.1:6379/0"
-    redis_prefix: str = "frota"
-    jwt_secret_key: str = ""
-    internal_secret_key: str = ""
-    jwt_access_token_hours: float = 24.0
-    jwt_refresh_token_days: float = 30.0
-    admin_password: str | None = None
-    rate_limit_default: str = "60/minute"
-    rate_limit_login: str = "10/minute"
+    environment: str = setting("FROTA_ENV", "development", _lower)
+    var_dir: Path = setting("FROTA_VAR_DIR", Path("var"), _path)
+    database_url: str | None = setting("DATABASE_URL", None)
+    redis_url: str = setting("REDIS_URL", "redis://127.0.0.1:6379/0")
+    redis_prefix: str = setting("REDIS_PREFIX", "frota")
+    jwt_secret_key: str = setting("JWT_SECRET_KEY", "")
+    internal_secret_key: str = setting("INTERNAL_SECRET_KEY", "")
+    jwt_access_token_hours: float = setting("JWT_ACCESS_TOKEN_HOURS", 24.0, _float)
+    jwt_refresh_token_days: float = setting("JWT_REFRESH_TOKEN_DAYS", 30.0, _float)
+    admin_password: str | None = setting("FROTA_ADMIN_PASSWORD", None)
+    rate_limit_default: str = setting("RATE_LIMIT_DEFAULT", "60/minute")
+    rate_limit_login: str = setting("RATE_LIMIT_LOGIN", "10/minute")
     # Successful logins (each costs an Argon2 hash and an audit row), counted
     # in PostgreSQL by the auth service; a depot shift behind one NAT fits.
-    rate_limit_logins_per_account: str = "30/10minutes"
-    rate_limit_logins_per_address: str = "300/10minutes"
-    trusted_proxies: tuple[str, ...] = ()
-    redis_timeout_seconds: float = 0.25
-    cors_origins: tuple[str, ...] = ()
-    metrics_allowed_networks: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
-    plate_format: str = "br"
-    media_root: Path = Path("var/media")
-    media_max_upload_mb: int = 50
-    media_quota_mb: int = 10240
-    media_retention_days: int = 60
+    rate_limit_logins_per_account: str = setting("RATE_LIMIT_LOGINS_PER_ACCOUNT", "30/10minutes")
+    rate_limit_logins_per_address: str = setting("RATE_LIMIT_LOGINS_PER_ADDRESS", "300/10minutes")
+    trusted_proxies: tuple[str, ...] = setting("TRUSTED_PROXIES", (), _list)
+    redis_timeout_seconds: float = setting("REDIS_TIMEOUT_SECONDS", 0.25, _float)
+    cors_origins: tuple[str, ...] = setting("CORS_ORIGINS", (), _list)
+    metrics_allowed_networks: tuple[str, ...] = setting(
+        "METRICS_ALLOWED_NETWORKS", ("127.0.0.0/8", "::1/128"), _list
+    )
+    plate_format: str = setting("PLATE_FORMAT", "br", _lower)
+    # Unset: <var dir>/media (from_env derives it).
+    media_root: Path = setting("MEDIA_ROOT", Path("var/media"), _path)
+    media_max_upload_mb: int = setting("MEDIA_MAX_UPLOAD_MB", 50, _int)
+    media_quota_mb: int = setting("MEDIA_QUOTA_MB", 10240, _int)
+    media_retention_days: int = setting("MEDIA_RETENTION_DAYS", 60, _int)
     # Pixels a thumbnail may decode (JPEG/HEIC reduced first; WebP and alpha weigh more).
-    media_max_image_pixels: int = 50_000_000
-    media_image_decodes: int = 2
-    media_image_decode_wait_seconds: float = 5.0
-    media_upload_idle_seconds: float = 60.0
-    json_max_body_kb: int = 1024
-    web_concurrency: int = 4
-    gateway_port: int = 8000
-    auth_port: int = 8001
-    fleet_port: int = 8002
-    media_port: int = 8003
-    bind_host: str = "127.0.0.1"
+    media_max_image_pixels: int = setting("MEDIA_MAX_IMAGE_PIXELS", 50_000_000, _int)
+    media_image_decodes: int = setting("MEDIA_IMAGE_DECODES", 2, _int)
+    media_image_decode_wait_seconds: float = setting("MEDIA_IMAGE_DECODE_WAIT_SECONDS", 5.0, _float)
+    media_upload_idle_seconds: float = setting("MEDIA_UPLOAD_IDLE_SECONDS", 60.0, _float)
+    json_max_body_kb: int = setting("JSON_MAX_BODY_KB", 1024, _int)
+    web_concurrency: int = setting("WEB_CONCURRENCY", 4, _int)
+    gateway_port: int = setting("GATEWAY_PORT", 8000, _int)
+    auth_port: int = setting("AUTH_PORT", 8001, _int)
+    fleet_port: int = setting("FLEET_PORT", 8002, _int)
+    media_port: int = setting("MEDIA_PORT", 8003, _int)
+    bind_host: str = setting("BIND_HOST", "127.0.0.1")
     service_urls: Mapping[str, str] = field(default_factory=dict)
-    upstream_connect_timeout: float = 2.0
-    upstream_read_timeout: float = 30.0
-    upload_read_timeout: float = 300.0
+    upstream_connect_timeout: float = setting("UPSTREAM_CONNECT_TIMEOUT", 2.0, _float)
+    upstream_read_timeout: float = setting("UPSTREAM_READ_TIMEOUT", 30.0, _float)
+    upload_read_timeout: float = setting("UPLOAD_READ_TIMEOUT", 300.0, _float)
     # Slow and stalled clients (gateway/bodies.py, gateway/uploads.py say why).
-    body_read_timeout_seconds: float = 10.0
-    body_buffer_mb: int = 64
-    client_idle_timeout_seconds: float = 30.0
-    max_uploads_in_flight: int = 2
-    max_uploads_in_flight_per_user: int = 1
-    internal_token_ttl_seconds: int = 30
-    db_pool_size: int = 20
-    db_max_overflow: int = 30
-    db_pool_recycle: int = 3600
-    log_level: str = "INFO"
+    body_read_timeout_seconds: float = setting("BODY_READ_TIMEOUT_SECONDS", 10.0, _float)
+    body_buffer_mb: int = setting("BODY_BUFFER_MB", 64, _int)
+    client_idle_timeout_seconds: float = setting("CLIENT_IDLE_TIMEOUT_SECONDS", 30.0, _float)
+    max_uploads_in_flight: int = setting("MAX_UPLOADS_IN_FLIGHT", 2, _int)
+    max_uploads_in_flight_per_user: int = setting("MAX_UPLOADS_IN_FLIGHT_PER_USER", 1, _int)
+    internal_token_ttl_seconds: int = setting("INTERNAL_TOKEN_TTL_SECONDS", 30, _int)
+    db_pool_size: int = setting("DB_POOL_SIZE", 20, _int)
+    db_max_overflow: int = setting("DB_MAX_OVERFLOW", 30, _int)
+    db_pool_recycle: int = setting("DB_POOL_RECYCLE", 3600, _int)
+    log_level: str = setting("LOG_LEVEL", "INFO", _upper)
     # "console" (one readable line per record) or "json"; see :func:`_log_format`.
-    log_format: str = "json"
+    # Unset: see :func:`_default_log_format` (from_env derives it).
+    log_format: str = setting("LOG_FORMAT", "json", _log_format_of)
     # Set per process group so gunicorn workers share their metrics
     # (prometheus-client's multiprocess mode reads the same variable).
-    metrics_dir: Path | None = None
+    metrics_dir: Path | None = setting("PROMETHEUS_MULTIPROC_DIR", None, _path)
     # Each service's own connection (as its own role); DATABASE_URL where unset.
     service_database_urls: Mapping[str, str] = field(default_factory=dict)
     # Passwords `frota migrate` gives the per-service roles (configured ones only).
     database_role_passwords: Mapping[str, str] = field(default_factory=dict)
     # Roles are cluster-wide: a second Frota on the same server needs its own prefix.
-    db_role_prefix: str = "frota"
-    backup_dir: Path = Path("backups")
-    backup_keep_days: int = 14
-    media_prune_interval_minutes: int = 60
+    db_role_prefix: str = setting("DB_ROLE_PREFIX", "frota")
+    backup_dir: Path = setting("BACKUP_DIR", Path("backups"), _path)
+    backup_keep_days: int = setting("BACKUP_KEEP_DAYS", 14, _int)
+    media_prune_interval_minutes: int = setting("MEDIA_PRUNE_INTERVAL_MINUTES", 60, _int)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -144,91 +178,37 @@ class Settings:
         ``var/secrets`` so that every process of a local run shares them.
         """
         env = os.environ if env is None else env
-        var_dir = Path(env.get("FROTA_VAR_DIR", "var")).resolve()
-        environment = env.get("FROTA_ENV", "development").strip().lower()
-        ports = {
-            "gateway": _int(env, "GATEWAY_PORT", 8000),
-            "auth": _int(env, "AUTH_PORT", 8001),
-            "fleet": _int(env, "FLEET_PORT", 8002),
-            "media": _int(env, "MEDIA_PORT", 8003),
+        values: dict[str, Any] = {
+            f.name: f.metadata["parse"](raw, variable)
+            for f in dataclasses.fields(cls)
+            if (variable := f.metadata.get("variable")) and (raw := env.get(variable, ""))
         }
-        service_urls = {
+        # Defaults that depend on other settings.
+        var_dir = values.setdefault("var_dir", cls.var_dir.resolve())
+        values.setdefault("media_root", var_dir / "media")
+        values.setdefault("backup_dir", cls.backup_dir.resolve())
+        values.setdefault(
+            "log_format", _default_log_format(values.get("environment", cls.environment))
+        )
+        ports = {part: values.get(f"{part}_port", getattr(cls, f"{part}_port")) for part in PARTS}
+        # One variable per service (SERVICE_VARIABLES).
+        values["service_urls"] = {
             name: env.get(f"{name.upper()}_URL") or f"http://127.0.0.1:{ports[name]}"
             for name in SERVICES
         }
-        settings = cls(
-            environment=environment,
-            var_dir=var_dir,
-            database_url=env.get("DATABASE_URL") or None,
-            redis_url=env.get("REDIS_URL") or cls.redis_url,
-            redis_prefix=env.get("REDIS_PREFIX") or cls.redis_prefix,
-            jwt_secret_key=env.get("JWT_SECRET_KEY", ""),
-            internal_secret_key=env.get("INTERNAL_SECRET_KEY", ""),
-            jwt_access_token_hours=_float(env, "JWT_ACCESS_TOKEN_HOURS", 24.0),
-            jwt_refresh_token_days=_float(env, "JWT_REFRESH_TOKEN_DAYS", 30.0),
-            admin_password=env.get("FROTA_ADMIN_PASSWORD") or None,
-            rate_limit_default=env.get("RATE_LIMIT_DEFAULT") or cls.rate_limit_default,
-            rate_limit_login=env.get("RATE_LIMIT_LOGIN") or cls.rate_limit_login,
-            rate_limit_logins_per_account=env.get("RATE_LIMIT_LOGINS_PER_ACCOUNT")
-            or cls.rate_limit_logins_per_account,
-            rate_limit_logins_per_address=env.get("RATE_LIMIT_LOGINS_PER_ADDRESS")
-            or cls.rate_limit_logins_per_address,
-            trusted_proxies=_list(env, "TRUSTED_PROXIES"),
-            redis_timeout_seconds=_float(env, "REDIS_TIMEOUT_SECONDS", 0.25),
-            cors_origins=_list(env, "CORS_ORIGINS"),
-            metrics_allowed_networks=_list(env, "METRICS_ALLOWED_NETWORKS")
-            or cls.metrics_allowed_networks,
-            plate_format=(env.get("PLATE_FORMAT") or "br").lower(),
-            media_root=Path(env.get("MEDIA_ROOT") or var_dir / "media").resolve(),
-            media_max_upload_mb=_int(env, "MEDIA_MAX_UPLOAD_MB", 50),
-            media_quota_mb=_int(env, "MEDIA_QUOTA_MB", 10240),
-            media_retention_days=_int(env, "MEDIA_RETENTION_DAYS", 60),
-            media_max_image_pixels=_int(env, "MEDIA_MAX_IMAGE_PIXELS", 50_000_000),
-            media_image_decodes=_int(env, "MEDIA_IMAGE_DECODES", 2),
-            media_image_decode_wait_seconds=_float(env, "MEDIA_IMAGE_DECODE_WAIT_SECONDS", 5.0),
-            media_upload_idle_seconds=_float(env, "MEDIA_UPLOAD_IDLE_SECONDS", 60.0),
-            json_max_body_kb=_int(env, "JSON_MAX_BODY_KB", 1024),
-            web_concurrency=_int(env, "WEB_CONCURRENCY", 4),
-            gateway_port=ports["gateway"],
-            auth_port=ports["auth"],
-            fleet_port=ports["fleet"],
-            media_port=ports["media"],
-            bind_host=env.get("BIND_HOST") or cls.bind_host,
-            service_urls=service_urls,
-            upstream_connect_timeout=_float(env, "UPSTREAM_CONNECT_TIMEOUT", 2.0),
-            upstream_read_timeout=_float(env, "UPSTREAM_READ_TIMEOUT", 30.0),
-            upload_read_timeout=_float(env, "UPLOAD_READ_TIMEOUT", 300.0),
-            body_read_timeout_seconds=_float(env, "BODY_READ_TIMEOUT_SECONDS", 10.0),
-            body_buffer_mb=_int(env, "BODY_BUFFER_MB", 64),
-            client_idle_timeout_seconds=_float(env, "CLIENT_IDLE_TIMEOUT_SECONDS", 30.0),
-            max_uploads_in_flight=_int(env, "MAX_UPLOADS_IN_FLIGHT", 2),
-            max_uploads_in_flight_per_user=_int(env, "MAX_UPLOADS_IN_FLIGHT_PER_USER", 1),
-            internal_token_ttl_seconds=_int(env, "INTERNAL_TOKEN_TTL_SECONDS", 30),
-            db_pool_size=_int(env, "DB_POOL_SIZE", 20),
-            db_max_overflow=_int(env, "DB_MAX_OVERFLOW", 30),
-            db_pool_recycle=_int(env, "DB_POOL_RECYCLE", 3600),
-            log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
-            log_format=_log_format(env, environment),
-            metrics_dir=Path(env["PROMETHEUS_MULTIPROC_DIR"])
-            if env.get("PROMETHEUS_MULTIPROC_DIR")
-            else None,
-            service_database_urls={
-                name: url for name in SERVICES if (url := env.get(f"{name.upper()}_DATABASE_URL"))
-            },
-            database_role_passwords={
-                name: password
-                for name in SERVICES
-                if (password := env.get(f"{name.upper()}_DB_PASSWORD"))
-            },
-            db_role_prefix=env.get("DB_ROLE_PREFIX") or cls.db_role_prefix,
-            backup_dir=Path(env.get("BACKUP_DIR") or "backups").resolve(),
-            backup_keep_days=_int(env, "BACKUP_KEEP_DAYS", 14),
-            media_prune_interval_minutes=_int(env, "MEDIA_PRUNE_INTERVAL_MINUTES", 60),
-        )
+        values["service_database_urls"] = {
+            name: url for name in SERVICES if (url := env.get(f"{name.upper()}_DATABASE_URL"))
+        }
+        values["database_role_passwords"] = {
+            name: password
+            for name in SERVICES
+            if (password := env.get(DB_PASSWORD_VARIABLES[name]))
+        }
+        settings = cls(**values)
         if settings.is_production:
             settings.check_production()
         elif not (settings.jwt_secret_key and settings.internal_secret_key):
-            stored = load_or_create_local_secrets(var_dir / "secrets")
+            stored = load_or_create_local_secrets(settings.var_dir / "secrets")
             settings = settings.replace(
                 jwt_secret_key=settings.jwt_secret_key or stored["JWT_SECRET_KEY"],
                 internal_secret_key=settings.internal_secret_key or stored["INTERNAL_SECRET_KEY"],
@@ -320,17 +300,19 @@ class Settings:
             raise ConfigError("refusing to start in production: " + "; ".join(problems))
 
 
-def _log_format(env: Mapping[str, str], environment: str) -> str:
-    """LOG_FORMAT, else readable lines for a person at a terminal and JSON for the rest.
+def _default_log_format(environment: str) -> str:
+    """Without LOG_FORMAT: readable lines for a person at a terminal, JSON for the rest.
 
     Containers, log files, pipes and production get JSON: what a collector parses.
     """
-    raw = (env.get("LOG_FORMAT") or "").strip().lower()
-    if not raw:
-        return "console" if environment != "production" and sys.stderr.isatty() else "json"
-    if raw not in LOG_FORMATS:
-        raise ConfigError(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, got {raw!r}")
-    return raw
+    return "console" if environment != "production" and sys.stderr.isatty() else "json"
+
+
+def variables() -> set[str]:
+    """Every environment variable the settings are read from."""
+    declared = {f.metadata["variable"] for f in dataclasses.fields(Settings) if f.metadata}
+    per_service = {pattern.format(s.upper()) for pattern in SERVICE_VARIABLES for s in SERVICES}
+    return declared | per_service
 
 
 def _secret_problem(name: str, value: str) -> str:

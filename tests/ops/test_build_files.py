@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import re
 from pathlib import Path
 
@@ -10,7 +9,6 @@ import pytest
 import yaml
 
 import shared.config
-from shared.config import SERVICES
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET_WORDS = re.compile(r"SECRET|PASSWORD|TOKEN|_KEY\b", re.IGNORECASE)
@@ -95,35 +93,6 @@ def test_the_image_carries_the_postgres_client_of_the_database_major_version():
 # --- .env.example ----------------------------------------------------------------------
 
 
-def variables_read_by_the_config() -> set[str]:
-    """Every environment variable shared/config.py reads, found in its syntax tree.
-
-    Reads are ``env.get(NAME)``, ``env[NAME]`` and the ``_int/_float/_bool/_list``
-    helpers' second argument; ``f"{name.upper()}_URL"`` stands for one name per service.
-    """
-    tree = ast.parse(Path(shared.config.__file__).read_text())
-    names: set[str] = set()
-
-    def add(node: ast.expr) -> None:
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            names.add(node.value)
-        elif isinstance(node, ast.JoinedStr):
-            suffix = "".join(v.value for v in node.values if isinstance(v, ast.Constant))
-            names.update(f"{service.upper()}{suffix}" for service in SERVICES)
-
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Subscript) and getattr(node.value, "id", None) == "env":
-            add(node.slice)
-        elif isinstance(node, ast.Call):
-            func = node.func
-            if isinstance(func, ast.Attribute) and getattr(func.value, "id", None) == "env":
-                if func.attr == "get":
-                    add(node.args[0])
-            elif isinstance(func, ast.Name) and func.id in {"_int", "_float", "_bool", "_list"}:
-                add(node.args[1])
-    return names
-
-
 def env_example() -> tuple[set[str], set[str]]:
     """The variables .env.example sets, and those it documents in comments only."""
     text = (REPO / ".env.example").read_text()
@@ -132,24 +101,10 @@ def env_example() -> tuple[set[str], set[str]]:
     return assigned, documented
 
 
-def test_the_config_reader_is_understood():
-    names = variables_read_by_the_config()
-
-    # A few the reader must find in each of its forms.
-    assert {
-        "DATABASE_URL",
-        "MEDIA_PORT",
-        "TRUSTED_PROXIES",
-        "FLEET_URL",
-        "AUTH_DB_PASSWORD",
-    } <= names
-    assert all(re.fullmatch(r"[A-Z][A-Z0-9_]*", name) for name in names), names
-
-
 def test_env_example_lists_every_variable_the_config_reads():
     assigned, documented = env_example()
 
-    assert variables_read_by_the_config() - assigned - documented == set()
+    assert shared.config.variables() - assigned - documented == set()
 
 
 @pytest.mark.parametrize("name", sorted(env_example()[0]))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
+import re
 import stat
 import subprocess
 import sys
@@ -16,6 +18,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
+from shared import config
 from shared.config import MIN_SECRET_LENGTH, ConfigError, Settings
 from shared.tokens import configure_jwt
 
@@ -431,3 +434,42 @@ def test_log_format_is_json_in_production_even_on_a_terminal(tmp_path, monkeypat
 def test_an_unknown_log_format_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="LOG_FORMAT must be one of console, json"):
         Settings.from_env(dev_env(tmp_path, LOG_FORMAT="xml"))
+
+
+def readme_configuration_rows() -> list[tuple[list[str], str]]:
+    """(the variables, the default cell) of each row of the README's configuration table."""
+    text = (REPO_ROOT / "README.md").read_text()
+    table = text.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    rows = []
+    for line in table.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        names = re.findall(r"`([A-Z][A-Z0-9_]*)`", cells[0]) if len(cells) == 3 else []
+        if names:
+            rows.append((names, cells[1]))
+    return rows
+
+
+def test_the_readme_documents_every_setting_and_nothing_else():
+    documented = {name for names, _ in readme_configuration_rows() for name in names}
+
+    assert documented == config.variables()
+
+
+def test_the_readme_gives_each_plain_default_as_declared(tmp_path):
+    # Rows whose default is a number or a `literal` per variable ("24 / 30"
+    # for two variables); prose defaults ("generated once ...") are not compared.
+    declared = {f.metadata["variable"]: f for f in dataclasses.fields(Settings) if f.metadata}
+    compared = 0
+    for names, cell in readme_configuration_rows():
+        values = [value.strip().strip("`").removesuffix(" s") for value in cell.split(" / ")]
+        values = ["" if value == "empty" else value for value in values]
+        plain = all(re.fullmatch(r"[\w.:/,-]*", value) for value in values)
+        if len(values) != len(names) or not plain or not all(n in declared for n in names):
+            continue
+        for name, value in zip(names, values, strict=True):
+            field, parse = declared[name], declared[name].metadata["parse"]
+            shown = ",".join(field.default) if isinstance(field.default, tuple) else field.default
+            # Both through the variable's own parser: "24" and 24.0 are one value.
+            assert parse(value, name) == parse(str(shown), name), (name, value, field.default)
+            compared += 1
+    assert compared >= 30  # the check reads the table, not nothing
