@@ -145,13 +145,16 @@ def test_no_password_token_or_database_value_reaches_any_log(logged_stack):
         )
         wrong_current = f"wrong-current-{uuid.uuid4().hex[:8]}"
         secrets.append(wrong_current)
-        assert post(
-            http,
-            stack,
-            "/api/v1/auth/me/password",
-            token,
-            json={"current_password": wrong_current, "new_password": f"x-{uuid.uuid4().hex}"},
-        ).status_code in {400, 401, 403, 422}
+        assert (
+            post(
+                http,
+                stack,
+                "/api/v1/auth/me/password",
+                token,
+                json={"current_password": wrong_current, "new_password": f"x-{uuid.uuid4().hex}"},
+            ).status_code
+            == 403
+        )  # invalid_current_password: the wrong password was checked
 
         # Constraint violations with personal data: a duplicate plate, a duplicate
         # driver's licence number.
@@ -205,7 +208,7 @@ def test_no_password_token_or_database_value_reaches_any_log(logged_stack):
             f"GET /health HTTP/1.1\r\nAuthorization: Bearer {token}\r\n"
             f"X-Big: {'b' * 9000}\r\n\r\n".encode(),
         )
-        assert post(http, stack, "/api/v1/auth/logout", token).status_code in {200, 204}
+        assert post(http, stack, "/api/v1/auth/logout", token).status_code == 204
 
     logs = stack.log_text()
     assert logs, "the stack logged nothing: the scan would prove nothing"
