@@ -65,10 +65,9 @@ def test_80_parallel_guesses_from_one_address_hash_at_most_the_limit(live_auth):
     statuses = guess_in_parallel(live_auth, address, usernames)
     elapsed = time.monotonic() - started
     counts = Counter(statuses)
-    assert set(counts) <= {401, 429}, counts
-    assert hashed_failures(live_auth, address) == counts[401]
-    assert counts[401] <= LOGIN_LIMIT, counts
-    assert counts[429] >= PARALLEL - LOGIN_LIMIT
+    # Exactly the limit is let through and hashed, however the 80 interleave.
+    assert counts == {401: LOGIN_LIMIT, 429: PARALLEL - LOGIN_LIMIT}, counts
+    assert hashed_failures(live_auth, address) == LOGIN_LIMIT
     print(f"{PARALLEL} parallel guesses: {dict(counts)} in {elapsed:.2f} s")
 
 
@@ -88,8 +87,8 @@ def test_80_parallel_guesses_at_one_account_hash_at_most_the_lockout_threshold(l
     statuses = guess_in_parallel(live_auth, address, [victim] * PARALLEL)
     owner.join(timeout=30)
     counts = Counter(statuses)
-    assert set(counts) <= {401, 429}, counts
-    assert hashed_failures(live_auth, address) == counts[401] <= LOCK_AFTER_FAILURES
+    assert counts == {401: LOCK_AFTER_FAILURES, 429: PARALLEL - LOCK_AFTER_FAILURES}, counts
+    assert hashed_failures(live_auth, address) == LOCK_AFTER_FAILURES
     # The owner, elsewhere, got in during the attack and is not locked out after it.
     [(owner_status, owner_seconds)] = owner_result
     assert owner_status == 200
