@@ -53,7 +53,7 @@ def guess_in_parallel(live: LiveAuth, address: str, usernames: list[str]) -> lis
         return list(pool.map(guess, usernames))
 
 
-def test_80_parallel_guesses_from_one_address_hash_at_most_the_limit(live_auth):
+def test_80_parallel_guesses_from_one_address_hash_exactly_the_limit(live_auth):
     address = "203.0.113.80"
     known = f"known-{uuid.uuid4().hex[:8]}"
     create_user(live_auth, known, "the-real-password")
@@ -71,7 +71,7 @@ def test_80_parallel_guesses_from_one_address_hash_at_most_the_limit(live_auth):
     print(f"{PARALLEL} parallel guesses: {dict(counts)} in {elapsed:.2f} s")
 
 
-def test_80_parallel_guesses_at_one_account_hash_at_most_the_lockout_threshold(live_auth):
+def test_80_parallel_guesses_at_one_account_hash_exactly_the_lockout_threshold(live_auth):
     address = "198.51.100.80"
     victim = f"victim-{uuid.uuid4().hex[:8]}"
     create_user(live_auth, victim, "the-real-password")
