@@ -115,6 +115,13 @@ def test_a_full_disk_is_507_insufficient_storage_and_reads_keep_working(media_on
         f"{url}{FILES}/{cached}/thumbnail", headers=headers_for(settings, user), timeout=10
     )
     assert first_thumbnail.status_code == 200
+    stored = {
+        file_id: requests.get(
+            f"{url}{FILES}/{file_id}/content", headers=headers_for(settings, user), timeout=10
+        ).content
+        for file_id in photos
+    }
+    assert all(body.startswith(b"\xff\xd8") for body in stored.values())  # JPEGs, not empty
 
     # Fill the disk through the API: the quota (10 GB) never says no, the disk does.
     answers = []
@@ -142,8 +149,7 @@ def test_a_full_disk_is_507_insufficient_storage_and_reads_keep_working(media_on
     for file_id in photos:
         assert requests.get(f"{url}{FILES}/{file_id}", headers=reader, timeout=10).ok
         content = requests.get(f"{url}{FILES}/{file_id}/content", headers=reader, timeout=10)
-        assert content.status_code == 200
-        assert len(content.content) > 0
+        assert (content.status_code, content.content) == (200, stored[file_id])
     again = requests.get(f"{url}{FILES}/{cached}/thumbnail", headers=reader, timeout=10)
     assert (again.status_code, again.content) == (200, first_thumbnail.content)
     uncached = requests.get(f"{url}{FILES}/{not_yet}/thumbnail", headers=reader, timeout=10)
