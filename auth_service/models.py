@@ -8,11 +8,14 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db import make_base
+from shared.db import schema_metadata
 
-Base = make_base("auth")
+
+class Base(DeclarativeBase):
+    metadata = schema_metadata("auth")
+
 
 ROLES = ("admin", "manager", "driver")
 

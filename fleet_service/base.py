@@ -1,5 +1,9 @@
 """The declarative base of the fleet schema."""
 
-from shared.db import make_base
+from sqlalchemy.orm import DeclarativeBase
 
-Base = make_base("fleet")
+from shared.db import schema_metadata
+
+
+class Base(DeclarativeBase):
+    metadata = schema_metadata("fleet")

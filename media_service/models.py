@@ -6,11 +6,14 @@ import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db import make_base
+from shared.db import schema_metadata
 
-Base = make_base("media")
+
+class Base(DeclarativeBase):
+    metadata = schema_metadata("media")
+
 
 KINDS = ("photo", "receipt", "document")
 

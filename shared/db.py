@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask, current_app, g
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from shared.config import Settings
 from shared.errors import describe_database_error
@@ -26,13 +26,14 @@ NAMING_CONVENTION = {
 }
 
 
-def make_base(schema: str) -> type[DeclarativeBase]:
-    """Return a declarative base whose tables all live in ``schema``."""
+def schema_metadata(schema: str) -> sa.MetaData:
+    """The metadata of a service's declarative base: its tables all live in ``schema``.
 
-    class Base(DeclarativeBase):
-        metadata = sa.MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
-
-    return Base
+    Each service writes ``class Base(DeclarativeBase)`` itself with this as its
+    metadata, so that type checkers see a class (a base returned by a factory
+    function is a variable to them, and its models lose their column types).
+    """
+    return sa.MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
 
 
 def sqlalchemy_url(url: str) -> str:
