@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from shared.errors import APIError
 
@@ -32,6 +32,9 @@ MAX_LIMIT = 200
 MAX_CURSOR_LENGTH = 2048
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
+# A sort key column: a mapped attribute (``Vehicle.plate``) or a column expression.
+OrderColumn = sa.ColumnElement[Any] | QueryableAttribute[Any]
+
 
 @dataclass
 class Page:
@@ -39,14 +42,14 @@ class Page:
     next_cursor: str | None
 
 
-def order_tag(columns: Sequence[sa.ColumnElement[Any]], descending: bool) -> str:
+def order_tag(columns: Sequence[OrderColumn], descending: bool) -> str:
     """A short name of the ordering: the columns (with their tables) and the direction."""
     spelled = ",".join(str(c) for c in columns) + (" desc" if descending else " asc")
     return hashlib.sha256(spelled.encode()).hexdigest()[:12]
 
 
 def encode_cursor(
-    values: Sequence[Any], columns: Sequence[sa.ColumnElement[Any]], *, descending: bool = False
+    values: Sequence[Any], columns: Sequence[OrderColumn], *, descending: bool = False
 ) -> str:
     """The cursor after the row whose sort key is ``values`` in this ordering."""
     plain = [v.isoformat() if isinstance(v, datetime) else str(v) for v in values]
@@ -59,7 +62,7 @@ def _invalid_cursor() -> APIError:
 
 
 def decode_cursor(
-    cursor: str, columns: Sequence[sa.ColumnElement[Any]], *, descending: bool = False
+    cursor: str, columns: Sequence[OrderColumn], *, descending: bool = False
 ) -> list[Any]:
     """Turn a cursor back into typed values for ``columns``; 400 if it is not ours."""
     if len(cursor) > MAX_CURSOR_LENGTH:
@@ -77,7 +80,7 @@ def decode_cursor(
     return [_typed(column, value) for column, value in zip(columns, raw[1:], strict=True)]
 
 
-def _typed(column: sa.ColumnElement[Any], value: Any) -> Any:
+def _typed(column: OrderColumn, value: Any) -> Any:
     """One sort-key value as ``column`` holds it, or 400 for anything we would not issue."""
     # PostgreSQL text cannot hold NUL, and psycopg2 cannot encode a lone
     # surrogate: either would be a driver error (a 500).
@@ -109,7 +112,7 @@ def paginate(
     session: Session,
     stmt: sa.Select[Any],
     *,
-    order_by: Sequence[sa.ColumnElement[Any]],
+    order_by: Sequence[OrderColumn],
     limit: int,
     cursor: str | None,
     descending: bool = False,

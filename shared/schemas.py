@@ -6,12 +6,11 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from apiflask import Schema
 from apiflask.fields import Integer, List, Nested, String
 from apiflask.validators import Range
-from marshmallow import Schema as MarshmallowSchema
 from marshmallow import ValidationError, fields
 
 from shared.pagination import DEFAULT_LIMIT, MAX_LIMIT
@@ -117,15 +116,18 @@ class PageQuery(Schema):
     cursor = String(load_default=None)
 
 
-def page_of(item_schema: type[Schema]) -> type[MarshmallowSchema]:
+def page_of(item_schema: type[Schema]) -> type[Schema]:
     """The ``{"items": [...], "next_cursor": ...}`` schema of a list of ``item_schema``."""
-    return Schema.from_dict(
+    page = Schema.from_dict(
         {
             "items": List(Nested(item_schema), required=True),
             "next_cursor": String(required=True, allow_none=True),
         },
         name=f"{item_schema.__name__.removesuffix('Out')}Page",
     )
+    # from_dict subclasses the class it is called on (APIFlask's Schema here),
+    # but marshmallow annotates it as returning its own Schema class.
+    return cast(type[Schema], page)
 
 
 def decimal_between(minimum: Decimal, maximum: Decimal) -> Callable[[Decimal], None]:
