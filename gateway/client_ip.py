@@ -8,9 +8,16 @@ otherwise anyone could pick their own rate-limit key by sending a header.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+from typing import Protocol
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class Headers(Protocol):
+    """What is read of the request headers: werkzeug's Headers, or a plain dict in tests."""
+
+    def get(self, key: str, default: str, /) -> str: ...
 
 
 def parse_networks(cidrs: Iterable[str]) -> tuple[Network, ...]:
@@ -32,7 +39,7 @@ def _valid(address: str) -> str | None:
         return None
 
 
-def client_ip(peer: str, headers: Mapping[str, str], trusted: tuple[Network, ...]) -> str:
+def client_ip(peer: str, headers: Headers, trusted: tuple[Network, ...]) -> str:
     """The client's address: from the headers when ``peer`` is trusted, else ``peer``."""
     if not trusted or not is_trusted(peer, trusted):
         return peer

@@ -97,7 +97,9 @@ def init_rate_limits(app: Flask, settings: Settings) -> Limiter:
     limiter = Limiter(
         key_func=caller_key,
         storage_uri=settings.redis_url,
-        storage_options={"socket_timeout": timeout, "socket_connect_timeout": timeout},
+        # Flask-Limiter annotates the options as str | int, but they go to redis-py,
+        # whose timeouts are float seconds.
+        storage_options={"socket_timeout": timeout, "socket_connect_timeout": timeout},  # type: ignore[dict-item]
         strategy="moving-window",
         key_prefix=f"{settings.redis_prefix}:rl",
         headers_enabled=False,
