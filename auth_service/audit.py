@@ -33,7 +33,9 @@ def record(
     db_session.add(
         AuditEvent(
             action=action,
-            actor_id=_uuid(actor_id if actor_id is not None else (context and context.user_id)),
+            actor_id=_uuid(
+                actor_id if actor_id is not None else context.user_id if context else None
+            ),
             target_id=_uuid(target_id),
             ip=context.client_ip if context else None,
             request_id=context.request_id if context else None,

@@ -32,6 +32,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
+from typing import cast
 
 import limits
 import sqlalchemy as sa
@@ -59,6 +60,8 @@ FAMILIAR_ADDRESS_FOR = timedelta(days=30)
 FAMILIAR_SCOPE = "familiar_address"
 # Expired rows purged per settled attempt (bounded work per login).
 PURGE_BATCH = 100
+# Core statements on the table itself; declarative types ``__table__`` as any FromClause.
+THROTTLE_TABLE = cast(sa.Table, LoginThrottle.__table__)
 
 
 class Counts(Enum):
@@ -201,7 +204,7 @@ def _add_one(
     db_session: Session, counter: Counter, key: tuple[str, str, str], now: datetime
 ) -> LoginThrottle:
     """Add one to the counter (a fresh window if the last one ended) and lock its row."""
-    table = LoginThrottle.__table__
+    table = THROTTLE_TABLE
     expired = table.c.window_started_at + counter.window <= now
     window_end = sa.case((expired, now + counter.window), else_=table.c.expires_at)
     stmt = (
@@ -277,7 +280,7 @@ def settle_attempt(
     Returns whether this failure locked the account for this address. Does not
     commit: the caller commits with the audit row of the outcome.
     """
-    table = LoginThrottle.__table__
+    table = THROTTLE_TABLE
     refund = {"count": sa.func.greatest(table.c.count - 1, 0)}
     locked = False
     for counter in reservation.counters:
@@ -336,7 +339,7 @@ def _remember_familiar_address(
 
 def purge_expired(db_session: Session, *, now: datetime) -> None:
     """Delete a batch of counters that hold nothing any more."""
-    table = LoginThrottle.__table__
+    table = THROTTLE_TABLE
     # SKIP LOCKED: rows another attempt holds are left for later, so purging
     # never waits on (or deadlocks with) a login in progress.
     expired = (
@@ -359,7 +362,7 @@ def clear_account(*, db_session: Session, username: str) -> int:
     The counters of the addresses themselves stay: they hold other accounts'
     attempts too. Does not commit.
     """
-    table = LoginThrottle.__table__
+    table = THROTTLE_TABLE
     # Counters of an address alone are keyed with username "" (no user has that name).
     assert username, "an account has a username"
     result = db_session.execute(sa.delete(table).where(table.c.username == username))
