@@ -54,7 +54,9 @@ def list_alerts(*, db_session: Session, within_days: int = DEFAULT_WITHIN_DAYS) 
     ]
 
 
-def _expiry_status(valid_until: date, today: date) -> str:
+def _expiry_status(valid_until: date | None, today: date) -> str:
+    # Only documents that expire are alerted on (the queries keep valid_until <= horizon).
+    assert valid_until is not None
     return "expired" if valid_until < today else "expiring"
 
 

@@ -95,7 +95,7 @@ def end_assignment(
     return assignment
 
 
-def visible_assignments(identity: Identity) -> sa.Select[tuple[Assignment]]:
+def visible_assignments(identity: Identity) -> sa.Select[Assignment]:
     """Managers see every assignment; a driver sees their own."""
     stmt = sa.select(Assignment)
     if identity.is_manager:

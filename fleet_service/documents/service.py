@@ -58,7 +58,7 @@ def add_document(
     return document
 
 
-def visible_documents(identity: Identity) -> sa.Select[tuple[Document]]:
+def visible_documents(identity: Identity) -> sa.Select[Document]:
     """Managers see every document; a driver, their own and those of the vehicles they see."""
     stmt = sa.select(Document)
     if identity.is_manager:

@@ -118,7 +118,7 @@ def driver_of(db_session: Session, identity: Identity) -> Driver | None:
     return db_session.scalar(sa.select(Driver).where(Driver.user_id == caller_user_id(identity)))
 
 
-def visible_drivers(identity: Identity) -> sa.Select[tuple[Driver]]:
+def visible_drivers(identity: Identity) -> sa.Select[Driver]:
     """Managers see every driver; a driver sees their own record."""
     stmt = sa.select(Driver)
     if identity.is_manager:

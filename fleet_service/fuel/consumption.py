@@ -18,6 +18,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -65,12 +66,17 @@ def consumption_intervals(*, vehicle_ids: Collection[uuid.UUID], until: datetime
         .group_by(fills.c.vehicle_id, fills.c.segment)
         .subquery("segments")
     )
+
     # Segments are numbered 0, 1, 2… per vehicle; the one before closes at A.
-    before = {"partition_by": segments.c.vehicle_id, "order_by": segments.c.segment}
+    def before(column: sa.ColumnElement[Any]) -> sa.Over[Any]:
+        return sa.func.lag(column).over(
+            partition_by=segments.c.vehicle_id, order_by=segments.c.segment
+        )
+
     chained = sa.select(
-        segments,
-        sa.func.lag(segments.c.closing_km).over(**before).label("opening_km"),
-        sa.func.lag(segments.c.fuel_type).over(**before).label("opening_fuel_type"),
+        *segments.c,
+        before(segments.c.closing_km).label("opening_km"),
+        before(segments.c.fuel_type).label("opening_fuel_type"),
     ).subquery("chained")
     return (
         sa.select(

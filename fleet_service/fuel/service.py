@@ -100,7 +100,7 @@ def log_fuel(
     return log
 
 
-def visible_fuel_logs(identity: Identity) -> sa.Select[tuple[FuelLog]]:
+def visible_fuel_logs(identity: Identity) -> sa.Select[FuelLog]:
     """Managers see every fill; a driver sees the ones they logged."""
     stmt = sa.select(FuelLog)
     if identity.is_manager:

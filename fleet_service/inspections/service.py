@@ -103,7 +103,7 @@ def record_inspection(
     return inspection
 
 
-def visible_inspections(identity: Identity) -> sa.Select[tuple[Inspection]]:
+def visible_inspections(identity: Identity) -> sa.Select[Inspection]:
     """Managers see every inspection; a driver sees the ones they recorded."""
     stmt = sa.select(Inspection)
     if identity.is_manager:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.orm import Mapped, column_property, mapped_column
+from sqlalchemy.orm import Mapped, QueryableAttribute, column_property, mapped_column
 
 from fleet_service.base import Base
 from fleet_service.odometer.models import OdometerReading, current_km
@@ -43,6 +44,15 @@ class MaintenanceSchedule(Base):
     created_at: Mapped[datetime] = mapped_column(
         sa.DateTime(timezone=True), server_default=sa.func.clock_timestamp()
     )
+
+    if TYPE_CHECKING:
+        # The due state: column properties attached below, once MaintenanceRecord
+        # exists (declared here for type checkers only, or they would be columns).
+        last_done_at: Mapped[datetime | None]
+        current_km: Mapped[int | None]
+        due_at: Mapped[datetime | None]
+        due_km: Mapped[int | None]
+        status: Mapped[str]
 
 
 class MaintenanceRecord(Base):
@@ -83,7 +93,10 @@ class MaintenanceRecord(Base):
     )
 
 
-def _latest_record(column: sa.ColumnElement[object]) -> sa.ScalarSelect[object]:
+_T = TypeVar("_T")
+
+
+def _latest_record(column: QueryableAttribute[_T]) -> sa.ScalarSelect[_T]:
     return (
         sa.select(column)
         .where(MaintenanceRecord.schedule_id == MaintenanceSchedule.id)
@@ -105,7 +118,7 @@ _first_km = (
     .correlate_except(OdometerReading)
     .scalar_subquery()
 )
-_one_day = sa.literal_column("interval '1 day'")
+_one_day: sa.ColumnClause[Any] = sa.literal_column("interval '1 day'")
 _current_km = current_km(MaintenanceSchedule.vehicle_id)
 _due_at = (
     sa.func.coalesce(_latest_record(MaintenanceRecord.performed_at), MaintenanceSchedule.created_at)

@@ -39,7 +39,7 @@ def _describe(reading: OdometerReading | None) -> dict[str, Any] | None:
     return {"id": str(reading.id), "km": reading.km, "read_at": read_at}
 
 
-def _live_readings(vehicle_id: uuid.UUID) -> sa.Select[tuple[OdometerReading]]:
+def _live_readings(vehicle_id: uuid.UUID) -> sa.Select[OdometerReading]:
     return sa.select(OdometerReading).where(
         OdometerReading.vehicle_id == vehicle_id, OdometerReading.voided_at.is_(None)
     )

@@ -145,7 +145,7 @@ def _figures(
     return figures
 
 
-def _distance(scope: sa.Select[Any], start: datetime, end: datetime) -> sa.Select[Any]:
+def _distance(scope: sa.Select[Any], start: datetime, end: datetime) -> sa.Select[*tuple[Any, ...]]:
     readings = (
         sa.select(
             OdometerReading.vehicle_id,
@@ -174,7 +174,9 @@ def _distance(scope: sa.Select[Any], start: datetime, end: datetime) -> sa.Selec
     )
 
 
-def _fuel(vehicle_ids: list[uuid.UUID], start: datetime, end: datetime) -> sa.Select[Any]:
+def _fuel(
+    vehicle_ids: list[uuid.UUID], start: datetime, end: datetime
+) -> sa.Select[*tuple[Any, ...]]:
     vehicle, fuel_type = FuelLog.vehicle_id, FuelLog.fuel_type
     return (
         sa.select(
@@ -192,7 +194,9 @@ def _fuel(vehicle_ids: list[uuid.UUID], start: datetime, end: datetime) -> sa.Se
     )
 
 
-def _consumption(vehicle_ids: list[uuid.UUID], start: datetime, end: datetime) -> sa.Select[Any]:
+def _consumption(
+    vehicle_ids: list[uuid.UUID], start: datetime, end: datetime
+) -> sa.Select[*tuple[Any, ...]]:
     intervals = consumption_intervals(vehicle_ids=vehicle_ids, until=end)
     # Unconstrained numeric: typed as the column, a sum of litres would be cast back into
     # its numeric(7, 3) for the division and overflow.
@@ -215,7 +219,9 @@ def _consumption(vehicle_ids: list[uuid.UUID], start: datetime, end: datetime) -
     )
 
 
-def _maintenance(vehicle_ids: list[uuid.UUID], start: datetime, end: datetime) -> sa.Select[Any]:
+def _maintenance(
+    vehicle_ids: list[uuid.UUID], start: datetime, end: datetime
+) -> sa.Select[*tuple[Any, ...]]:
     return (
         sa.select(
             MaintenanceRecord.vehicle_id,

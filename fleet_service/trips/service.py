@@ -132,7 +132,7 @@ def check_out_trip(
     return trip
 
 
-def visible_trips(identity: Identity) -> sa.Select[tuple[Trip]]:
+def visible_trips(identity: Identity) -> sa.Select[Trip]:
     """Managers see every trip; a driver sees their own."""
     stmt = sa.select(Trip)
     if identity.is_manager:

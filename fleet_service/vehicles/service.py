@@ -174,7 +174,7 @@ def retire_vehicle(*, db_session: Session, vehicle_id: uuid.UUID) -> Vehicle:
     return vehicle
 
 
-def assigned_now(identity: Identity) -> sa.Select[tuple[uuid.UUID]]:
+def assigned_now(identity: Identity) -> sa.Select[uuid.UUID]:
     """The ids of the vehicles assigned to the calling user (as a driver) now."""
     return (
         sa.select(Assignment.vehicle_id)
@@ -183,7 +183,7 @@ def assigned_now(identity: Identity) -> sa.Select[tuple[uuid.UUID]]:
     )
 
 
-def visible_vehicles(identity: Identity) -> sa.Select[tuple[Vehicle]]:
+def visible_vehicles(identity: Identity) -> sa.Select[Vehicle]:
     """The vehicles ``identity`` may see: all for managers, a driver's assigned ones now."""
     stmt = sa.select(Vehicle).options(undefer(Vehicle.odometer_km))
     if identity.is_manager:
