@@ -59,17 +59,18 @@ def test_a_malformed_chunked_body_is_one_400_json_answer(e2e_stack, path, case):
 
 
 @pytest.mark.parametrize(
-    "path",
+    ("path", "status"),
     [
-        "/api/v1/fleet//vehicles",
-        "/api/v1/fleet/vehicles/",
-        "/api//v1/fleet/vehicles",
-        "/api/v1/auth//me",
-        "/api/v1/media//usage",
-        "/api/v1/fleet/vehicles//",
+        ("/api/v1/fleet//vehicles", 404),
+        # The one trailing slash the service's route accepts: answered, not redirected.
+        ("/api/v1/fleet/vehicles/", 200),
+        ("/api//v1/fleet/vehicles", 404),
+        ("/api/v1/auth//me", 404),
+        ("/api/v1/media//usage", 404),
+        ("/api/v1/fleet/vehicles//", 404),
     ],
 )
-def test_no_answer_names_an_internal_host_or_port(e2e_stack, path):
+def test_no_answer_names_an_internal_host_or_port(e2e_stack, path, status):
     token = token_for(e2e_stack, db_user_id(e2e_stack))
     response = requests.get(
         e2e_stack.url + path,
@@ -81,5 +82,6 @@ def test_no_answer_names_an_internal_host_or_port(e2e_stack, path):
     for part in ("auth", "fleet", "media"):
         assert f":{e2e_stack.settings.port_of(part)}" not in sent, (part, sent)
     assert "evil.example" not in sent
-    assert response.status_code < 500
+    # No redirect (its Location would name a host) and no 5xx: the answer the path deserves.
+    assert response.status_code == status, response.text[:200]
     assert response.headers["Content-Type"].startswith("application/json")
