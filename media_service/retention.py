@@ -19,12 +19,13 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -40,6 +41,7 @@ from media_service.quota import (
 from media_service.service import finish_deletions
 from media_service.storage import LocalStorage, file_id_of
 from shared.db import Database
+from shared.pagination import OrderColumn
 
 logger = logging.getLogger("frota.media.retention")
 
@@ -171,7 +173,7 @@ class _Deletion:
             self._finish(ids, UNFINISHED)
 
     def expired(
-        self, condition: sa.ColumnElement[bool], order: sa.ColumnElement[datetime], batch_size: int
+        self, condition: sa.ColumnElement[bool], order: OrderColumn, batch_size: int
     ) -> None:
         while ids := self._claim(condition, order, batch_size):
             self._finish(ids, EXPIRED)
@@ -185,7 +187,7 @@ class _Deletion:
     def _claim(
         self,
         condition: sa.ColumnElement[bool],
-        order: sa.ColumnElement[datetime],
+        order: OrderColumn,
         limit: int,
         bytes_wanted: int | None = None,
     ) -> list[uuid.UUID]:
@@ -210,7 +212,7 @@ class _Deletion:
         self.db_session.commit()
         return ids
 
-    def _finish(self, ids: list[uuid.UUID], reason: str) -> int:
+    def _finish(self, ids: Sequence[uuid.UUID], reason: str) -> int:
         files, freed = finish_deletions(
             db_session=self.db_session, storage=self.storage, file_ids=ids
         )
@@ -236,7 +238,7 @@ class _DryRun:
             self._plan(row, UNFINISHED)
 
     def expired(
-        self, condition: sa.ColumnElement[bool], order: sa.ColumnElement[datetime], batch_size: int
+        self, condition: sa.ColumnElement[bool], order: OrderColumn, batch_size: int
     ) -> None:
         for row in self._walk(condition, order, batch_size):
             self._plan(row, EXPIRED)
@@ -248,15 +250,15 @@ class _DryRun:
             self._plan(row, HIGH_WATER_MARK)
             excess -= row.size
 
-    def _plan(self, row: sa.Row[tuple[uuid.UUID, int]], reason: str) -> None:
+    def _plan(self, row: sa.Row[uuid.UUID, int, Any], reason: str) -> None:
         self.result.add(1, row.size, reason)
         self.still_counted_bytes += row.size
         if self.report is not None:
             self.report(row.id, row.size, reason)
 
     def _walk(
-        self, condition: sa.ColumnElement[bool], order: sa.ColumnElement[object], batch_size: int
-    ) -> Iterator[sa.Row[tuple[uuid.UUID, int]]]:
+        self, condition: sa.ColumnElement[bool], order: OrderColumn, batch_size: int
+    ) -> Iterator[sa.Row[uuid.UUID, int, Any]]:
         """Matching rows in ``order``, a keyset page at a time."""
         after: tuple[object, uuid.UUID] | None = None
         while True:
@@ -273,8 +275,8 @@ class _DryRun:
 
 
 def _enough_for(
-    rows: list[sa.Row[tuple[uuid.UUID, int]]], nbytes: int
-) -> list[sa.Row[tuple[uuid.UUID, int]]]:
+    rows: Sequence[sa.Row[uuid.UUID, int]], nbytes: int
+) -> Sequence[sa.Row[uuid.UUID, int]]:
     """The shortest prefix of ``rows`` whose sizes add up to ``nbytes`` (or all of them)."""
     total = 0
     for count, row in enumerate(rows, start=1):
@@ -506,9 +508,13 @@ def _usage_drift(db_session: Session, fix: bool) -> int:
         sa.select(VolumeUsage).with_for_update().execution_options(populate_existing=True)
     ).scalar_one()
     # int(): PostgreSQL sums bigints as numeric.
-    stored = int(db_session.scalar(sa.select(sa.func.coalesce(sa.func.sum(MediaFile.size), 0))))
+    stored = int(
+        db_session.execute(sa.select(sa.func.coalesce(sa.func.sum(MediaFile.size), 0))).scalar_one()
+    )
     reserved = int(
-        db_session.scalar(sa.select(sa.func.coalesce(sa.func.sum(UploadReservation.bytes), 0)))
+        db_session.execute(
+            sa.select(sa.func.coalesce(sa.func.sum(UploadReservation.bytes), 0))
+        ).scalar_one()
     )
     drift = abs(usage.used_bytes - stored) + abs(usage.reserved_bytes - reserved)
     if fix and drift:

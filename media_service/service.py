@@ -133,7 +133,7 @@ def store_upload(
     return media
 
 
-def visible_files(identity: Identity) -> sa.Select[tuple[MediaFile]]:
+def visible_files(identity: Identity) -> sa.Select[MediaFile]:
     """Drivers see their own files only; managers and admins see all. Never rows being deleted."""
     stmt = sa.select(MediaFile).where(MediaFile.deleting_at.is_(None))
     if not identity.is_manager:
