@@ -76,6 +76,7 @@ def test_duplicate_username_is_409(auth_api, db_session):
         USERS, user=admin, json={"username": "DUP.user", "full_name": "X", "role": "driver"}
     )
     assert response.status_code == 409
+    assert response.json["error"]["code"] == "username_taken"
 
 
 def test_only_admins_manage_users(auth_api, db_session):

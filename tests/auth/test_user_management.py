@@ -102,6 +102,7 @@ def test_unknown_user_is_404(auth_api, db_session):
     admin = make_user(db_session, role="admin")
     response = auth_api.get(f"{USERS}/00000000-0000-0000-0000-000000000000", user=admin)
     assert response.status_code == 404
+    assert response.json["error"]["code"] == "user_not_found"
 
 
 def test_a_full_name_that_would_read_as_someone_else_is_422_naming_it(auth_api, db_session):

@@ -133,6 +133,7 @@ def test_patch_changes_the_license_and_name(fleet_api, db_session, manager):
     assert response.json["user_id"] == str(driver.user_id)
     unknown = fleet_api.call("PATCH", f"{DRIVERS}/{uuid.uuid4()}", user=manager, json={})
     assert unknown.status_code == 404
+    assert unknown.json["error"]["code"] == "driver_not_found"
 
 
 def test_auth_service_down_is_a_json_502(settings, database, db_session, manager):

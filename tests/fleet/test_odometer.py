@@ -68,7 +68,9 @@ def test_readings_at_one_instant_must_agree(fleet_api, db_session, manager):
     vehicle = make_vehicle(db_session)
     assert post_reading(fleet_api, manager, vehicle, 10_000, DAY_1).status_code == 201
     assert post_reading(fleet_api, manager, vehicle, 10_000, DAY_1).status_code == 201
-    assert post_reading(fleet_api, manager, vehicle, 10_001, DAY_1).status_code == 409
+    disagreeing = post_reading(fleet_api, manager, vehicle, 10_001, DAY_1)
+    assert disagreeing.status_code == 409
+    assert disagreeing.json["error"]["code"] == "odometer_not_monotonic"
 
 
 def test_a_wrong_reading_is_voided_and_entered_again(fleet_api, db_session, manager):

@@ -237,7 +237,9 @@ def test_a_vehicle_still_assigned_cannot_be_retired(fleet_api, db_session):
 
 
 def test_retiring_an_unknown_vehicle_is_404(fleet_api):
-    assert retire(fleet_api, uuid.uuid4()).status_code == 404
+    response = retire(fleet_api, uuid.uuid4())
+    assert response.status_code == 404
+    assert response.json["error"]["code"] == "vehicle_not_found"
 
 
 # --- what drivers see -------------------------------------------------------------------

@@ -275,6 +275,7 @@ def test_hold_on_a_missing_file_is_404(media_api):
         f"{FILES}/{uuid.uuid4()}/hold", user=str(uuid.uuid4()), role="manager"
     )
     assert response.status_code == 404
+    assert response.json["error"]["code"] == "file_not_found"
 
 
 def test_usage_reports_bytes_quota_files_and_the_oldest_file(media_api):
@@ -314,6 +315,8 @@ def test_upload_with_an_empty_body_is_422(media_api, db_session):
         content_type="multipart/form-data; boundary=nothing",
     )
     assert response.status_code == 422
+    error = response.json["error"]
+    assert (error["code"], list(error["details"])) == ("validation_error", ["file"])
     assert usage_row(db_session).reserved_bytes == 0
 
 
