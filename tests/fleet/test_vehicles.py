@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from auth_service.models import User
+from fleet_service.vehicles.models import Vehicle
 from tests.support.factories import make_assignment, make_driver, make_vehicle
 
 VEHICLES = "/api/v1/fleet/vehicles"
@@ -116,7 +117,9 @@ def test_listing_pages_through_every_vehicle_exactly_once(fleet_api, db_session)
         cursor = page["next_cursor"]
         if cursor is None:
             break
-    assert len(seen) == len(set(seen)) == len(created)
+    # Each once, in the listing's default order: created_at, then id.
+    in_order = db_session.scalars(sa.select(Vehicle.id).order_by(Vehicle.created_at, Vehicle.id))
+    assert seen == [str(vehicle_id) for vehicle_id in in_order]
     assert set(seen) == created
 
 
