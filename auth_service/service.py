@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -127,65 +127,129 @@ def authenticate(
     canonical = canonical_username(username)
     address = limit_key((context.client_ip if context else None) or "")
     audited = {"username": canonical[:64]}
-    try:
-        reservation = throttle.reserve_attempt(
-            db_session=db_session,
-            policy=policy,
-            username=canonical,
-            address=address,
-            now=_now(),
-        )
-    except APIError as refusal:
-        user = find_user_by_username(db_session=db_session, username=canonical)
-        audit.record(
-            db_session,
-            action="login_refused",
-            context=context,
-            target_id=user.id if user else None,
-            actor_id=user.id if user else None,
-            reason=refusal.code,
-            **audited,
-        )
-        db_session.commit()
-        raise
     user = find_user_by_username(db_session=db_session, username=canonical)
+    target = user.id if user else None
+    reservation = _count_attempt(
+        db_session,
+        policy=policy,
+        address=address,
+        account=canonical,
+        refused_as="login_refused",
+        context=context,
+        target_id=target,
+        actor_id=target,
+        **audited,
+    )
     # The dummy hash costs what a real one does: unknown users take as long.
     matches = verify_password(user.password_hash if user else DUMMY_HASH, password)
     succeeded = user is not None and matches and user.is_active
     locked = throttle.settle_attempt(
         db_session=db_session, reservation=reservation, succeeded=succeeded, now=_now()
     )
-    target = user.id if user else None
-    if not succeeded:
+    if user is None or not succeeded:
         reason = "unknown_user" if user is None else "wrong_password" if not matches else "inactive"
-        audit.record(
+        _refuse_check(
             db_session,
+            invalid_credentials(),
             action="login_failed",
+            locked=locked,
             context=context,
             target_id=target,
             actor_id=target,
+            address=address,
             reason=reason,
             **audited,
         )
-        if locked:
-            audit.record(
-                db_session,
-                action="account_locked",
-                context=context,
-                target_id=target,
-                actor_id=target,
-                address=address,
-                minutes=int(throttle.LOCK_FOR.total_seconds() // 60),
-                **audited,
-            )
-        db_session.commit()
-        raise invalid_credentials()
-    assert user is not None
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     audit.record(db_session, action="login", context=context, target_id=user.id, actor_id=user.id)
     db_session.commit()
     return user
+
+
+def _count_attempt(
+    db_session: Session,
+    *,
+    policy: throttle.LoginPolicy,
+    address: str,
+    account: str,
+    refused_as: str,
+    context: Identity | None,
+    target_id: Any,
+    actor_id: Any = None,
+    **details: Any,
+) -> throttle.Reservation:
+    """Count a password check of ``account`` (canonical username) before it is hashed.
+
+    Over a limit the refusal is audited as ``refused_as`` and committed before
+    the 429 propagates: it is on record although the request fails.
+    """
+    try:
+        return throttle.reserve_attempt(
+            db_session=db_session, policy=policy, username=account, address=address, now=_now()
+        )
+    except APIError as refusal:
+        audit.record(
+            db_session,
+            action=refused_as,
+            context=context,
+            target_id=target_id,
+            actor_id=actor_id,
+            reason=refusal.code,
+            **details,
+        )
+        db_session.commit()
+        raise
+
+
+def _check_new_password(user: User, current_password: str, new_password: str) -> None:
+    """422 weak_password unless ``new_password`` may replace ``current_password``."""
+    if new_password == current_password:
+        raise APIError(
+            422,
+            "weak_password",
+            "The new password must differ from the current one",
+            details={"password": ["must differ from the current password"]},
+        )
+    check_password_policy(new_password, username=user.username)
+
+
+def _refuse_check(
+    db_session: Session,
+    error: APIError,
+    *,
+    action: str,
+    locked: bool,
+    context: Identity | None,
+    target_id: Any,
+    address: str,
+    username: str,
+    actor_id: Any = None,
+    **details: Any,
+) -> NoReturn:
+    """Audit a failed password check as ``action`` (and the lock it caused), commit, raise."""
+    audit.record(
+        db_session,
+        action=action,
+        context=context,
+        target_id=target_id,
+        actor_id=actor_id,
+        username=username,
+        **details,
+    )
+    if locked:
+        audit.record(
+            db_session,
+            action="account_locked",
+            context=context,
+            target_id=target_id,
+            actor_id=actor_id,
+            address=address,
+            minutes=int(throttle.LOCK_FOR.total_seconds() // 60),
+            username=username,
+        )
+    db_session.commit()
+    raise error
 
 
 def unlock_user(*, db_session: Session, username: str, context: Identity | None = None) -> User:
@@ -218,33 +282,17 @@ def change_password(
     the password faster than the login form would let it.
     """
     user_id = user.id
-    if new_password == current_password:
-        raise APIError(
-            422,
-            "weak_password",
-            "The new password must differ from the current one",
-            details={"password": ["must differ from the current password"]},
-        )
-    check_password_policy(new_password, username=user.username)
+    _check_new_password(user, current_password, new_password)
     address = limit_key((context.client_ip if context else None) or "")
-    try:
-        reservation = throttle.reserve_attempt(
-            db_session=db_session,
-            policy=policy,
-            username=user.username_canonical,
-            address=address,
-            now=_now(),
-        )
-    except APIError as refusal:
-        audit.record(
-            db_session,
-            action="password_change_refused",
-            context=context,
-            target_id=user_id,
-            reason=refusal.code,
-        )
-        db_session.commit()
-        raise
+    reservation = _count_attempt(
+        db_session,
+        policy=policy,
+        address=address,
+        account=user.username_canonical,
+        refused_as="password_change_refused",
+        context=context,
+        target_id=user_id,
+    )
     # Locked only now: the row lock must not wait on the counters' transaction.
     user = get_user(db_session=db_session, user_id=user_id, for_update=True)
     matches = verify_password(user.password_hash, current_password)
@@ -252,21 +300,16 @@ def change_password(
         db_session=db_session, reservation=reservation, succeeded=matches, now=_now()
     )
     if not matches:
-        audit.record(
-            db_session, action="password_change_failed", context=context, target_id=user.id
+        _refuse_check(
+            db_session,
+            APIError(403, "invalid_current_password", "The current password is not correct"),
+            action="password_change_failed",
+            locked=locked,
+            context=context,
+            target_id=user.id,
+            address=address,
+            username=user.username_canonical[:64],
         )
-        if locked:
-            audit.record(
-                db_session,
-                action="account_locked",
-                context=context,
-                target_id=user.id,
-                address=address,
-                minutes=int(throttle.LOCK_FOR.total_seconds() // 60),
-                username=user.username_canonical[:64],
-            )
-        db_session.commit()
-        raise APIError(403, "invalid_current_password", "The current password is not correct")
     user.password_hash = hash_password(new_password)
     user.must_change_password = False
     user.password_changed_at = _now()

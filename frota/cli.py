@@ -264,14 +264,7 @@ def up() -> None:
     stack = Stack(settings, child_environment(settings))
     server: local.EmbeddedPostgres | None = None
 
-    def interrupt(_signum: int, _frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    # SIGTERM (systemd, docker, kill) and SIGHUP (the terminal closed) stop the
-    # stack exactly like Ctrl-C. SIGINT is set explicitly too: a shell starting
-    # us in the background ignores it.
-    for stopping in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
-        signal.signal(stopping, interrupt)
+    stop_on_signals(True)
     exit_code = 0
     try:
         if settings.database_url is None:
@@ -285,30 +278,11 @@ def up() -> None:
         settings.media_root.mkdir(parents=True, exist_ok=True)
         click.echo("starting " + ", ".join(f"{p} (:{settings.port_of(p)})" for p in APPS))
         stack.start()
-        local.write_state(
-            settings.var_dir,
-            local.RunningStack.of_this_process(
-                url=gateway_url(settings),
-                ports={part: settings.port_of(part) for part in APPS},
-                parts={part: process.pid for part, process in stack.processes.items()},
-                postgres_pid=server.pid if server is not None else None,
-                log_format=settings.log_format,
-            ),
-        )
+        record_state(settings, stack, server)
         report = stack.wait_until_serving()
         redis_down = report["redis"]["status"] != "ok"
         click.echo(banner(settings, one_time, server, redis_down))
-        next_redis_check = time.monotonic()
-        while not (exited := stack.exited()):
-            if server is not None and (code := server.exit_code()) is not None:
-                exited = {"embedded PostgreSQL": code}
-                break
-            time.sleep(0.5)
-            if redis_down and time.monotonic() >= next_redis_check:
-                next_redis_check = time.monotonic() + REDIS_RECHECK_SECONDS
-                if redis_answers(settings):
-                    redis_down = False
-                    click.echo("Redis answers again: Frota is no longer degraded (/health is 200)")
+        exited = watch(settings, stack, server, redis_down)
         click.echo(f"stopping: process exited unexpectedly: {exited}", err=True)
         exit_code = 1
     except KeyboardInterrupt:
@@ -318,8 +292,7 @@ def up() -> None:
         exit_code = 1
     finally:
         # A second Ctrl-C must not cut the shutdown short and leave orphans.
-        for stopping in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
-            signal.signal(stopping, signal.SIG_IGN)
+        stop_on_signals(False)
         click.echo("stopping Frota ...")
         stack.stop()
         if server is not None:
@@ -328,6 +301,55 @@ def up() -> None:
         lock.close()
         click.echo("stopped")
     sys.exit(exit_code)
+
+
+def _interrupt(_signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def stop_on_signals(stopping: bool) -> None:
+    """Make SIGTERM, SIGHUP and SIGINT stop the stack (``stopping``), or be ignored.
+
+    SIGTERM (systemd, docker, kill) and SIGHUP (the terminal closed) stop it
+    exactly like Ctrl-C. SIGINT is set explicitly too: a shell starting us in
+    the background ignores it.
+    """
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(sig, _interrupt if stopping else signal.SIG_IGN)
+
+
+def record_state(settings: Settings, stack: Stack, server: local.EmbeddedPostgres | None) -> None:
+    """Write var/frota-up.json: what this `frota up` runs, for `frota status` and others."""
+    local.write_state(
+        settings.var_dir,
+        local.RunningStack.of_this_process(
+            url=gateway_url(settings),
+            ports={part: settings.port_of(part) for part in APPS},
+            parts={part: process.pid for part, process in stack.processes.items()},
+            postgres_pid=server.pid if server is not None else None,
+            log_format=settings.log_format,
+        ),
+    )
+
+
+def watch(
+    settings: Settings, stack: Stack, server: local.EmbeddedPostgres | None, redis_down: bool
+) -> dict[str, int]:
+    """Block until a process of the stack exits on its own; return which, with its code.
+
+    Meanwhile, with Redis down, say so once it answers again.
+    """
+    next_redis_check = time.monotonic()
+    while not (exited := stack.exited()):
+        if server is not None and (code := server.exit_code()) is not None:
+            return {"embedded PostgreSQL": code}
+        time.sleep(0.5)
+        if redis_down and time.monotonic() >= next_redis_check:
+            next_redis_check = time.monotonic() + REDIS_RECHECK_SECONDS
+            if redis_answers(settings):
+                redis_down = False
+                click.echo("Redis answers again: Frota is no longer degraded (/health is 200)")
+    return exited
 
 
 def take_var_dir(settings: Settings) -> IO[str]:

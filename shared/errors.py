@@ -218,18 +218,20 @@ def register_error_handlers(app: Flask) -> None:
     if error_processor is not None:
         # APIFlask routes werkzeug errors and validation failures through its
         # error processor rather than through errorhandler(HTTPException).
-        @error_processor
-        def handle_apiflask_error(exc: Any) -> Response:
-            status = exc.status_code
-            if status == 422:
-                return _respond(
-                    APIError(
-                        422,
-                        message="The request has invalid fields",
-                        details=_validation_details(exc.detail),
-                    )
-                )
-            if status == 400 and isinstance(exc.detail, Mapping) and exc.detail:
-                return _respond(APIError(400, "malformed_request", str(exc.message), exc.detail))
-            message = exc.message if status != 404 else "No such resource"
-            return _respond(APIError(status, message=message, headers=exc.headers))
+        error_processor(_handle_apiflask_error)
+
+
+def _handle_apiflask_error(exc: Any) -> Response:
+    status = exc.status_code
+    if status == 422:
+        return _respond(
+            APIError(
+                422,
+                message="The request has invalid fields",
+                details=_validation_details(exc.detail),
+            )
+        )
+    if status == 400 and isinstance(exc.detail, Mapping) and exc.detail:
+        return _respond(APIError(400, "malformed_request", str(exc.message), exc.detail))
+    message = exc.message if status != 404 else "No such resource"
+    return _respond(APIError(status, message=message, headers=exc.headers))
