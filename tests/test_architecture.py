@@ -211,3 +211,35 @@ def test_no_module_imports_another_service(package):
 )
 def test_the_scan_finds_what_it_must(package, source, expected):
     assert forbidden_imports(textwrap.dedent(source), package) == expected
+
+
+MAX_FUNCTION_LINES = 60
+
+
+def long_functions(source: str) -> list[tuple[str, int]]:
+    """Each function (or method) of ``source`` over MAX_FUNCTION_LINES, with its length."""
+    return [
+        (node.name, length)
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and (length := (node.end_lineno or node.lineno) - node.lineno + 1) > MAX_FUNCTION_LINES
+    ]
+
+
+@pytest.mark.parametrize("package", sorted(FIRST_PARTY))
+def test_no_function_of_the_application_runs_over_sixty_lines(package):
+    # Migrations are data (a schema written out), not logic.
+    found = {
+        f"{path.relative_to(REPO_ROOT)}:{name}": length
+        for path in python_files(package)
+        if "migrations" not in path.parts
+        for name, length in long_functions(path.read_text())
+    }
+    assert found == {}
+
+
+def test_the_length_check_finds_a_long_function():
+    body = "".join(f"    x{i} = {i}\n" for i in range(MAX_FUNCTION_LINES))
+    assert long_functions(f"def short():\n    pass\n\ndef long():\n{body}") == [
+        ("long", MAX_FUNCTION_LINES + 1)
+    ]

@@ -31,41 +31,7 @@ def consumption_intervals(*, vehicle_ids: Collection[uuid.UUID], until: datetime
     Columns: ``vehicle_id``, ``fuel_type``, ``closed_at`` (the closing fill's time),
     ``km`` and ``liters``.
     """
-    in_order = (FuelLog.filled_at, FuelLog.id)
-    # A fill's segment is the number of full tanks before it: each segment runs from
-    # just after one full tank up to and including the next one, which closes it.
-    fills = (
-        sa.select(
-            FuelLog.vehicle_id,
-            FuelLog.filled_at,
-            FuelLog.odometer_km,
-            FuelLog.fuel_type,
-            FuelLog.liters,
-            FuelLog.full_tank,
-            FuelLog.missed_previous,
-            sa.func.count()
-            .filter(FuelLog.full_tank)
-            .over(partition_by=FuelLog.vehicle_id, order_by=in_order, rows=(None, -1))
-            .label("segment"),
-        )
-        .where(FuelLog.vehicle_id.in_(vehicle_ids), FuelLog.filled_at < until)
-        .subquery("fills")
-    )
-    segments = (
-        sa.select(
-            fills.c.vehicle_id,
-            fills.c.segment,
-            sa.func.sum(fills.c.liters).label("liters"),
-            sa.func.bool_or(fills.c.missed_previous).label("missed"),
-            (sa.func.min(fills.c.fuel_type) == sa.func.max(fills.c.fuel_type)).label("one_fuel"),
-            # A segment holds one full tank at most: the one that closes it.
-            sa.func.max(fills.c.filled_at).filter(fills.c.full_tank).label("closed_at"),
-            sa.func.max(fills.c.odometer_km).filter(fills.c.full_tank).label("closing_km"),
-            sa.func.max(fills.c.fuel_type).filter(fills.c.full_tank).label("fuel_type"),
-        )
-        .group_by(fills.c.vehicle_id, fills.c.segment)
-        .subquery("segments")
-    )
+    segments = _segments(_fills(vehicle_ids, until))
 
     # Segments are numbered 0, 1, 2… per vehicle; the one before closes at A.
     def before(column: sa.ColumnElement[Any]) -> sa.Over[Any]:
@@ -94,4 +60,47 @@ def consumption_intervals(*, vehicle_ids: Collection[uuid.UUID], until: datetime
             chained.c.opening_fuel_type == chained.c.fuel_type,
         )
         .subquery("intervals")
+    )
+
+
+def _fills(vehicle_ids: Collection[uuid.UUID], until: datetime) -> sa.Subquery:
+    """The vehicles' fills before ``until``, each with its segment number."""
+    in_order = (FuelLog.filled_at, FuelLog.id)
+    # A fill's segment is the number of full tanks before it: each segment runs from
+    # just after one full tank up to and including the next one, which closes it.
+    return (
+        sa.select(
+            FuelLog.vehicle_id,
+            FuelLog.filled_at,
+            FuelLog.odometer_km,
+            FuelLog.fuel_type,
+            FuelLog.liters,
+            FuelLog.full_tank,
+            FuelLog.missed_previous,
+            sa.func.count()
+            .filter(FuelLog.full_tank)
+            .over(partition_by=FuelLog.vehicle_id, order_by=in_order, rows=(None, -1))
+            .label("segment"),
+        )
+        .where(FuelLog.vehicle_id.in_(vehicle_ids), FuelLog.filled_at < until)
+        .subquery("fills")
+    )
+
+
+def _segments(fills: sa.Subquery) -> sa.Subquery:
+    """One row per segment of fills: its litres, and the full tank that closes it, if any."""
+    return (
+        sa.select(
+            fills.c.vehicle_id,
+            fills.c.segment,
+            sa.func.sum(fills.c.liters).label("liters"),
+            sa.func.bool_or(fills.c.missed_previous).label("missed"),
+            (sa.func.min(fills.c.fuel_type) == sa.func.max(fills.c.fuel_type)).label("one_fuel"),
+            # A segment holds one full tank at most: the one that closes it.
+            sa.func.max(fills.c.filled_at).filter(fills.c.full_tank).label("closed_at"),
+            sa.func.max(fills.c.odometer_km).filter(fills.c.full_tank).label("closing_km"),
+            sa.func.max(fills.c.fuel_type).filter(fills.c.full_tank).label("fuel_type"),
+        )
+        .group_by(fills.c.vehicle_id, fills.c.segment)
+        .subquery("segments")
     )

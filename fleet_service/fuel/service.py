@@ -15,6 +15,7 @@ from fleet_service.drivers.users import FindUser
 from fleet_service.fuel.models import FuelLog
 from fleet_service.media_files import FindFile, check_files
 from fleet_service.odometer.service import check_not_in_future, record_reading
+from fleet_service.vehicles.models import Vehicle
 from fleet_service.vehicles.service import vehicle_to_record_on
 from shared.errors import APIError
 from shared.internal_auth import Identity
@@ -53,24 +54,9 @@ def log_fuel(
     filled_at = filled_at or datetime.now(UTC)
     check_not_in_future(filled_at, field="filled_at")
     # Before any row is locked: the auth and media services answer over the network.
-    ensure_caller_active(identity, find_user=find_user)
-    if receipt_media_id is not None:
-        # Before any row is locked: the media service answers over the network.
-        check_files(
-            [receipt_media_id], identity=identity, find_file=find_file, field="receipt_media_id"
-        )
+    _check_caller_and_receipt(identity, find_user, find_file, receipt_media_id)
     vehicle = vehicle_to_record_on(db_session=db_session, identity=identity, vehicle_id=vehicle_id)
-    problems: dict[str, list[str]] = {}
-    if fuel_type not in vehicle.fuel_types:
-        problems["fuel_type"] = [f"the vehicle takes {', '.join(vehicle.fuel_types)}"]
-    if vehicle.tank_capacity_l is not None and liters > vehicle.tank_capacity_l:
-        problems["liters"] = [f"more than the tank holds ({vehicle.tank_capacity_l} L)"]
-    if unit_price is not None and abs(liters * unit_price - total_cost) > PRICE_TOLERANCE:
-        problems["unit_price"] = [
-            f"liters * unit_price must equal total_cost within {PRICE_TOLERANCE}"
-        ]
-    if problems:
-        raise APIError(422, details=problems)
+    _check_fill_fits(vehicle, fuel_type, liters, total_cost, unit_price)
     author = caller_user_id(identity)
     reading = record_reading(
         db_session=db_session,
@@ -98,6 +84,42 @@ def log_fuel(
     db_session.add(log)
     db_session.commit()
     return log
+
+
+def _check_caller_and_receipt(
+    identity: Identity,
+    find_user: FindUser,
+    find_file: FindFile,
+    receipt_media_id: uuid.UUID | None,
+) -> None:
+    """409 if the caller's account is inactive; 422 if the receipt is not theirs to attach."""
+    ensure_caller_active(identity, find_user=find_user)
+    if receipt_media_id is not None:
+        check_files(
+            [receipt_media_id], identity=identity, find_file=find_file, field="receipt_media_id"
+        )
+
+
+def _check_fill_fits(
+    vehicle: Vehicle,
+    fuel_type: str,
+    liters: Decimal,
+    total_cost: Decimal,
+    unit_price: Decimal | None,
+) -> None:
+    """422 naming each field unless the fill is of a fuel the vehicle takes, fits its tank
+    and, with a unit price, adds up to the total."""
+    problems: dict[str, list[str]] = {}
+    if fuel_type not in vehicle.fuel_types:
+        problems["fuel_type"] = [f"the vehicle takes {', '.join(vehicle.fuel_types)}"]
+    if vehicle.tank_capacity_l is not None and liters > vehicle.tank_capacity_l:
+        problems["liters"] = [f"more than the tank holds ({vehicle.tank_capacity_l} L)"]
+    if unit_price is not None and abs(liters * unit_price - total_cost) > PRICE_TOLERANCE:
+        problems["unit_price"] = [
+            f"liters * unit_price must equal total_cost within {PRICE_TOLERANCE}"
+        ]
+    if problems:
+        raise APIError(422, details=problems)
 
 
 def visible_fuel_logs(identity: Identity) -> sa.Select[FuelLog]:

@@ -79,30 +79,10 @@ def check_out_trip(
     driver = _driver_checking_out(db_session, identity, driver_id)
     # Before any row is locked: the auth service answers over the network.
     ensure_user_active(driver.user_id, find_user=find_user)
-    # The lock orders check-outs of one vehicle; the unique indexes guard the rest.
-    vehicle = lock_vehicle(db_session, vehicle_id)
-    if vehicle is None:
-        raise APIError(422, details={"vehicle_id": ["no such vehicle"]})
-    if not identity.is_manager and not _is_assigned(
-        db_session, driver_id=driver.id, vehicle_id=vehicle_id, moment=now
-    ):
-        # The same answer as for an unknown vehicle: a driver may not see others.
-        raise APIError(422, details={"vehicle_id": ["no such vehicle"]})
-    if vehicle.retired_at is not None or vehicle.status != "active":
-        state = "retired" if vehicle.retired_at is not None else vehicle.status
-        raise APIError(409, "vehicle_unavailable", f"The vehicle is {state}")
+    _lock_available_vehicle(db_session, identity, driver.id, vehicle_id, now)
     # Checked before the start reading so that a vehicle on a trip is answered as
     # such, not as an odometer conflict with that trip's readings.
-    open_trip = db_session.scalar(
-        sa.select(Trip)
-        .where(
-            Trip.ended_at.is_(None),
-            sa.or_(Trip.vehicle_id == vehicle_id, Trip.driver_id == driver.id),
-        )
-        .limit(1)
-    )
-    if open_trip is not None:
-        raise _trip_already_open("vehicle" if open_trip.vehicle_id == vehicle_id else "driver")
+    _ensure_no_open_trip(db_session, vehicle_id, driver.id)
     reading = record_reading(
         db_session=db_session,
         vehicle_id=vehicle_id,
@@ -130,6 +110,44 @@ def check_out_trip(
             raise
         raise _trip_already_open("driver") from None
     return trip
+
+
+def _lock_available_vehicle(
+    db_session: Session,
+    identity: Identity,
+    driver_id: uuid.UUID,
+    vehicle_id: uuid.UUID,
+    now: datetime,
+) -> None:
+    """Lock the vehicle for ``driver_id``'s check-out: 422 if not theirs, 409 if out of use.
+
+    The lock orders check-outs of one vehicle; the unique indexes guard the rest.
+    """
+    vehicle = lock_vehicle(db_session, vehicle_id)
+    if vehicle is None:
+        raise APIError(422, details={"vehicle_id": ["no such vehicle"]})
+    if not identity.is_manager and not _is_assigned(
+        db_session, driver_id=driver_id, vehicle_id=vehicle_id, moment=now
+    ):
+        # The same answer as for an unknown vehicle: a driver may not see others.
+        raise APIError(422, details={"vehicle_id": ["no such vehicle"]})
+    if vehicle.retired_at is not None or vehicle.status != "active":
+        state = "retired" if vehicle.retired_at is not None else vehicle.status
+        raise APIError(409, "vehicle_unavailable", f"The vehicle is {state}")
+
+
+def _ensure_no_open_trip(db_session: Session, vehicle_id: uuid.UUID, driver_id: uuid.UUID) -> None:
+    """409 if the vehicle or the driver is already out on a trip."""
+    open_trip = db_session.scalar(
+        sa.select(Trip)
+        .where(
+            Trip.ended_at.is_(None),
+            sa.or_(Trip.vehicle_id == vehicle_id, Trip.driver_id == driver_id),
+        )
+        .limit(1)
+    )
+    if open_trip is not None:
+        raise _trip_already_open("vehicle" if open_trip.vehicle_id == vehicle_id else "driver")
 
 
 def visible_trips(identity: Identity) -> sa.Select[Trip]:
