@@ -265,14 +265,15 @@ def leftover_postgres(pgdata: Path) -> int:
     subprocess.run(
         [
             str(local.postgres_bin_dir() / "pg_ctl"),
-            *("-D", str(pgdata), "-l", str(pgdata / "pg_ctl.log"), "-w", "start"),
+            *("-D", str(pgdata), "-l", str(pgdata / "pg_ctl.log"), "-w", "-t", "80", "start"),
             *("-o", f"-h '' -k {pgdata}"),
         ],
         **account,
         check=True,
         stdout=subprocess.DEVNULL,  # the daemon would hold a pipe open
         stderr=subprocess.DEVNULL,
-        timeout=30,
+        # Seconds on an idle machine; once, on a loaded one, over 30.
+        timeout=90,
     )
     postmaster = local.running_postmaster(pgdata)
     assert postmaster is not None
