@@ -147,7 +147,8 @@ def test_a_full_disk_is_507_insufficient_storage_and_reads_keep_working(media_on
     # Reads go on: metadata, bytes, the cached thumbnail, and one that cannot be cached.
     reader = headers_for(settings, user)
     for file_id in photos:
-        assert requests.get(f"{url}{FILES}/{file_id}", headers=reader, timeout=10).ok
+        metadata = requests.get(f"{url}{FILES}/{file_id}", headers=reader, timeout=10)
+        assert (metadata.status_code, metadata.json()["id"]) == (200, file_id)
         content = requests.get(f"{url}{FILES}/{file_id}/content", headers=reader, timeout=10)
         assert (content.status_code, content.content) == (200, stored[file_id])
     again = requests.get(f"{url}{FILES}/{cached}/thumbnail", headers=reader, timeout=10)
