@@ -9,6 +9,7 @@ from apiflask import APIFlask
 from flask_jwt_extended import JWTManager
 
 from auth_service import internal_routes, routes
+from auth_service.constraints import CONFLICTS
 from auth_service.revocation import RevocationPublisher
 from shared.config import Settings
 from shared.db import Database
@@ -23,7 +24,12 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> APIFlask:
     settings = settings or Settings.from_env()
     app = create_service_app(
-        SERVICE, settings, import_name=__name__, title="Frota auth", database=database
+        SERVICE,
+        settings,
+        import_name=__name__,
+        title="Frota auth",
+        database=database,
+        conflicts=CONFLICTS,
     )
     configure_jwt(app, settings)
     JWTManager(app)

@@ -99,12 +99,9 @@ def create_user(
     )
     db_session.add(user)
     audit.record(db_session, action="user_created", context=context, target_id=user.id, role=role)
-    try:
-        db_session.commit()
-    except sa.exc.IntegrityError:
-        # Lost a race with another request creating the same username.
-        db_session.rollback()
-        raise APIError(409, "username_taken", "That username is already in use") from None
+    # A race with another request creating the same username loses at the
+    # unique index (auth_service.constraints answers).
+    db_session.commit()
     return user, one_time
 
 

@@ -9,6 +9,7 @@ from apiflask import APIFlask
 from fleet_service import media_files
 from fleet_service.alerts import routes as alert_routes
 from fleet_service.assignments import routes as assignment_routes
+from fleet_service.constraints import CONFLICTS
 from fleet_service.documents import routes as document_routes
 from fleet_service.drivers import routes as driver_routes
 from fleet_service.drivers import users
@@ -30,7 +31,12 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> APIFlask:
     settings = settings or Settings.from_env()
     app = create_service_app(
-        SERVICE, settings, import_name=__name__, title="Frota fleet", database=database
+        SERVICE,
+        settings,
+        import_name=__name__,
+        title="Frota fleet",
+        database=database,
+        conflicts=CONFLICTS,
     )
     users.init_app(app, settings)
     media_files.init_app(app, settings)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Response, g, json
@@ -165,9 +166,46 @@ def refuse_redirecting_paths(app: Flask) -> None:
         rule.strict_slashes = False
 
 
-def register_error_handlers(app: Flask) -> None:
-    """Make every error response of ``app`` the JSON error shape (and refuse redirects)."""
+@dataclass(frozen=True)
+class Conflict:
+    """The API error a database constraint's refusal stands for."""
+
+    code: str
+    message: str
+    # When the refusal is about one field: ``details`` names it, with ``detail``.
+    field: str | None = None
+    detail: str | None = None
+    status: int = 409
+
+    def error(self) -> APIError:
+        details = {self.field: [self.detail or self.message]} if self.field else None
+        return APIError(self.status, self.code, self.message, details=details)
+
+
+def violated_constraint(exc: sa_exc.IntegrityError) -> str:
+    """The name of the constraint behind ``exc`` ("" when PostgreSQL did not say)."""
+    return getattr(getattr(exc.orig, "diag", None), "constraint_name", None) or ""
+
+
+def register_error_handlers(app: Flask, conflicts: Mapping[str, Conflict] | None = None) -> None:
+    """Make every error response of ``app`` the JSON error shape (and refuse redirects).
+
+    ``conflicts`` maps the names of the service's constraints to the errors
+    their refusals stand for: a write the database refuses is answered by that
+    table, in one place. The request's session is rolled back at teardown.
+    """
     refuse_redirecting_paths(app)
+    known = dict(conflicts or {})
+
+    @app.errorhandler(sa_exc.IntegrityError)
+    def handle_integrity_error(exc: sa_exc.IntegrityError) -> Response:
+        conflict = known.get(violated_constraint(exc))
+        if conflict is None:
+            # A rule the table does not know yet: still the client's conflict
+            # with the data, never a 500, and logged so that it gets a name.
+            logger.warning("unmapped constraint refused a write: %s", describe_database_error(exc))
+            return _respond(APIError(409, message="The change conflicts with existing data"))
+        return _respond(conflict.error())
 
     @app.errorhandler(APIError)
     def handle_api_error(exc: APIError) -> Response:

@@ -8,12 +8,14 @@ registers its own blueprints and commands.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from apiflask import APIFlask
 from flask import Response, jsonify
 
 from shared.config import Settings
 from shared.db import Database, make_engine
-from shared.errors import register_error_handlers
+from shared.errors import Conflict, register_error_handlers
 from shared.internal_auth import init_internal_auth
 from shared.json_body import init_strict_json
 from shared.logs import configure_logging, init_request_logging
@@ -25,9 +27,18 @@ OPEN_PATHS = ("/health", "/ready", "/metrics")
 
 
 def create_service_app(
-    service: str, settings: Settings, *, import_name: str, title: str, database: Database | None
+    service: str,
+    settings: Settings,
+    *,
+    import_name: str,
+    title: str,
+    database: Database | None,
+    conflicts: Mapping[str, Conflict] | None = None,
 ) -> APIFlask:
-    """Build the common skeleton of back-end service ``service``."""
+    """Build the common skeleton of back-end service ``service``.
+
+    ``conflicts``: what each of its database constraints' refusals answers.
+    """
     configure_logging(service, settings.log_level, settings.log_format)
     app = APIFlask(import_name, title=title, version="1.0.0", docs_path=None, spec_path=None)
     app.config.update(
@@ -43,7 +54,7 @@ def create_service_app(
     app.security_schemes = {
         "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     }
-    register_error_handlers(app)
+    register_error_handlers(app, conflicts)
     init_internal_auth(
         app, service=service, secret=settings.internal_secret_key, open_paths=OPEN_PATHS
     )

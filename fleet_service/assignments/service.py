@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 
 from fleet_service.assignments.models import Assignment
 from fleet_service.callers import caller_user_id
-from fleet_service.constraints import violated_constraint
 from fleet_service.drivers.models import Driver
 from fleet_service.drivers.service import ensure_user_active
 from fleet_service.drivers.users import FindUser
@@ -18,29 +17,6 @@ from fleet_service.vehicles.service import lock_vehicle
 from shared.errors import APIError
 from shared.internal_auth import Identity
 from shared.pagination import Page, paginate
-
-# The exclusion constraints are the rule; this only says which side clashed.
-OVERLAPS = {
-    "ex_assignments_vehicle_overlap": ("vehicle_id", "the vehicle is assigned in this period"),
-    "ex_assignments_driver_overlap": ("driver_id", "the driver is assigned in this period"),
-}
-
-
-def _commit(db_session: Session) -> None:
-    try:
-        db_session.commit()
-    except sa.exc.IntegrityError as exc:
-        db_session.rollback()
-        overlap = OVERLAPS.get(violated_constraint(exc))
-        if overlap is None:
-            raise
-        field, message = overlap
-        raise APIError(
-            409,
-            "assignment_overlap",
-            "The period overlaps another assignment",
-            details={field: [message]},
-        ) from None
 
 
 def create_assignment(
@@ -73,7 +49,7 @@ def create_assignment(
         vehicle_id=vehicle_id, driver_id=driver_id, starts_at=starts_at, ends_at=ends_at
     )
     db_session.add(assignment)
-    _commit(db_session)
+    db_session.commit()
     return assignment
 
 
@@ -91,7 +67,7 @@ def end_assignment(
     if ends_at <= assignment.starts_at:
         raise APIError(422, details={"ends_at": ["must be after the assignment starts"]})
     assignment.ends_at = ends_at
-    _commit(db_session)
+    db_session.commit()
     return assignment
 
 

@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from fleet_service.callers import caller_user_id
-from fleet_service.constraints import violated_constraint
 from fleet_service.drivers.models import Driver
 from fleet_service.drivers.users import FindUser
 from shared.errors import APIError
@@ -28,21 +27,6 @@ def normalize_license_number(raw: str) -> str:
     if not LICENSE_NUMBER_PATTERN.match(number):
         raise APIError(422, details={"license_number": ["must be 5 to 20 letters or digits"]})
     return number
-
-
-def _commit(db_session: Session) -> None:
-    try:
-        db_session.commit()
-    except sa.exc.IntegrityError as exc:
-        db_session.rollback()
-        constraint = violated_constraint(exc)
-        if constraint == "uq_drivers_user_id":
-            raise APIError(409, "driver_exists", "This user already has a driver record") from None
-        if constraint == "uq_drivers_license_number":
-            raise APIError(
-                409, "license_number_taken", "Another driver has this license number"
-            ) from None
-        raise
 
 
 def create_driver(
@@ -69,7 +53,7 @@ def create_driver(
         license_expires_on=license_expires_on,
     )
     db_session.add(driver)
-    _commit(db_session)
+    db_session.commit()
     return driver
 
 
@@ -145,7 +129,7 @@ def update_driver(*, db_session: Session, driver_id: uuid.UUID, changes: dict[st
     for name in ("license_category", "license_expires_on"):
         if name in changes:
             setattr(driver, name, changes[name])
-    _commit(db_session)
+    db_session.commit()
     return driver
 
 

@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session, undefer
 
 from fleet_service.assignments.models import Assignment
 from fleet_service.callers import caller_user_id
-from fleet_service.constraints import violated_constraint
 from fleet_service.drivers.models import Driver
 from fleet_service.trips.models import Trip
 from fleet_service.vehicles.models import Vehicle
@@ -58,20 +57,6 @@ def check_year(year: int) -> None:
         raise APIError(422, details={"year": [f"must be at most {max_model_year()}"]})
 
 
-def _conflict_from(exc: sa.exc.IntegrityError) -> APIError:
-    if "vin" in violated_constraint(exc):
-        return APIError(409, "vin_taken", "Another vehicle in service has this VIN")
-    return APIError(409, "plate_taken", "Another vehicle in service has this plate")
-
-
-def _commit(db_session: Session) -> None:
-    try:
-        db_session.commit()
-    except sa.exc.IntegrityError as exc:
-        db_session.rollback()
-        raise _conflict_from(exc) from None
-
-
 def create_vehicle(
     *,
     db_session: Session,
@@ -98,7 +83,7 @@ def create_vehicle(
         status=status,
     )
     db_session.add(vehicle)
-    _commit(db_session)
+    db_session.commit()
     return vehicle
 
 
@@ -142,7 +127,7 @@ def update_vehicle(
     for name in ("tank_capacity_l", "status"):
         if name in changes:
             setattr(vehicle, name, changes[name])
-    _commit(db_session)
+    db_session.commit()
     return vehicle
 
 
