@@ -8,6 +8,7 @@ traceback and answered without internals.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -195,17 +196,9 @@ def register_error_handlers(app: Flask, conflicts: Mapping[str, Conflict] | None
     table, in one place. The request's session is rolled back at teardown.
     """
     refuse_redirecting_paths(app)
-    known = dict(conflicts or {})
-
-    @app.errorhandler(sa_exc.IntegrityError)
-    def handle_integrity_error(exc: sa_exc.IntegrityError) -> Response:
-        conflict = known.get(violated_constraint(exc))
-        if conflict is None:
-            # A rule the table does not know yet: still the client's conflict
-            # with the data, never a 500, and logged so that it gets a name.
-            logger.warning("unmapped constraint refused a write: %s", describe_database_error(exc))
-            return _respond(APIError(409, message="The change conflicts with existing data"))
-        return _respond(conflict.error())
+    app.errorhandler(sa_exc.IntegrityError)(
+        functools.partial(_handle_integrity_error, dict(conflicts or {}))
+    )
 
     @app.errorhandler(APIError)
     def handle_api_error(exc: APIError) -> Response:
@@ -215,21 +208,12 @@ def register_error_handlers(app: Flask, conflicts: Mapping[str, Conflict] | None
     def handle_http_exception(exc: HTTPException) -> Response:
         return _respond(_from_werkzeug(exc))
 
-    @app.errorhandler(sa_exc.OperationalError)
-    @app.errorhandler(sa_exc.InterfaceError)
-    @app.errorhandler(sa_exc.DisconnectionError)
-    def handle_database_unavailable(exc: Exception) -> Response:
-        # The database is down or restarting: say so (clients retry), and let the
-        # pool's pre-ping reconnect once it is back.
-        logger.warning("database unavailable: %s", describe_database_error(exc))
-        return _respond(
-            APIError(
-                503,
-                "database_unavailable",
-                "The database is unavailable; retry shortly",
-                headers={"Retry-After": "5"},
-            )
-        )
+    for unavailable in (
+        sa_exc.OperationalError,
+        sa_exc.InterfaceError,
+        sa_exc.DisconnectionError,
+    ):
+        app.errorhandler(unavailable)(_handle_database_unavailable)
 
     @app.errorhandler(sa_exc.DataError)
     def handle_data_error(exc: sa_exc.DataError) -> Response:
@@ -257,6 +241,32 @@ def register_error_handlers(app: Flask, conflicts: Mapping[str, Conflict] | None
         # APIFlask routes werkzeug errors and validation failures through its
         # error processor rather than through errorhandler(HTTPException).
         error_processor(_handle_apiflask_error)
+
+
+def _handle_database_unavailable(exc: Exception) -> Response:
+    # The database is down or restarting: say so (clients retry), and let the
+    # pool's pre-ping reconnect once it is back.
+    logger.warning("database unavailable: %s", describe_database_error(exc))
+    return _respond(
+        APIError(
+            503,
+            "database_unavailable",
+            "The database is unavailable; retry shortly",
+            headers={"Retry-After": "5"},
+        )
+    )
+
+
+def _handle_integrity_error(
+    conflicts: Mapping[str, Conflict], exc: sa_exc.IntegrityError
+) -> Response:
+    conflict = conflicts.get(violated_constraint(exc))
+    if conflict is None:
+        # A rule the table does not know yet: still the client's conflict with
+        # the data, never a 500, and logged so that it gets a name.
+        logger.warning("unmapped constraint refused a write: %s", describe_database_error(exc))
+        return _respond(APIError(409, message="The change conflicts with existing data"))
+    return _respond(conflict.error())
 
 
 def _handle_apiflask_error(exc: Any) -> Response:
