@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import decimal
-from datetime import date
 
 from apiflask import Schema
 from apiflask.fields import UUID, Boolean, Decimal, Integer, List, String
@@ -16,11 +15,6 @@ from shared.schemas import PageQuery, Text, UTCDateTime, decimal_between, page_o
 MIN_YEAR = 1950
 TANK_CAPACITY_RANGE = decimal_between(decimal.Decimal(1), decimal.Decimal(2000))
 SORT_KEYS = ("created_at", "plate", "year")
-
-
-def max_model_year() -> int:
-    # Manufacturers sell next year's model from mid-year on.
-    return date.today().year + 1
 
 
 class VehicleCreateIn(Schema):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -16,7 +16,6 @@ from fleet_service.callers import caller_user_id
 from fleet_service.drivers.models import Driver
 from fleet_service.trips.models import Trip
 from fleet_service.vehicles.models import Vehicle
-from fleet_service.vehicles.schemas import max_model_year
 from shared.errors import APIError
 from shared.internal_auth import Identity
 from shared.pagination import Page, paginate
@@ -50,6 +49,11 @@ def normalize_vin(raw: str | None) -> str | None:
     if not VIN_PATTERN.match(vin):
         raise APIError(422, details={"vin": ["must be 17 letters or digits, without I, O or Q"]})
     return vin
+
+
+def max_model_year() -> int:
+    # Manufacturers sell next year's model from mid-year on.
+    return date.today().year + 1
 
 
 def check_year(year: int) -> None:
