@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -28,25 +29,34 @@ from shared.logs import (
 )
 
 
-@pytest.fixture
-def log():
-    """A private logger writing through JSONFormatter into a buffer; yields (logger, lines)."""
+@contextlib.contextmanager
+def private_logger(formatter: logging.Formatter):
+    """A logger of its own writing through ``formatter`` into a buffer; yields (logger, buffer)."""
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(JSONFormatter("fleet"))
+    handler.setFormatter(formatter)
     handler.addFilter(RequestIdFilter())
     logger = logging.getLogger(f"frota.test.{uuid.uuid4().hex}")
     logger.setLevel(logging.DEBUG)
     logger.propagate = False
     logger.addHandler(handler)
+    try:
+        yield logger, stream
+    finally:
+        logger.removeHandler(handler)
 
-    def lines() -> list[dict]:
-        text = stream.getvalue()
-        assert text.endswith("\n")
-        return [json.loads(line) for line in text.splitlines()]
 
-    yield logger, lines
-    logger.removeHandler(handler)
+@pytest.fixture
+def log():
+    """A private logger writing through JSONFormatter; yields (logger, lines)."""
+    with private_logger(JSONFormatter("fleet")) as (logger, stream):
+
+        def lines() -> list[dict]:
+            text = stream.getvalue()
+            assert text.endswith("\n")
+            return [json.loads(line) for line in text.splitlines()]
+
+        yield logger, lines
 
 
 def test_each_record_is_one_json_object_on_one_line(log):
@@ -266,16 +276,8 @@ def test_engines_never_put_statement_parameters_in_their_errors(database_url):
 @pytest.fixture
 def console():
     """A private logger writing through ConsoleFormatter; yields (logger, text so far)."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(ConsoleFormatter("gateway"))
-    handler.addFilter(RequestIdFilter())
-    logger = logging.getLogger(f"frota.test.{uuid.uuid4().hex}")
-    logger.setLevel(logging.DEBUG)
-    logger.propagate = False
-    logger.addHandler(handler)
-    yield logger, stream.getvalue
-    logger.removeHandler(handler)
+    with private_logger(ConsoleFormatter("gateway")) as (logger, stream):
+        yield logger, stream.getvalue
 
 
 def test_a_request_reads_as_one_line_time_service_method_path_status_duration_and_id(console):
