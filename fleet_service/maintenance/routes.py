@@ -5,84 +5,85 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import sqlalchemy as sa
 from apiflask import APIBlueprint
 
-from fleet_service.csv_export import page_as_csv
 from fleet_service.maintenance import service
 from fleet_service.maintenance.schemas import (
     RecordCreateIn,
     RecordListQuery,
     RecordOut,
-    RecordPageOut,
     ScheduleCreateIn,
     ScheduleListQuery,
     ScheduleOut,
-    SchedulePageOut,
 )
 from fleet_service.media_files import media_files
 from shared.db import current_session
-from shared.internal_auth import require_user
+from shared.internal_auth import current_identity, user_auth
+from shared.records import paginated
+from shared.roles import MANAGERS
 
 bp = APIBlueprint(
     "maintenance", __name__, url_prefix="/api/v1/fleet/maintenance", tag="Maintenance"
 )
-MANAGERS = ("admin", "manager")
 
 
 @bp.post("/schedules")
+@bp.auth_required(user_auth, roles=MANAGERS)
 @bp.input(ScheduleCreateIn, arg_name="body")
 @bp.output(ScheduleOut, status_code=201)
 @bp.doc(summary="Plan recurring maintenance of a vehicle (manager)")
 def create_schedule(body: dict[str, Any]) -> Any:
-    identity = require_user(*MANAGERS)
+    identity = current_identity()
     return service.create_schedule(db_session=current_session(), identity=identity, **body)
 
 
 # Each list after a route whose output is its item schema itself (see odometer/routes.py).
 @bp.get("/schedules")
-@bp.input(ScheduleListQuery, location="query", arg_name="query")
-@bp.output(SchedulePageOut)
+@bp.auth_required(user_auth, roles=MANAGERS)
+@paginated(bp, service.SCHEDULES, query=ScheduleListQuery, item=ScheduleOut)
 @bp.doc(summary="List schedules with their due state, computed now (manager)")
-def list_schedules(query: dict[str, Any]) -> Any:
-    require_user(*MANAGERS)
-    return service.list_schedules(db_session=current_session(), **query)
+def list_schedules() -> sa.Select[Any]:
+    return service.SCHEDULES.select(current_identity())
 
 
 @bp.get("/schedules/<uuid:schedule_id>")
+@bp.auth_required(user_auth, roles=MANAGERS)
 @bp.output(ScheduleOut)
 @bp.doc(summary="One schedule with its due state (manager)")
 def get_schedule(schedule_id: uuid.UUID) -> Any:
-    require_user(*MANAGERS)
-    return service.get_schedule(db_session=current_session(), schedule_id=schedule_id)
+    return service.SCHEDULES.get(current_session(), current_identity(), schedule_id)
 
 
 @bp.post("/records")
+@bp.auth_required(user_auth, roles=MANAGERS)
 @bp.input(RecordCreateIn, arg_name="body")
 @bp.output(RecordOut, status_code=201)
 @bp.doc(summary="Record maintenance done, with its odometer reading (manager)")
 def record_maintenance(body: dict[str, Any]) -> Any:
-    identity = require_user(*MANAGERS)
+    identity = current_identity()
     return service.record_maintenance(
         db_session=current_session(), identity=identity, find_file=media_files().find, **body
     )
 
 
 @bp.get("/records")
-@bp.input(RecordListQuery, location="query", arg_name="query")
-@bp.output(RecordPageOut)
+@bp.auth_required(user_auth, roles=MANAGERS)
+@paginated(
+    bp,
+    service.RECORDS,
+    query=RecordListQuery,
+    item=RecordOut,
+    csv_filename="maintenance-records.csv",
+)
 @bp.doc(summary="List maintenance records, latest first (manager)")
-def list_records(query: dict[str, Any]) -> Any:
-    require_user(*MANAGERS)
-    output = query.pop("format")
-    page = service.list_records(db_session=current_session(), **query)
-    if output == "csv":
-        return page_as_csv(page, RecordOut, filename="maintenance-records.csv")
-    return page
+def list_records() -> sa.Select[Any]:
+    return service.RECORDS.select(current_identity())
 
 
 @bp.get("/records/<uuid:record_id>")
+@bp.auth_required(user_auth, roles=MANAGERS)
 @bp.output(RecordOut)
 @bp.doc(summary="One maintenance record (manager)")
 def get_record(record_id: uuid.UUID) -> Any:
-    require_user(*MANAGERS)
-    return service.get_record(db_session=current_session(), record_id=record_id)
+    return service.RECORDS.get(current_session(), current_identity(), record_id)
