@@ -17,6 +17,7 @@ from shared.config import Settings
 from shared.db import current_session
 from shared.errors import APIError
 from shared.internal_auth import current_identity, current_user, user_auth
+from shared.records import get_route
 from shared.roles import MANAGERS
 
 bp = APIBlueprint("media", __name__, url_prefix="/api/v1/media", tag="Media")
@@ -84,7 +85,6 @@ def _limit_body_idle(seconds: float) -> None:
 @bp.input(UploadIn, location="form_and_files", arg_name="body")
 @bp.output(MediaFileOut, status_code=201)
 @bp.doc(
-    summary="Upload a photo, receipt or document (multipart)",
     responses={
         408: "No bytes arrived for MEDIA_UPLOAD_IDLE_SECONDS (request_timeout)",
         413: "Over MEDIA_MAX_UPLOAD_MB (file_too_large)",
@@ -94,6 +94,7 @@ def _limit_body_idle(seconds: float) -> None:
     },
 )
 def upload_file(body: dict[str, Any]) -> Any:
+    """Upload a photo, receipt or document (multipart)"""
     identity = current_identity()
     upload = body["file"].stream
     if not isinstance(upload, HashingFile):
@@ -114,19 +115,20 @@ def upload_file(body: dict[str, Any]) -> Any:
     return media
 
 
-@bp.get("/files/<uuid:file_id>")
-@bp.auth_required(user_auth)
-@bp.output(MediaFileOut)
-@bp.doc(summary="A file's metadata")
-def get_file(file_id: uuid.UUID) -> Any:
-    identity = current_identity()
-    return service.FILES.get(current_session(), identity, file_id)
+get_route(
+    bp,
+    "/files/<uuid:file_id>",
+    service.FILES,
+    endpoint="get_file",
+    item=MediaFileOut,
+    summary="A file's metadata",
+)
 
 
 @bp.get("/files/<uuid:file_id>/content")
 @bp.auth_required(user_auth)
-@bp.doc(summary="A file's bytes (streamed; ETag and Range supported)")
 def get_file_content(file_id: uuid.UUID) -> Response:
+    """A file's bytes (streamed; ETag and Range supported)"""
     identity = current_identity()
     media = service.FILES.get(current_session(), identity, file_id)
     path = _storage().path_for(media.id)
@@ -149,7 +151,6 @@ def get_file_content(file_id: uuid.UUID) -> Response:
 @bp.auth_required(user_auth)
 @bp.input(ThumbnailQuery, location="query", arg_name="query")
 @bp.doc(
-    summary="A JPEG thumbnail of an image: upright, without metadata, made once and cached",
     responses={
         404: "No such file, or not an image (no_thumbnail)",
         422: "More than MEDIA_MAX_IMAGE_PIXELS to decode (image_too_large), "
@@ -158,11 +159,11 @@ def get_file_content(file_id: uuid.UUID) -> Response:
     },
 )
 def get_thumbnail(file_id: uuid.UUID, query: dict[str, Any]) -> Response:
-    identity = current_identity()
+    """A JPEG thumbnail of an image: upright, without metadata, made once and cached"""
     media, thumbnail = service.thumbnail_of(
         db_session=current_session(),
         storage=_storage(),
-        identity=identity,
+        identity=current_identity(),
         file_id=file_id,
         size=query["size"],
         max_pixels=_settings().media_max_image_pixels,
@@ -182,13 +183,15 @@ def get_thumbnail(file_id: uuid.UUID, query: dict[str, Any]) -> Response:
 @bp.auth_required(user_auth)
 @bp.output({}, status_code=204)
 @bp.doc(
-    summary="Delete a file, its thumbnails and its row (owner or manager)",
     responses={409: "The file is on hold (file_held)"},
 )
 def delete_file(file_id: uuid.UUID) -> tuple[str, int]:
-    identity = current_identity()
+    """Delete a file, its thumbnails and its row (owner or manager)"""
     service.delete_file(
-        db_session=current_session(), storage=_storage(), identity=identity, file_id=file_id
+        db_session=current_session(),
+        storage=_storage(),
+        identity=current_identity(),
+        file_id=file_id,
     )
     return "", 204
 
@@ -196,30 +199,28 @@ def delete_file(file_id: uuid.UUID) -> tuple[str, int]:
 @bp.post("/files/<uuid:file_id>/hold")
 @bp.auth_required(user_auth, roles=MANAGERS)
 @bp.output(MediaFileOut)
-@bp.doc(summary="Put a file on hold: it is never pruned (managers)")
 def hold_file(file_id: uuid.UUID) -> Any:
-    identity = current_identity()
+    """Put a file on hold: it is never pruned (managers)"""
     return service.set_hold(
-        db_session=current_session(), identity=identity, file_id=file_id, held=True
+        db_session=current_session(), identity=current_identity(), file_id=file_id, held=True
     )
 
 
 @bp.delete("/files/<uuid:file_id>/hold")
 @bp.auth_required(user_auth, roles=MANAGERS)
 @bp.output(MediaFileOut)
-@bp.doc(summary="Release a file's hold (managers)")
 def release_file(file_id: uuid.UUID) -> Any:
-    identity = current_identity()
+    """Release a file's hold (managers)"""
     return service.set_hold(
-        db_session=current_session(), identity=identity, file_id=file_id, held=False
+        db_session=current_session(), identity=current_identity(), file_id=file_id, held=False
     )
 
 
 @bp.get("/usage")
 @bp.auth_required(user_auth, roles=MANAGERS)
 @bp.output(UsageOut)
-@bp.doc(summary="Bytes used and reserved against the quota, files, the oldest file (managers)")
 def get_usage() -> Any:
+    """Bytes used and reserved against the quota, files, the oldest file (managers)"""
     return quota.volume_report(
         db_session=current_session(), quota_bytes=_settings().media_quota_mb * MB
     )

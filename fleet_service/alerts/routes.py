@@ -19,6 +19,6 @@ bp = APIBlueprint("alerts", __name__, url_prefix="/api/v1/fleet/alerts", tag="Al
 @bp.auth_required(user_auth, roles=MANAGERS)
 @bp.input(AlertQuery, location="query", arg_name="query")
 @bp.output(AlertsOut)
-@bp.doc(summary="What needs attention now, most urgent kinds first; not paged (manager)")
 def list_alerts(query: dict[str, Any]) -> Any:
+    """What needs attention now, most urgent kinds first; not paged (manager)"""
     return {"items": service.list_alerts(db_session=current_session(), **query)}

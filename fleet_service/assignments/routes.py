@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import sqlalchemy as sa
 from apiflask import APIBlueprint
 
 from fleet_service.assignments import service
@@ -17,8 +16,8 @@ from fleet_service.assignments.schemas import (
 )
 from fleet_service.drivers.users import auth_users
 from shared.db import current_session
-from shared.internal_auth import current_identity, user_auth
-from shared.records import paginated
+from shared.internal_auth import user_auth
+from shared.records import get_route, list_route
 from shared.roles import MANAGERS
 
 bp = APIBlueprint(
@@ -30,8 +29,8 @@ bp = APIBlueprint(
 @bp.auth_required(user_auth, roles=MANAGERS)
 @bp.input(AssignmentCreateIn, arg_name="body")
 @bp.output(AssignmentOut, status_code=201)
-@bp.doc(summary="Assign a vehicle to a driver over a period (manager)")
 def create_assignment(body: dict[str, Any]) -> Any:
+    """Assign a vehicle to a driver over a period (manager)"""
     return service.create_assignment(
         db_session=current_session(), find_user=auth_users().find, **body
     )
@@ -41,22 +40,27 @@ def create_assignment(body: dict[str, Any]) -> Any:
 @bp.auth_required(user_auth, roles=MANAGERS)
 @bp.input(AssignmentEndIn, arg_name="body")
 @bp.output(AssignmentOut)
-@bp.doc(summary="End an assignment, now or at ends_at (manager)")
 def end_assignment(assignment_id: uuid.UUID, body: dict[str, Any]) -> Any:
+    """End an assignment, now or at ends_at (manager)"""
     return service.end_assignment(db_session=current_session(), assignment_id=assignment_id, **body)
 
 
-@bp.get("")
-@bp.auth_required(user_auth)
-@paginated(bp, service.ASSIGNMENTS, query=AssignmentListQuery, item=AssignmentOut)
-@bp.doc(summary="List assignments (a driver sees their own)")
-def list_assignments() -> sa.Select[Any]:
-    return service.ASSIGNMENTS.select(current_identity())
+list_route(
+    bp,
+    "",
+    service.ASSIGNMENTS,
+    endpoint="list_assignments",
+    query=AssignmentListQuery,
+    item=AssignmentOut,
+    summary="List assignments (a driver sees their own)",
+)
 
 
-@bp.get("/<uuid:assignment_id>")
-@bp.auth_required(user_auth)
-@bp.output(AssignmentOut)
-@bp.doc(summary="One assignment")
-def get_assignment(assignment_id: uuid.UUID) -> Any:
-    return service.ASSIGNMENTS.get(current_session(), current_identity(), assignment_id)
+get_route(
+    bp,
+    "/<uuid:assignment_id>",
+    service.ASSIGNMENTS,
+    endpoint="get_assignment",
+    item=AssignmentOut,
+    summary="One assignment",
+)

@@ -29,12 +29,11 @@ bp = APIBlueprint("odometer", __name__, url_prefix="/api/v1/fleet", tag="Odomete
 @bp.auth_required(user_auth)
 @bp.input(ReadingCreateIn, arg_name="body")
 @bp.output(ReadingOut, status_code=201)
-@bp.doc(summary="Record an odometer reading")
 def record_reading(vehicle_id: uuid.UUID, body: dict[str, Any]) -> Any:
-    identity = current_identity()
+    """Record an odometer reading"""
     return service.record_manual_reading(
         db_session=current_session(),
-        identity=identity,
+        identity=current_identity(),
         find_user=auth_users().find,
         vehicle_id=vehicle_id,
         **body,
@@ -46,8 +45,8 @@ def record_reading(vehicle_id: uuid.UUID, body: dict[str, Any]) -> Any:
 @bp.get("/vehicles/<uuid:vehicle_id>/odometer")
 @bp.auth_required(user_auth)
 @paginated(bp, service.READINGS, query=ReadingListQuery, item=ReadingOut)
-@bp.doc(summary="A vehicle's odometer readings, latest first")
 def list_readings(vehicle_id: uuid.UUID) -> sa.Select[Any]:
+    """A vehicle's odometer readings, latest first"""
     return service.vehicle_readings(
         db_session=current_session(), identity=current_identity(), vehicle_id=vehicle_id
     )
@@ -57,8 +56,8 @@ def list_readings(vehicle_id: uuid.UUID) -> sa.Select[Any]:
 @bp.auth_required(user_auth, roles=MANAGERS)
 @bp.input(ReadingVoidIn, arg_name="body")
 @bp.output(ReadingOut)
-@bp.doc(summary="Void a wrong reading (manager); enter the right one as a new reading")
 def void_reading(reading_id: uuid.UUID, body: dict[str, Any]) -> Any:
+    """Void a wrong reading (manager); enter the right one as a new reading"""
     identity = current_identity()
     db_session = current_session()
     reading = service.void_reading(

@@ -29,8 +29,8 @@ bp = APIBlueprint("reports", __name__, url_prefix="/api/v1/fleet/reports", tag="
 @bp.auth_required(user_auth, roles=MANAGERS)
 @bp.input(ReportQuery, location="query", arg_name="query")
 @bp.output(VehicleReportOut)
-@bp.doc(summary="A vehicle's km, fuel, km/L per fuel type and costs over a period (manager)")
 def vehicle_report(vehicle_id: uuid.UUID, query: dict[str, Any]) -> Any:
+    """A vehicle's km, fuel, km/L per fuel type and costs over a period (manager)"""
     output = query.pop("format")
     report = service.vehicle_report(db_session=current_session(), vehicle_id=vehicle_id, **query)
     if output == "csv":
@@ -43,8 +43,8 @@ def vehicle_report(vehicle_id: uuid.UUID, query: dict[str, Any]) -> Any:
 @bp.auth_required(user_auth, roles=MANAGERS)
 @bp.input(ReportQuery, location="query", arg_name="query")
 @bp.output(FleetReportOut)
-@bp.doc(summary="The same per vehicle, and the fleet's totals (manager)")
 def fleet_report(query: dict[str, Any]) -> Any:
+    """The same per vehicle, and the fleet's totals (manager)"""
     output = query.pop("format")
     report = service.fleet_report(db_session=current_session(), **query)
     if output == "csv":

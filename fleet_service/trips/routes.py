@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import sqlalchemy as sa
 from apiflask import APIBlueprint
 
 from fleet_service.drivers.users import auth_users
@@ -18,7 +17,7 @@ from fleet_service.trips.schemas import (
 )
 from shared.db import current_session
 from shared.internal_auth import current_identity, user_auth
-from shared.records import paginated
+from shared.records import get_route, list_route
 
 bp = APIBlueprint("trips", __name__, url_prefix="/api/v1/fleet/trips", tag="Trips")
 
@@ -27,11 +26,13 @@ bp = APIBlueprint("trips", __name__, url_prefix="/api/v1/fleet/trips", tag="Trip
 @bp.auth_required(user_auth)
 @bp.input(TripCheckOutIn, arg_name="body")
 @bp.output(TripOut, status_code=201)
-@bp.doc(summary="Check a vehicle out: start a trip")
 def check_out_trip(body: dict[str, Any]) -> Any:
-    identity = current_identity()
+    """Check a vehicle out: start a trip"""
     return service.check_out_trip(
-        db_session=current_session(), identity=identity, find_user=auth_users().find, **body
+        db_session=current_session(),
+        identity=current_identity(),
+        find_user=auth_users().find,
+        **body,
     )
 
 
@@ -39,29 +40,34 @@ def check_out_trip(body: dict[str, Any]) -> Any:
 @bp.auth_required(user_auth)
 @bp.input(TripCheckInIn, arg_name="body")
 @bp.output(TripOut)
-@bp.doc(summary="Check a vehicle in: end the trip")
 def check_in_trip(trip_id: uuid.UUID, body: dict[str, Any]) -> Any:
-    identity = current_identity()
+    """Check a vehicle in: end the trip"""
     return service.check_in_trip(
         db_session=current_session(),
-        identity=identity,
+        identity=current_identity(),
         find_user=auth_users().find,
         trip_id=trip_id,
         **body,
     )
 
 
-@bp.get("")
-@bp.auth_required(user_auth)
-@paginated(bp, service.TRIPS, query=TripListQuery, item=TripOut, csv_filename="trips.csv")
-@bp.doc(summary="List trips (a driver sees their own)")
-def list_trips() -> sa.Select[Any]:
-    return service.TRIPS.select(current_identity())
+list_route(
+    bp,
+    "",
+    service.TRIPS,
+    endpoint="list_trips",
+    query=TripListQuery,
+    item=TripOut,
+    csv_filename="trips.csv",
+    summary="List trips (a driver sees their own)",
+)
 
 
-@bp.get("/<uuid:trip_id>")
-@bp.auth_required(user_auth)
-@bp.output(TripOut)
-@bp.doc(summary="One trip")
-def get_trip(trip_id: uuid.UUID) -> Any:
-    return service.TRIPS.get(current_session(), current_identity(), trip_id)
+get_route(
+    bp,
+    "/<uuid:trip_id>",
+    service.TRIPS,
+    endpoint="get_trip",
+    item=TripOut,
+    summary="One trip",
+)
