@@ -20,7 +20,6 @@ from auth_service.schemas import (
     TokensOut,
     UserCreatedOut,
     UserCreateIn,
-    UserListQuery,
     UserOut,
     UserUpdateIn,
 )
@@ -138,7 +137,6 @@ list_route(
     "/users",
     service.USERS,
     endpoint="list_users",
-    query=UserListQuery,
     item=UserOut,
     roles=ADMINS,
     summary="List users (admin)",

@@ -7,7 +7,7 @@ from apiflask.fields import UUID, Boolean, Email, Integer, String
 from apiflask.validators import Length, OneOf
 
 from shared.roles import ROLE_NAMES
-from shared.schemas import Name, PageQuery, Text, Trimmed, UTCDateTime
+from shared.schemas import Name, Text, UTCDateTime
 
 
 class LoginIn(Schema):
@@ -60,9 +60,3 @@ class UserUpdateIn(Schema):
     email = Email(allow_none=True)
     role = String(validate=OneOf(ROLE_NAMES))
     is_active = Boolean()
-
-
-class UserListQuery(PageQuery):
-    role = String(load_default=None, validate=OneOf(ROLE_NAMES))
-    is_active = Boolean(load_default=None)
-    q = Trimmed(load_default=None, validate=Length(1, 64))

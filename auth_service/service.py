@@ -28,7 +28,7 @@ from auth_service.usernames import canonical_username, check_new_username
 from shared.addresses import limit_key
 from shared.errors import APIError
 from shared.internal_auth import Identity
-from shared.records import Records, equals
+from shared.records import Records, equals, text
 from shared.roles import ROLE_NAMES, Role
 
 
@@ -325,12 +325,15 @@ USERS = Records(
     not_found=("user_not_found", "No such user"),
     order_by=[User.created_at, User.id],
     filters={
-        "role": equals(User.role),
-        "is_active": lambda active: User.is_active.is_(active),
-        "q": lambda text: sa.or_(
-            User.username.icontains(text, autoescape=True),
-            User.full_name.icontains(text, autoescape=True),
-            User.email.icontains(text, autoescape=True),
+        "role": equals(User.role, choices=ROLE_NAMES),
+        "is_active": equals(User.is_active),
+        "q": text(
+            lambda words: sa.or_(
+                User.username.icontains(words, autoescape=True),
+                User.full_name.icontains(words, autoescape=True),
+                User.email.icontains(words, autoescape=True),
+            ),
+            max_length=64,
         ),
     },
 )

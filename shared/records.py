@@ -15,51 +15,102 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from typing import Any, Generic, TypeVar, cast
 
 import sqlalchemy as sa
 from apiflask import APIBlueprint, Schema
+from apiflask.fields import UUID, Boolean, Field, String
+from apiflask.validators import Length, OneOf
 from sqlalchemy.orm import Session
 
-from shared.csv_export import page_as_csv
+from shared.csv_export import format_field, page_as_csv
 from shared.db import current_session
 from shared.errors import APIError
 from shared.internal_auth import Identity, current_identity, user_auth
 from shared.pagination import OrderColumn, Page, paginate
 from shared.roles import Role
-from shared.schemas import page_of
+from shared.schemas import PageQuery, Trimmed, UTCDateTime, page_of
 
 Record = TypeVar("Record")
-# A query parameter's value → the condition it puts on the rows.
-Filter = Callable[[Any], sa.ColumnElement[bool]]
+Condition = sa.ColumnElement[bool]
 # The query parameters every list has; the others are its filters.
 PAGING = frozenset({"limit", "cursor", "format", "sort"})
 
 
-def equals(column: OrderColumn) -> Filter:
-    return lambda value: column == value
+@dataclass(frozen=True)
+class Filter:
+    """One query parameter of a list: the field it is read with, the condition it sets.
+
+    ``field`` makes the field (each query schema needs its own instance).
+    A parameter left out (None) sets no condition.
+    """
+
+    where: Callable[[Any], Condition]
+    field: Callable[[], Field]
 
 
-def at_or_after(column: OrderColumn) -> Filter:
-    return lambda moment: column >= moment
+def _field_of(column: OrderColumn, choices: Sequence[str] | None) -> Callable[[], Field]:
+    python_type = column.type.python_type
+    if python_type is uuid.UUID:
+        return lambda: UUID(load_default=None)
+    if python_type is bool:
+        return lambda: Boolean(load_default=None)
+    if python_type is str and choices:
+        return lambda: String(load_default=None, validate=OneOf(choices))
+    raise TypeError(f"equals({column}): no query field for {python_type} (choices missing?)")
 
 
-def before(column: OrderColumn) -> Filter:
-    return lambda moment: column < moment
+def equals(column: OrderColumn, *, choices: Sequence[str] | None = None) -> Filter:
+    """``?name=value``: the rows whose ``column`` is the value (one of ``choices`` for text)."""
+    return Filter(lambda value: column == value, _field_of(column, choices))
 
 
-def flag(condition: Callable[[], sa.ColumnElement[bool]]) -> Filter:
+def period(column: OrderColumn, *, verb: str) -> dict[str, Filter]:
+    """``?from=&to=``: the rows whose ``column`` is at or after ``from`` and before ``to``.
+
+    Filters named ``{verb}_from`` and ``{verb}_before`` ("filled" for a fill's time).
+    """
+
+    def bound(param: str, description: str) -> Callable[[], Field]:
+        return lambda: UTCDateTime(
+            data_key=param, load_default=None, metadata={"description": description}
+        )
+
+    return {
+        f"{verb}_from": Filter(
+            lambda moment: column >= moment, bound("from", f"{verb.capitalize()} at or after")
+        ),
+        f"{verb}_before": Filter(
+            lambda moment: column < moment, bound("to", f"{verb.capitalize()} before")
+        ),
+    }
+
+
+def flag(condition: Callable[[], Condition], *, description: str | None = None) -> Filter:
     """A yes/no filter: ``true`` keeps the rows meeting ``condition``, ``false`` the others.
 
     ``condition`` is built per request (it may depend on the time now).
     """
-    return lambda wanted: condition() if wanted else sa.not_(condition())
+    metadata = {"description": description} if description else {}
+    return Filter(
+        lambda wanted: condition() if wanted else sa.not_(condition()),
+        lambda: Boolean(load_default=None, metadata=metadata),
+    )
 
 
-def unless_included(usual: Callable[[], sa.ColumnElement[bool]]) -> Filter:
+def unless_included(usual: Callable[[], Condition]) -> Filter:
     """An ``include_…`` switch: only the rows meeting ``usual``, unless ``true`` adds the rest."""
-    return lambda include: sa.true() if include else usual()
+    return Filter(
+        lambda include: sa.true() if include else usual(),
+        lambda: Boolean(load_default=False),
+    )
+
+
+def text(where: Callable[[str], Condition], *, max_length: int) -> Filter:
+    """A text parameter (a search, a name) turned into a condition by ``where``."""
+    return Filter(where, lambda: Trimmed(load_default=None, validate=Length(1, max_length)))
 
 
 @dataclass(frozen=True)
@@ -82,8 +133,8 @@ class Records(Generic[Record]):
     options: Sequence[Any] = ()
     order_by: Sequence[OrderColumn] = ()
     descending: bool = False
-    filters: Mapping[str, Filter] = field(default_factory=dict)
-    sorts: Mapping[str, Sequence[OrderColumn]] = field(default_factory=dict)
+    filters: Mapping[str, Filter] = dataclass_field(default_factory=dict)
+    sorts: Mapping[str, Sequence[OrderColumn]] = dataclass_field(default_factory=dict)
 
     def select(self, identity: Identity) -> sa.Select[Any]:
         """The records ``identity`` may see."""
@@ -117,7 +168,7 @@ class Records(Generic[Record]):
         """One page of ``stmt``'s rows, filtered and ordered as the list's ``query`` asks."""
         for name, value in query.items():
             if name not in PAGING and value is not None:
-                stmt = stmt.where(self.filters[name](value))
+                stmt = stmt.where(self.filters[name].where(value))
         order_by, descending = self.order_by, self.descending
         if self.sorts:
             key = query["sort"]
@@ -131,26 +182,36 @@ class Records(Generic[Record]):
             descending=descending,
         )
 
+    def query_schema(self, name: str, *, csv: bool) -> type[Schema]:
+        """The list's query: paging, each filter's parameter, ``sort`` and ``format``."""
+        fields: dict[str, Field] = {key: spec.field() for key, spec in self.filters.items()}
+        if self.sorts:
+            keys = list(self.sorts)
+            fields["sort"] = String(
+                load_default=keys[0],
+                validate=OneOf([*keys, *(f"-{key}" for key in keys)]),
+                metadata={"description": "A key, descending with a leading '-'"},
+            )
+        if csv:
+            fields["format"] = format_field()
+        # from_dict subclasses PageQuery, but marshmallow annotates it as its own Schema.
+        return cast(type[Schema], PageQuery.from_dict(fields, name=name))
+
 
 def paginated(
     bp: APIBlueprint,
     records: Records[Any],
     *,
-    query: type[Schema],
     item: type[Schema],
     csv_filename: str | None = None,
 ) -> Callable[[Callable[..., sa.Select[Any]]], Callable[..., Any]]:
     """Make a view that returns a select into a list route: filtered, paged, serialised.
 
-    ``query`` is the list's query schema: paging (shared.schemas.PageQuery), the
-    filters ``records`` declares and, with ``csv_filename``, ``format``. Its
-    fields and the declared filters must agree, or the route is not built.
+    Its query parameters are the declaration's: paging, the filters ``records``
+    declares, ``sort`` where it sorts and, with ``csv_filename``, ``format``.
     """
-    taken, declared = set(query().fields) - PAGING, set(records.filters)
-    if taken != declared:
-        raise TypeError(
-            f"{query.__name__} takes {sorted(taken)}, the filters are {sorted(declared)}"
-        )
+    name = item.__name__.removesuffix("Out") + "ListQuery"
+    query = records.query_schema(name, csv=csv_filename is not None)
 
     def decorator(view: Callable[..., sa.Select[Any]]) -> Callable[..., Any]:
         @bp.input(query, location="query", arg_name="query")
@@ -173,13 +234,12 @@ def list_route(
     records: Records[Any],
     *,
     endpoint: str,
-    query: type[Schema],
     item: type[Schema],
     summary: str,
     roles: list[Role] | None = None,
     csv_filename: str | None = None,
 ) -> None:
-    """Declare ``GET rule``: a page of the records the caller may see, as ``query`` asks."""
+    """Declare ``GET rule``: a page of the records the caller may see, filtered as declared."""
 
     def view() -> sa.Select[Any]:
         return records.select(current_identity())
@@ -187,7 +247,7 @@ def list_route(
     # The view's name is the endpoint's; its docstring, as any view's, the operation's summary.
     view.__name__ = view.__qualname__ = endpoint
     view.__doc__ = summary
-    listed = paginated(bp, records, query=query, item=item, csv_filename=csv_filename)
+    listed = paginated(bp, records, item=item, csv_filename=csv_filename)
     bp.get(rule)(bp.auth_required(user_auth, roles=roles)(listed(view)))
 
 

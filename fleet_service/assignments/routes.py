@@ -11,7 +11,6 @@ from fleet_service.assignments import service
 from fleet_service.assignments.schemas import (
     AssignmentCreateIn,
     AssignmentEndIn,
-    AssignmentListQuery,
     AssignmentOut,
 )
 from fleet_service.drivers.users import auth_users
@@ -50,7 +49,6 @@ list_route(
     "",
     service.ASSIGNMENTS,
     endpoint="list_assignments",
-    query=AssignmentListQuery,
     item=AssignmentOut,
     summary="List assignments (a driver sees their own)",
 )

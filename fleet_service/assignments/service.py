@@ -79,6 +79,9 @@ ASSIGNMENTS = Records(
     filters={
         "vehicle_id": equals(Assignment.vehicle_id),
         "driver_id": equals(Assignment.driver_id),
-        "active": flag(lambda: Assignment.active_at(datetime.now(UTC))),
+        "active": flag(
+            lambda: Assignment.active_at(datetime.now(UTC)),
+            description="Covering the present moment",
+        ),
     },
 )

@@ -9,7 +9,6 @@ from apiflask import APIBlueprint
 from fleet_service.documents import service
 from fleet_service.documents.schemas import (
     DocumentCreateIn,
-    DocumentListQuery,
     DocumentOut,
 )
 from fleet_service.media_files import media_files
@@ -41,7 +40,6 @@ list_route(
     "",
     service.DOCUMENTS,
     endpoint="list_documents",
-    query=DocumentListQuery,
     item=DocumentOut,
     summary="List documents (a driver: their own and their vehicles')",
 )

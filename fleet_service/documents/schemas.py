@@ -9,7 +9,7 @@ from apiflask.fields import UUID, Date, String
 from apiflask.validators import Length
 from marshmallow import ValidationError, validates_schema
 
-from shared.schemas import PageQuery, Trimmed, UTCDateTime
+from shared.schemas import Trimmed, UTCDateTime
 
 
 class DocumentCreateIn(Schema):
@@ -47,9 +47,3 @@ class DocumentOut(Schema):
     media_id = UUID(allow_none=True)
     author_user_id = UUID(required=True)
     created_at = UTCDateTime(required=True)
-
-
-class DocumentListQuery(PageQuery):
-    vehicle_id = UUID(load_default=None)
-    driver_id = UUID(load_default=None)
-    type = Trimmed(load_default=None, validate=Length(1, 40))

@@ -15,7 +15,7 @@ from fleet_service.media_files import FindFile, check_files
 from fleet_service.vehicles.service import assigned_now, vehicle_to_record_on
 from shared.errors import APIError
 from shared.internal_auth import Identity
-from shared.records import Records, equals
+from shared.records import Records, equals, text
 
 
 def normalize_type(raw: str) -> str:
@@ -71,6 +71,6 @@ DOCUMENTS = Records(
     filters={
         "vehicle_id": equals(Document.vehicle_id),
         "driver_id": equals(Document.driver_id),
-        "type": lambda raw: Document.type == normalize_type(raw),
+        "type": text(lambda raw: Document.type == normalize_type(raw), max_length=40),
     },
 )

@@ -10,7 +10,6 @@ from apiflask import APIBlueprint
 from fleet_service.drivers import service
 from fleet_service.drivers.schemas import (
     DriverCreateIn,
-    DriverListQuery,
     DriverOut,
     DriverUpdateIn,
 )
@@ -37,7 +36,6 @@ list_route(
     "",
     service.DRIVERS,
     endpoint="list_drivers",
-    query=DriverListQuery,
     item=DriverOut,
     summary="List drivers (a driver sees their own record)",
 )

@@ -7,7 +7,7 @@ from apiflask.fields import UUID, Date, String
 from apiflask.validators import Length, OneOf
 
 from fleet_service.drivers.models import LICENSE_CATEGORIES
-from shared.schemas import Name, PageQuery, Trimmed, UTCDateTime
+from shared.schemas import Name, Trimmed, UTCDateTime
 
 
 class DriverCreateIn(Schema):
@@ -37,8 +37,3 @@ class DriverOut(Schema):
     license_category = String(required=True)
     license_expires_on = Date(required=True)
     created_at = UTCDateTime(required=True)
-
-
-class DriverListQuery(PageQuery):
-    q = Trimmed(load_default=None, validate=Length(1, 60))
-    user_id = UUID(load_default=None)

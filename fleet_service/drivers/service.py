@@ -15,7 +15,7 @@ from fleet_service.drivers.models import Driver
 from fleet_service.drivers.users import FindUser
 from shared.errors import APIError
 from shared.internal_auth import Identity
-from shared.records import Records, equals
+from shared.records import Records, equals, text
 
 # License numbers vary by country (a Brazilian CNH has 11 digits): letters and digits
 # once separators go.
@@ -110,9 +110,12 @@ DRIVERS = Records(
     order_by=[Driver.full_name, Driver.id],
     filters={
         "user_id": equals(Driver.user_id),
-        "q": lambda text: sa.or_(
-            Driver.full_name.icontains(text, autoescape=True),
-            Driver.license_number.icontains(text, autoescape=True),
+        "q": text(
+            lambda words: sa.or_(
+                Driver.full_name.icontains(words, autoescape=True),
+                Driver.license_number.icontains(words, autoescape=True),
+            ),
+            max_length=60,
         ),
     },
 )

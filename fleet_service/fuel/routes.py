@@ -8,7 +8,7 @@ from apiflask import APIBlueprint
 
 from fleet_service.drivers.users import auth_users
 from fleet_service.fuel import service
-from fleet_service.fuel.schemas import FuelLogCreateIn, FuelLogListQuery, FuelLogOut
+from fleet_service.fuel.schemas import FuelLogCreateIn, FuelLogOut
 from fleet_service.media_files import media_files
 from shared.db import current_session
 from shared.internal_auth import current_identity, user_auth
@@ -38,7 +38,6 @@ list_route(
     "",
     service.FUEL_LOGS,
     endpoint="list_fuel_logs",
-    query=FuelLogListQuery,
     item=FuelLogOut,
     csv_filename="fuel-logs.csv",
     summary="List fills, latest first (a driver sees their own)",

@@ -11,8 +11,7 @@ from apiflask.validators import Length, OneOf, Range
 from fleet_service.odometer.schemas import MAX_KM
 from fleet_service.trips.schemas import confirm_field
 from fleet_service.vehicles.models import FUEL_TYPES
-from shared.csv_export import format_field
-from shared.schemas import PageQuery, Trimmed, UTCDateTime, decimal_between
+from shared.schemas import Trimmed, UTCDateTime, decimal_between
 
 # The biggest trucks carry two 1000 L tanks; anything above is a typo.
 LITERS_RANGE = decimal_between(D("0.001"), D("2000"))
@@ -64,15 +63,3 @@ class FuelLogOut(Schema):
     receipt_media_id = UUID(allow_none=True)
     author_user_id = UUID(required=True)
     created_at = UTCDateTime(required=True)
-
-
-class FuelLogListQuery(PageQuery):
-    vehicle_id = UUID(load_default=None)
-    fuel_type = String(load_default=None, validate=OneOf(FUEL_TYPES))
-    filled_from = UTCDateTime(
-        data_key="from", load_default=None, metadata={"description": "Filled at or after"}
-    )
-    filled_before = UTCDateTime(
-        data_key="to", load_default=None, metadata={"description": "Filled before"}
-    )
-    format = format_field()

@@ -14,11 +14,11 @@ from fleet_service.drivers.users import FindUser
 from fleet_service.fuel.models import FuelLog
 from fleet_service.media_files import FindFile, check_files
 from fleet_service.odometer.service import check_not_in_future, record_reading
-from fleet_service.vehicles.models import Vehicle
+from fleet_service.vehicles.models import FUEL_TYPES, Vehicle
 from fleet_service.vehicles.service import vehicle_to_record_on
 from shared.errors import APIError
 from shared.internal_auth import Identity
-from shared.records import Records, at_or_after, before, equals
+from shared.records import Records, equals, period
 
 # Pumps round the total to the cent: litres * unit price may differ from it by that much.
 PRICE_TOLERANCE = Decimal("0.01")
@@ -130,8 +130,7 @@ FUEL_LOGS = Records(
     descending=True,
     filters={
         "vehicle_id": equals(FuelLog.vehicle_id),
-        "fuel_type": equals(FuelLog.fuel_type),
-        "filled_from": at_or_after(FuelLog.filled_at),
-        "filled_before": before(FuelLog.filled_at),
+        "fuel_type": equals(FuelLog.fuel_type, choices=FUEL_TYPES),
+        **period(FuelLog.filled_at, verb="filled"),
     },
 )

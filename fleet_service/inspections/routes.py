@@ -11,7 +11,6 @@ from fleet_service.drivers.users import auth_users
 from fleet_service.inspections import service
 from fleet_service.inspections.schemas import (
     InspectionCreateIn,
-    InspectionListQuery,
     InspectionOut,
     InspectionResolveIn,
 )
@@ -47,7 +46,6 @@ list_route(
     "",
     service.INSPECTIONS,
     endpoint="list_inspections",
-    query=InspectionListQuery,
     item=InspectionOut,
     summary="List inspections, latest first (a driver sees their own)",
 )

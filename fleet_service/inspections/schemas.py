@@ -11,7 +11,7 @@ from marshmallow import ValidationError, validates_schema
 
 from fleet_service.inspections.models import SEVERITIES
 from fleet_service.maintenance.schemas import media_ids_field
-from shared.schemas import PageQuery, Trimmed, UTCDateTime
+from shared.schemas import Trimmed, UTCDateTime
 
 MAX_ITEMS = 100
 # Each file is looked up with the media service, one call each: a bound on the calls.
@@ -69,9 +69,3 @@ class InspectionOut(Schema):
     resolved_at = UTCDateTime(allow_none=True)
     resolved_by_user_id = UUID(allow_none=True)
     resolution_note = String(allow_none=True)
-
-
-class InspectionListQuery(PageQuery):
-    vehicle_id = UUID(load_default=None)
-    trip_id = UUID(load_default=None)
-    unresolved = Boolean(load_default=None, metadata={"description": "Failed and not yet resolved"})

@@ -116,7 +116,8 @@ INSPECTIONS = Records(
         "unresolved": flag(
             lambda: sa.and_(
                 Inspection.failure_severity.is_not(None), Inspection.resolved_at.is_(None)
-            )
+            ),
+            description="Failed and not yet resolved",
         ),
     },
 )

@@ -9,10 +9,8 @@ from apiflask import APIBlueprint
 from fleet_service.maintenance import service
 from fleet_service.maintenance.schemas import (
     RecordCreateIn,
-    RecordListQuery,
     RecordOut,
     ScheduleCreateIn,
-    ScheduleListQuery,
     ScheduleOut,
 )
 from fleet_service.media_files import media_files
@@ -43,7 +41,6 @@ list_route(
     "/schedules",
     service.SCHEDULES,
     endpoint="list_schedules",
-    query=ScheduleListQuery,
     item=ScheduleOut,
     roles=MANAGERS,
     summary="List schedules with their due state, computed now (manager)",
@@ -80,7 +77,6 @@ list_route(
     "/records",
     service.RECORDS,
     endpoint="list_records",
-    query=RecordListQuery,
     item=RecordOut,
     csv_filename="maintenance-records.csv",
     roles=MANAGERS,

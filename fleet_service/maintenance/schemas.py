@@ -14,8 +14,7 @@ from fleet_service.fuel.schemas import MAX_MONEY
 from fleet_service.maintenance.models import DUE_SOON_DAYS, DUE_SOON_KM, DUE_STATUSES
 from fleet_service.odometer.schemas import MAX_KM
 from fleet_service.trips.schemas import confirm_field
-from shared.csv_export import format_field
-from shared.schemas import PageQuery, Trimmed, UTCDateTime, decimal_between
+from shared.schemas import Trimmed, UTCDateTime, decimal_between
 
 MAX_ATTACHMENTS = 20
 
@@ -58,11 +57,6 @@ class ScheduleOut(Schema):
     )
 
 
-class ScheduleListQuery(PageQuery):
-    vehicle_id = UUID(load_default=None)
-    status = String(load_default=None, validate=OneOf(DUE_STATUSES))
-
-
 class RecordCreateIn(Schema):
     vehicle_id = UUID(required=True)
     schedule_id = UUID(load_default=None, allow_none=True)
@@ -90,15 +84,3 @@ class RecordOut(Schema):
     media_ids = List(UUID(), required=True)
     author_user_id = UUID(required=True)
     created_at = UTCDateTime(required=True)
-
-
-class RecordListQuery(PageQuery):
-    vehicle_id = UUID(load_default=None)
-    schedule_id = UUID(load_default=None)
-    performed_from = UTCDateTime(
-        data_key="from", load_default=None, metadata={"description": "Performed at or after"}
-    )
-    performed_before = UTCDateTime(
-        data_key="to", load_default=None, metadata={"description": "Performed before"}
-    )
-    format = format_field()

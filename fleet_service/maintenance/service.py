@@ -9,13 +9,13 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from fleet_service.callers import caller_user_id
-from fleet_service.maintenance.models import MaintenanceRecord, MaintenanceSchedule
+from fleet_service.maintenance.models import DUE_STATUSES, MaintenanceRecord, MaintenanceSchedule
 from fleet_service.media_files import FindFile, check_files
 from fleet_service.odometer.service import check_not_in_future, record_reading
 from fleet_service.vehicles.service import vehicle_to_record_on
 from shared.errors import APIError
 from shared.internal_auth import Identity
-from shared.records import Records, at_or_after, before, equals
+from shared.records import Records, equals, period
 
 
 def create_schedule(
@@ -50,7 +50,7 @@ SCHEDULES = Records(
     order_by=[MaintenanceSchedule.created_at, MaintenanceSchedule.id],
     filters={
         "vehicle_id": equals(MaintenanceSchedule.vehicle_id),
-        "status": equals(MaintenanceSchedule.status),
+        "status": equals(MaintenanceSchedule.status, choices=DUE_STATUSES),
     },
 )
 RECORDS = Records(
@@ -61,8 +61,7 @@ RECORDS = Records(
     filters={
         "vehicle_id": equals(MaintenanceRecord.vehicle_id),
         "schedule_id": equals(MaintenanceRecord.schedule_id),
-        "performed_from": at_or_after(MaintenanceRecord.performed_at),
-        "performed_before": before(MaintenanceRecord.performed_at),
+        **period(MaintenanceRecord.performed_at, verb="performed"),
     },
 )
 

@@ -13,7 +13,6 @@ from fleet_service.drivers.users import auth_users
 from fleet_service.odometer import service
 from fleet_service.odometer.schemas import (
     ReadingCreateIn,
-    ReadingListQuery,
     ReadingOut,
     ReadingVoidIn,
 )
@@ -44,7 +43,7 @@ def record_reading(vehicle_id: uuid.UUID, body: dict[str, Any]) -> Any:
 # before nested in a page, or the document registers it twice (a warning, and refs break).
 @bp.get("/vehicles/<uuid:vehicle_id>/odometer")
 @bp.auth_required(user_auth)
-@paginated(bp, service.READINGS, query=ReadingListQuery, item=ReadingOut)
+@paginated(bp, service.READINGS, item=ReadingOut)
 def list_readings(vehicle_id: uuid.UUID) -> sa.Select[Any]:
     """A vehicle's odometer readings, latest first"""
     return service.vehicle_readings(

@@ -6,7 +6,7 @@ from apiflask import Schema
 from apiflask.fields import UUID, Boolean, Integer, String
 from apiflask.validators import Length, Range
 
-from shared.schemas import PageQuery, Trimmed, UTCDateTime
+from shared.schemas import Trimmed, UTCDateTime
 
 MAX_KM = 9_999_999
 
@@ -35,7 +35,3 @@ class ReadingOut(Schema):
     voided_at = UTCDateTime(allow_none=True)
     void_reason = String(allow_none=True)
     voided_by_user_id = UUID(allow_none=True)
-
-
-class ReadingListQuery(PageQuery):
-    include_voided = Boolean(load_default=False)

@@ -12,7 +12,6 @@ from fleet_service.trips import service
 from fleet_service.trips.schemas import (
     TripCheckInIn,
     TripCheckOutIn,
-    TripListQuery,
     TripOut,
 )
 from shared.db import current_session
@@ -56,7 +55,6 @@ list_route(
     "",
     service.TRIPS,
     endpoint="list_trips",
-    query=TripListQuery,
     item=TripOut,
     csv_filename="trips.csv",
     summary="List trips (a driver sees their own)",

@@ -7,8 +7,7 @@ from apiflask.fields import UUID, Boolean, Integer, String
 from apiflask.validators import Length, Range
 
 from fleet_service.odometer.schemas import MAX_KM
-from shared.csv_export import format_field
-from shared.schemas import PageQuery, Trimmed, UTCDateTime
+from shared.schemas import Trimmed, UTCDateTime
 
 
 def confirm_field() -> Boolean:
@@ -46,16 +45,3 @@ class TripOut(Schema):
     end_km = Integer(allow_none=True)
     end_reading_id = UUID(allow_none=True)
     distance_km = Integer(allow_none=True)
-
-
-class TripListQuery(PageQuery):
-    vehicle_id = UUID(load_default=None)
-    driver_id = UUID(load_default=None)
-    started_from = UTCDateTime(
-        data_key="from", load_default=None, metadata={"description": "Started at or after"}
-    )
-    started_before = UTCDateTime(
-        data_key="to", load_default=None, metadata={"description": "Started before"}
-    )
-    open = Boolean(load_default=None, metadata={"description": "Not yet checked in"})
-    format = format_field()

@@ -18,7 +18,7 @@ from fleet_service.trips.models import Trip
 from fleet_service.vehicles.service import lock_vehicle
 from shared.errors import APIError
 from shared.internal_auth import Identity
-from shared.records import Records, at_or_after, before, equals, flag
+from shared.records import Records, equals, flag, period
 
 
 def _trip_already_open(whose: str) -> APIError:
@@ -152,9 +152,8 @@ TRIPS = Records(
     filters={
         "vehicle_id": equals(Trip.vehicle_id),
         "driver_id": equals(Trip.driver_id),
-        "started_from": at_or_after(Trip.started_at),
-        "started_before": before(Trip.started_at),
-        "open": flag(lambda: Trip.ended_at.is_(None)),
+        **period(Trip.started_at, verb="started"),
+        "open": flag(lambda: Trip.ended_at.is_(None), description="Not yet checked in"),
     },
 )
 

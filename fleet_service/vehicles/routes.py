@@ -11,7 +11,6 @@ from flask import current_app
 from fleet_service.vehicles import service
 from fleet_service.vehicles.schemas import (
     VehicleCreateIn,
-    VehicleListQuery,
     VehicleOut,
     VehicleUpdateIn,
 )
@@ -40,7 +39,6 @@ list_route(
     "",
     service.VEHICLES,
     endpoint="list_vehicles",
-    query=VehicleListQuery,
     item=VehicleOut,
     csv_filename="vehicles.csv",
     summary="List the vehicles the caller may see",

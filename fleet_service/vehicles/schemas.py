@@ -5,16 +5,14 @@ from __future__ import annotations
 import decimal
 
 from apiflask import Schema
-from apiflask.fields import UUID, Boolean, Decimal, Integer, List, String
+from apiflask.fields import UUID, Decimal, Integer, List, String
 from apiflask.validators import Length, OneOf, Range
 
 from fleet_service.vehicles.models import FUEL_TYPES, STATUSES
-from shared.csv_export import format_field
-from shared.schemas import PageQuery, Trimmed, UTCDateTime, decimal_between
+from shared.schemas import Trimmed, UTCDateTime, decimal_between
 
 MIN_YEAR = 1950
 TANK_CAPACITY_RANGE = decimal_between(decimal.Decimal(1), decimal.Decimal(2000))
-SORT_KEYS = ("created_at", "plate", "year")
 
 
 class VehicleCreateIn(Schema):
@@ -68,15 +66,3 @@ class VehicleOut(Schema):
     )
     created_at = UTCDateTime(required=True)
     retired_at = UTCDateTime(allow_none=True)
-
-
-class VehicleListQuery(PageQuery):
-    status = String(load_default=None, validate=OneOf(STATUSES))
-    q = Trimmed(load_default=None, validate=Length(1, 60))
-    include_retired = Boolean(load_default=False)
-    sort = String(
-        load_default="created_at",
-        validate=OneOf([*SORT_KEYS, *(f"-{key}" for key in SORT_KEYS)]),
-        metadata={"description": "A key, descending with a leading '-'"},
-    )
-    format = format_field()

@@ -15,10 +15,10 @@ from fleet_service.assignments.models import Assignment
 from fleet_service.callers import caller_user_id
 from fleet_service.drivers.models import Driver
 from fleet_service.trips.models import Trip
-from fleet_service.vehicles.models import Vehicle
+from fleet_service.vehicles.models import STATUSES, Vehicle
 from shared.errors import APIError
 from shared.internal_auth import Identity
-from shared.records import Records, equals, unless_included
+from shared.records import Records, equals, text, unless_included
 
 # Brazilian plates: the old ABC1234 and Mercosul ABC1D23 (one pattern covers both).
 PLATE_PATTERNS = {
@@ -186,8 +186,8 @@ VEHICLES = Records(
     drivers_see=lambda identity: Vehicle.id.in_(assigned_now(identity)),
     options=[undefer(Vehicle.odometer_km)],
     filters={
-        "status": equals(Vehicle.status),
-        "q": _matching,
+        "status": equals(Vehicle.status, choices=STATUSES),
+        "q": text(_matching, max_length=60),
         "include_retired": unless_included(lambda: Vehicle.retired_at.is_(None)),
     },
     # The listing's ?sort= keys; each is paginated with the id as tie-breaker.
