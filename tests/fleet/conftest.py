@@ -6,18 +6,16 @@ waits for each answer, so they never use it at once)."""
 from __future__ import annotations
 
 import io
-import threading
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from types import SimpleNamespace
+from contextlib import AbstractContextManager, contextmanager
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import pytest
 from flask import Flask
 from PIL import Image
 from sqlalchemy.orm import Session
-from werkzeug.serving import make_server
 
 import auth_service
 import fleet_service
@@ -29,48 +27,68 @@ from shared.config import Settings
 from shared.db import Database
 from tests.support.factories import make_assignment, make_driver, make_user, make_vehicle
 from tests.support.identity import ApiClient
+from tests.support.processes import free_port
+from tests.support.servers import serving
 
 
-@contextmanager
-def serving(app: Flask) -> Iterator[str]:
-    """Serve ``app`` over HTTP from a thread; yield its URL."""
-    server = make_server("127.0.0.1", 0, app)
-    # A short poll interval: shutdown() waits for the loop to notice, once per test.
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02})
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join()
-        server.server_close()
+def unreachable_url() -> str:
+    """A URL where nothing listens: a free port, bound and closed again."""
+    return f"http://127.0.0.1:{free_port()}"
+
+
+def serving_service(
+    service: ModuleType, settings: Settings, database: Database
+) -> AbstractContextManager[str]:
+    """Serve ``service``'s app over HTTP (a context manager yielding its URL).
+
+    One request at a time: the apps share the test's transaction.
+    """
+    return serving(service.create_app(settings, database=database), threaded=False)
 
 
 @pytest.fixture
 def auth_url(settings: Settings, database: Database) -> Iterator[str]:
-    with serving(auth_service.create_app(settings, database=database)) as url:
+    with serving_service(auth_service, settings, database) as url:
         yield url
 
 
 @pytest.fixture
 def media_url(settings: Settings, database: Database) -> Iterator[str]:
     # settings keep the media volume under the test's tmp_path.
-    with serving(media_service.create_app(settings, database=database)) as url:
+    with serving_service(media_service, settings, database) as url:
         yield url
+
+
+@contextmanager
+def fleet_app_with(settings: Settings, database: Database, **service_urls: str) -> Iterator[Flask]:
+    """The fleet app calling the other services at ``service_urls`` (``auth=``, ``media=``)."""
+    app = fleet_service.create_app(
+        settings.replace(service_urls={**settings.service_urls, **service_urls}),
+        database=database,
+    )
+    try:
+        yield app
+    finally:
+        # Their HTTP clients keep pooled connections open until closed.
+        app.extensions["auth_users"].client.session.close()
+        app.extensions["media_files"].client.session.close()
+
+
+@contextmanager
+def fleet_api_with(
+    settings: Settings, database: Database, **service_urls: str
+) -> Iterator[ApiClient]:
+    with fleet_app_with(settings, database, **service_urls) as app:
+        yield ApiClient(app, "fleet", settings.internal_secret_key)
 
 
 @pytest.fixture
 def fleet_app(
     settings: Settings, database: Database, auth_url: str, media_url: str
 ) -> Iterator[Flask]:
-    fleet_settings = settings.replace(
-        service_urls={**settings.service_urls, "auth": auth_url, "media": media_url}
-    )
-    app = fleet_service.create_app(fleet_settings, database=database)
-    app.config["TESTING"] = True
-    yield app
-    app.extensions["auth_users"].client.session.close()
-    app.extensions["media_files"].client.session.close()
+    with fleet_app_with(settings, database, auth=auth_url, media=media_url) as app:
+        app.config["TESTING"] = True
+        yield app
 
 
 @pytest.fixture

@@ -5,16 +5,14 @@ service (over HTTP, see conftest.py) at each such write."""
 
 from __future__ import annotations
 
-import socket
 import uuid
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
 
-import fleet_service
+from tests.fleet.conftest import fleet_api_with, unreachable_url
 from tests.support.factories import make_driver, make_user, make_vehicle
-from tests.support.identity import ApiClient
 
 TRIPS = "/api/v1/fleet/trips"
 ASSIGNMENTS = "/api/v1/fleet/assignments"
@@ -152,20 +150,12 @@ def test_with_the_auth_service_unreachable_writes_that_need_the_driver_status_ar
     settings, database, db_session, manager, driver_user, driver, vehicle
 ):
     # Fail closed: a deactivated driver must not get out because auth could not be asked.
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        dead_url = f"http://127.0.0.1:{probe.getsockname()[1]}"
-    app = fleet_service.create_app(
-        settings.replace(service_urls={**settings.service_urls, "auth": dead_url}),
-        database=database,
-    )
-    api = ApiClient(app, "fleet", settings.internal_secret_key)
     assignment = {
         "vehicle_id": str(make_vehicle(db_session).id),
         "driver_id": str(driver.id),
         "starts_at": (datetime.now(UTC) + timedelta(days=30)).isoformat(),
     }
-    try:
+    with fleet_api_with(settings, database, auth=unreachable_url()) as api:
         answers = [
             check_out(api, driver_user, vehicle),
             check_out(api, manager, vehicle, driver_id=str(driver.id)),
@@ -175,14 +165,11 @@ def test_with_the_auth_service_unreachable_writes_that_need_the_driver_status_ar
                 f"/api/v1/fleet/vehicles/{vehicle.id}/odometer", user=driver_user, json={"km": 5}
             ),
         ]
-    finally:
-        app.extensions["auth_users"].client.session.close()
-        app.extensions["media_files"].client.session.close()
-    for response in answers:
-        assert response.status_code == 503, response.json
-        assert response.json["error"]["code"] == "driver_status_unavailable"
-        assert response.headers["Retry-After"] == "5"
-    assert api.get(TRIPS, user=manager).json["items"] == []
+        for response in answers:
+            assert response.status_code == 503, response.json
+            assert response.json["error"]["code"] == "driver_status_unavailable"
+            assert response.headers["Retry-After"] == "5"
+        assert api.get(TRIPS, user=manager).json["items"] == []
 
 
 def test_a_driver_whose_user_the_auth_service_does_not_know_is_inactive(

@@ -3,11 +3,9 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from werkzeug.serving import make_server
 
-import fleet_service
+from tests.fleet.conftest import fleet_api_with, unreachable_url
 from tests.support.factories import make_driver, make_user
-from tests.support.identity import ApiClient
 
 DRIVERS = "/api/v1/fleet/drivers"
 
@@ -137,18 +135,7 @@ def test_patch_changes_the_license_and_name(fleet_api, db_session, manager):
 
 
 def test_auth_service_down_is_a_json_502(settings, database, db_session, manager):
-    # A port where nothing listens (bound, then closed).
-    server = make_server("127.0.0.1", 0, lambda environ, start_response: [])
-    dead_url = f"http://127.0.0.1:{server.server_port}"
-    server.server_close()
-    app = fleet_service.create_app(
-        settings.replace(service_urls={**settings.service_urls, "auth": dead_url}),
-        database=database,
-    )
-    api = ApiClient(app, "fleet", settings.internal_secret_key)
-    try:
+    with fleet_api_with(settings, database, auth=unreachable_url()) as api:
         response = api.post(DRIVERS, user=manager, json=new_driver(make_user(db_session).id))
-    finally:
-        app.extensions["auth_users"].client.session.close()
     assert response.status_code == 502
     assert response.json["error"]["code"] == "upstream_unavailable"

@@ -5,13 +5,10 @@ from __future__ import annotations
 import uuid
 
 import requests
-from werkzeug.serving import make_server
 
-import fleet_service
 from shared.internal_auth import INTERNAL_TOKEN_HEADER, mint_internal_token
-from tests.fleet.conftest import photo_bytes
+from tests.fleet.conftest import fleet_api_with, photo_bytes, unreachable_url
 from tests.support.factories import make_user, make_vehicle
-from tests.support.identity import ApiClient
 
 
 def internal_get(settings, media_url, file_id, *, issuer):
@@ -47,15 +44,6 @@ def test_services_look_files_up_and_the_gateway_may_not(
 
 
 def test_media_service_down_is_a_json_502(settings, database, db_session, manager):
-    # A port where nothing listens (bound, then closed).
-    server = make_server("127.0.0.1", 0, lambda environ, start_response: [])
-    dead_url = f"http://127.0.0.1:{server.server_port}"
-    server.server_close()
-    app = fleet_service.create_app(
-        settings.replace(service_urls={**settings.service_urls, "media": dead_url}),
-        database=database,
-    )
-    api = ApiClient(app, "fleet", settings.internal_secret_key)
     body = {
         "vehicle_id": str(make_vehicle(db_session).id),
         "odometer_km": 100,
@@ -65,10 +53,8 @@ def test_media_service_down_is_a_json_502(settings, database, db_session, manage
         "full_tank": True,
         "receipt_media_id": str(uuid.uuid4()),
     }
-    try:
+    with fleet_api_with(settings, database, media=unreachable_url()) as api:
         response = api.post("/api/v1/fleet/fuel-logs", user=manager, json=body)
-    finally:
-        app.extensions["media_files"].client.session.close()
-    assert response.status_code == 502
-    assert response.json["error"]["code"] == "upstream_unavailable"
-    assert api.get("/api/v1/fleet/fuel-logs", user=manager).json["items"] == []
+        assert response.status_code == 502
+        assert response.json["error"]["code"] == "upstream_unavailable"
+        assert api.get("/api/v1/fleet/fuel-logs", user=manager).json["items"] == []

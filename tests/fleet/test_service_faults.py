@@ -5,61 +5,39 @@ the database that is down is a PostgreSQL address where nothing listens."""
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from types import SimpleNamespace
 
 import pytest
-from flask import Flask
 
 import auth_service
-import fleet_service
 import media_service
 from shared.config import Settings
 from shared.db import Database, make_engine
-from tests.fleet.conftest import serving
+from tests.fleet.conftest import fleet_api_with, serving_service
 from tests.support.factories import make_assignment, make_driver, make_user, make_vehicle
-from tests.support.identity import ApiClient
+from tests.support.processes import free_port
 
 
 @pytest.fixture
 def database_down(settings: Settings) -> Iterator[Database]:
     """A database that refuses every connection, as a stopped PostgreSQL does."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    engine = make_engine(f"postgresql://postgres@127.0.0.1:{port}/frota", settings)
+    engine = make_engine(f"postgresql://postgres@127.0.0.1:{free_port()}/frota", settings)
     yield Database(engine)
     engine.dispose()
 
 
 @pytest.fixture
 def media_url_database_down(settings: Settings, database_down: Database) -> Iterator[str]:
-    with serving(media_service.create_app(settings, database=database_down)) as url:
+    with serving_service(media_service, settings, database_down) as url:
         yield url
 
 
 @pytest.fixture
 def auth_url_database_down(settings: Settings, database_down: Database) -> Iterator[str]:
-    with serving(auth_service.create_app(settings, database=database_down)) as url:
+    with serving_service(auth_service, settings, database_down) as url:
         yield url
-
-
-@contextmanager
-def fleet_api_with(
-    settings: Settings, database: Database, **service_urls: str
-) -> Iterator[ApiClient]:
-    app: Flask = fleet_service.create_app(
-        settings.replace(service_urls={**settings.service_urls, **service_urls}),
-        database=database,
-    )
-    try:
-        yield ApiClient(app, "fleet", settings.internal_secret_key)
-    finally:
-        app.extensions["auth_users"].client.session.close()
-        app.extensions["media_files"].client.session.close()
 
 
 def records_citing_a_file(vehicle_id: str, file_id: str) -> dict[str, tuple[str, dict]]:
