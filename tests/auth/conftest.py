@@ -8,14 +8,12 @@ rows and many connections, so they get this instead.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 import requests
 import sqlalchemy as sa
-from werkzeug.serving import make_server
 
 import auth_service
 from frota.database import migrate
@@ -24,6 +22,7 @@ from shared.db import make_engine
 from tests.auth.throttling import LOGIN, gateway_headers
 from tests.conftest import make_settings
 from tests.support.database import scratch_database
+from tests.support.servers import serving
 
 
 @dataclass
@@ -57,14 +56,10 @@ def live_auth(pg_server_url, redis_url, tmp_path_factory) -> Iterator[LiveAuth]:
         app = auth_service.create_app(settings)
         # One access-log line per request would drown the test output.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
         engine = make_engine(database_url, settings)
         try:
-            yield LiveAuth(f"http://127.0.0.1:{server.port}", database_url, settings, engine)
+            with serving(app) as url:
+                yield LiveAuth(url, database_url, settings, engine)
         finally:
-            server.shutdown()
-            thread.join(timeout=10)
             engine.dispose()
             app.extensions["db"].engine.dispose()

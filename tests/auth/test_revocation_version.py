@@ -18,21 +18,15 @@ from shared.internal_auth import Identity
 from shared.revocation import RevocationCache
 from tests.support.factories import DEFAULT_PASSWORD, make_user
 from tests.support.processes import free_port
+from tests.support.revocation import revocation_cache
 
 NEW_PASSWORD = "a-much-longer-new-password-42"
 
 
 @pytest.fixture
 def cache(redis_url: str) -> Iterator[RevocationCache]:
-    client = redis.Redis.from_url(redis_url)
-    prefix = f"frota-test-{uuid.uuid4().hex[:8]}"
-    try:
-        yield RevocationCache(client, prefix)
-    finally:
-        keys = list(client.scan_iter(f"{prefix}:*"))
-        if keys:
-            client.delete(*keys)
-        client.close()
+    with revocation_cache(redis_url) as cache:
+        yield cache
 
 
 def as_user(user, **token) -> Identity:

@@ -13,11 +13,12 @@ import uuid
 
 import requests
 import schemathesis
-from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import given
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from tests.e2e.helpers import admin_token, bearer
+from tests.support.fuzzing import repeatable
 
 # Routes that would end the fuzzer's own session.
 SESSION_ENDING = r"^/api/v1/auth/(logout|me/password)$"
@@ -37,14 +38,7 @@ def test_no_server_errors_and_responses_match_their_schema(e2e_stack):
         operation = result.ok()
         explored += 1
 
-        @seed(SEED)
-        @settings(
-            max_examples=EXAMPLES_PER_OPERATION,
-            derandomize=True,
-            deadline=None,
-            database=None,
-            suppress_health_check=list(HealthCheck),
-        )
+        @repeatable(SEED, EXAMPLES_PER_OPERATION)
         @given(case=operation.as_strategy())
         def explore(case):
             response = case.call_and_validate(

@@ -16,6 +16,7 @@ import requests
 from tests.e2e.conftest import RunningStack
 from tests.e2e.helpers import admin_token, bearer, new_user
 from tests.support.files import jpeg_bytes
+from tests.support.rawhttp import read_until_closed
 
 
 def raw_exchange(stack: RunningStack, payload: bytes, *, timeout: float = 5.0) -> bytes:
@@ -24,13 +25,7 @@ def raw_exchange(stack: RunningStack, payload: bytes, *, timeout: float = 5.0) -
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
         sock.sendall(payload)
         sock.shutdown(socket.SHUT_WR)
-        received = b""
-        try:
-            while chunk := sock.recv(65536):
-                received += chunk
-        except TimeoutError:
-            pass
-    return received
+        return read_until_closed(sock, ends=(TimeoutError,))
 
 
 def status_lines(raw: bytes) -> list[bytes]:

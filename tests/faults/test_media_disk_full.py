@@ -24,10 +24,11 @@ from media_service.models import MediaFile, UploadReservation, VolumeUsage
 from shared.db import Database, make_engine
 from shared.migrations import upgrade
 from tests.conftest import make_settings
-from tests.media.conftest import FILES, multipart, serving
+from tests.media.conftest import FILES, multipart
 from tests.support.database import scratch_database
 from tests.support.files import jpeg_bytes, photo_with_exif
 from tests.support.identity import gateway_credential
+from tests.support.servers import serving
 
 DISK_MB = 8
 KB = 1024

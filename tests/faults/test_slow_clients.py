@@ -22,6 +22,7 @@ import requests
 from tests.e2e.conftest import RunningStack, running_stack
 from tests.e2e.helpers import USER_PASSWORD, db_user, db_user_id, token_for
 from tests.support.files import jpeg_bytes
+from tests.support.rawhttp import read_response
 
 SERVICE_THREADS = 4  # WEB_CONCURRENCY=1 below: one gthread worker, 4 threads, per service
 BODY_DEADLINE = 4.0
@@ -69,24 +70,8 @@ def head(method: str, path: str, length: int, token: str | None = None, **header
 
 
 def read_status_and_body(sock: socket.socket) -> tuple[int, dict]:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        more = sock.recv(65536)
-        if not more:
-            raise AssertionError(f"closed without an answer: {data!r}")
-        data += more
-    header_block, _, body = data.partition(b"\r\n\r\n")
-    length = 0
-    for line in header_block.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value)
-    while len(body) < length:
-        more = sock.recv(65536)
-        if not more:
-            break
-        body += more
-    return int(header_block.split()[1]), json.loads(body)
+    response = read_response(sock)
+    return response.status, response.json()
 
 
 def plate() -> str:

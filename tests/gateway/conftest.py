@@ -32,7 +32,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -44,12 +43,12 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_jwt_extended import create_access_token, create_refresh_token
-from werkzeug.serving import make_server
 from werkzeug.test import TestResponse
 
 import gateway
 from shared.config import SERVICES, Settings
 from tests.conftest import make_settings
+from tests.support.errors import error_of
 
 ISSUER = "frota-auth"
 AUDIENCE = "frota-api"
@@ -105,7 +104,7 @@ class _UpstreamHandler(BaseHTTPRequestHandler):
     def _read_body(self) -> bytes | None:
         """The whole body, or None when the client did not send all of it."""
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            parts = []
+            parts: list[bytes] = []
             while True:
                 size_line = self.rfile.readline()
                 if not size_line.endswith(b"\n"):
@@ -217,8 +216,7 @@ class Upstream:
 
     @property
     def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://127.0.0.1:{self.server.server_port}"
 
     @property
     def received(self) -> list[Received]:
@@ -295,24 +293,6 @@ def client(gateway_app: Flask) -> Any:
 
 def settings_of(app: Flask) -> Settings:
     return app.config["FROTA_SETTINGS"]
-
-
-@contextmanager
-def served(app: Flask) -> Iterator[str]:
-    """``app`` behind werkzeug's real HTTP server on a free port; yields its base URL.
-
-    For what the test client cannot send: a chunked request body arrives
-    de-chunked by the server, with ``wsgi.input_terminated`` set, as under gunicorn.
-    """
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 # --- client tokens -------------------------------------------------------------------------
@@ -393,17 +373,9 @@ REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:-]{8,128}")
 
 
 def assert_json_error(response: TestResponse, status: int, code: str) -> dict[str, Any]:
-    """The response is the JSON error shape with ``status`` and ``code``; returns the error."""
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/json"
-    body = response.get_json()
-    assert set(body) == {"error"}
-    error = body["error"]
-    assert set(error) == {"code", "message", "details", "request_id"}
-    assert error["code"] == code
-    assert isinstance(error["message"], str)
-    assert error["message"]
-    assert isinstance(error["details"], dict)
+    """The response is the JSON error shape with ``status`` and ``code``, and its request id
+    is the one in X-Request-ID; returns the error."""
+    error = error_of(response, status, code)
     assert REQUEST_ID_RE.fullmatch(error["request_id"])
     assert response.headers["X-Request-ID"] == error["request_id"]
     return error

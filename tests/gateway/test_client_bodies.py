@@ -10,46 +10,16 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 
 from shared.config import ConfigError
-from tests.gateway.conftest import access_token, served
+from tests.gateway.conftest import access_token
+from tests.support.rawhttp import RawResponse, read_response
+from tests.support.servers import serving
 
 VEHICLES = "/api/v1/fleet/vehicles"
 UPLOAD = "/api/v1/media/files"
-
-
-@dataclass
-class RawResponse:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> dict:
-        return json.loads(self.body)
-
-
-def read_response(sock: socket.socket) -> RawResponse:
-    """One HTTP/1.1 response off ``sock`` (Content-Length bodies, as the gateway sends)."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        more = sock.recv(65536)
-        if not more:
-            raise AssertionError(f"connection closed before a response: {data!r}")
-        data += more
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split()[1])
-    headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
-    length = int(headers.get("content-length", "0"))
-    while len(body) < length:
-        more = sock.recv(65536)
-        if not more:
-            break
-        body += more
-    return RawResponse(status, headers, body)
 
 
 def open_request(base_url: str, head: str, body_start: bytes = b"") -> socket.socket:
@@ -64,6 +34,22 @@ def request_head(method: str, path: str, token: str, **headers: str) -> str:
     lines = [f"{method} {path} HTTP/1.1", "Host: gateway.test", f"Authorization: Bearer {token}"]
     lines += [f"{name.replace('_', '-')}: {value}" for name, value in headers.items()]
     return "\r\n".join(lines) + "\r\n"
+
+
+def json_head(app, *, length: int) -> str:
+    """A JSON POST to the vehicles that promises ``length`` bytes of body."""
+    return request_head(
+        "POST",
+        VEHICLES,
+        access_token(app),
+        Content_Type="application/json",
+        Content_Length=str(length),
+    )
+
+
+def chunked_head(app) -> str:
+    """A JSON POST to the vehicles whose body comes in chunks."""
+    return request_head("POST", VEHICLES, access_token(app), Transfer_Encoding="chunked")
 
 
 def assert_raw_json_error(response: RawResponse, status: int, code: str) -> None:
@@ -81,14 +67,8 @@ def test_a_stalled_body_gets_408_at_the_deadline_and_the_service_never_sees_it(
     make_gateway, upstream
 ):
     app = make_gateway(BODY_READ_TIMEOUT_SECONDS="0.5")
-    with served(app) as url:
-        head = request_head(
-            "POST",
-            VEHICLES,
-            access_token(app),
-            Content_Type="application/json",
-            Content_Length="100",
-        )
+    with serving(app) as url:
+        head = json_head(app, length=100)
         started = time.monotonic()
         with open_request(url, head, b'{"plate": ') as sock:
             response = read_response(sock)
@@ -104,14 +84,8 @@ def test_a_trickled_body_gets_408_at_the_deadline_however_often_bytes_arrive(
     """One byte every 0.1 s never lets a per-read timeout fire; the deadline is for the
     whole body."""
     app = make_gateway(BODY_READ_TIMEOUT_SECONDS="0.8")
-    with served(app) as url:
-        head = request_head(
-            "POST",
-            VEHICLES,
-            access_token(app),
-            Content_Type="application/json",
-            Content_Length="500",
-        )
+    with serving(app) as url:
+        head = json_head(app, length=500)
         started = time.monotonic()
         with open_request(url, head) as sock:
             stop = threading.Event()
@@ -138,8 +112,8 @@ def test_a_trickled_body_gets_408_at_the_deadline_however_often_bytes_arrive(
 
 def test_a_chunked_body_that_stalls_gets_408_too(make_gateway, upstream):
     app = make_gateway(BODY_READ_TIMEOUT_SECONDS="0.5")
-    with served(app) as url:
-        head = request_head("POST", VEHICLES, access_token(app), Transfer_Encoding="chunked")
+    with serving(app) as url:
+        head = chunked_head(app)
         with open_request(url, head, b"5\r\nhello\r\n") as sock:
             response = read_response(sock)
     assert_raw_json_error(response, 408, "request_timeout")
@@ -149,14 +123,8 @@ def test_a_chunked_body_that_stalls_gets_408_too(make_gateway, upstream):
 def test_a_body_sent_in_time_reaches_the_service_with_its_length(make_gateway, upstream):
     app = make_gateway(BODY_READ_TIMEOUT_SECONDS="2")
     body = json.dumps({"plate": "ABC1D23", "note": "x" * 200_000}).encode()  # spills to disk
-    with served(app) as url:
-        head = request_head(
-            "POST",
-            VEHICLES,
-            access_token(app),
-            Content_Type="application/json",
-            Content_Length=str(len(body)),
-        )
+    with serving(app) as url:
+        head = json_head(app, length=len(body))
         with open_request(url, head, body[:1000]) as sock:
             time.sleep(0.3)  # slow, not stalled: within the deadline
             sock.sendall(body[1000:])
@@ -177,10 +145,8 @@ def test_a_body_sent_in_time_reaches_the_service_with_its_length(make_gateway, u
 def test_a_malformed_chunked_body_is_400_json_and_never_reaches_the_service(
     gateway_app, upstream, name, chunked_body
 ):
-    with served(gateway_app) as url:
-        head = request_head(
-            "POST", VEHICLES, access_token(gateway_app), Transfer_Encoding="chunked"
-        )
+    with serving(gateway_app) as url:
+        head = chunked_head(gateway_app)
         with open_request(url, head, chunked_body) as sock:
             response = read_response(sock)
     assert response.status == 400, (name, response)
@@ -190,10 +156,8 @@ def test_a_malformed_chunked_body_is_400_json_and_never_reaches_the_service(
 
 
 def test_a_chunked_body_cut_off_is_400_json(gateway_app, upstream):
-    with served(gateway_app) as url:
-        head = request_head(
-            "POST", VEHICLES, access_token(gateway_app), Transfer_Encoding="chunked"
-        )
+    with serving(gateway_app) as url:
+        head = chunked_head(gateway_app)
         with open_request(url, head, b"a\r\nonly") as sock:
             sock.shutdown(socket.SHUT_WR)  # the client is done sending: the body is truncated
             response = read_response(sock)
@@ -204,35 +168,48 @@ def test_a_chunked_body_cut_off_is_400_json(gateway_app, upstream):
 # --- uploads: streamed, broken off when they stall, bounded in number -----------------------
 
 
-def close_listener(listener: socket.socket) -> None:
-    """Stop a listening socket that a thread is blocked accepting on.
+class SocketService:
+    """A stand-in service on a bare listening socket, its ``_serve`` run from a thread.
 
-    close() alone does not wake the blocked accept(), which keeps the port
-    listening and would answer one later connection of another test.
-    shutdown() does: accept() fails at once and the thread ends.
+    A subclass sets what ``_serve`` uses before calling ``super().__init__()``.
     """
-    with contextlib.suppress(OSError):
-        listener.shutdown(socket.SHUT_RDWR)
-    listener.close()
-
-
-class MediaStandIn:
-    """A service that reads each request off the wire the way a thread of the media service
-    does — headers, then the body to its Content-Length — and records how each ended: a
-    whole body is answered 200, one the gateway stops sending short of its length is
-    recorded as broken off."""
 
     def __init__(self) -> None:
         self.listener = socket.create_server(("127.0.0.1", 0))
-        self.started: list[str] = []  # request lines, as soon as the headers are in
-        self.completed: list[str] = []
-        self.broken_off: list[int] = []  # bytes of body read before the stream ended
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+
+    def _serve(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Stop listening, and the thread blocked accepting with it.
+
+        close() alone does not wake the blocked accept(), which keeps the port
+        listening and would answer one later connection of another test.
+        shutdown() does: accept() fails at once and the thread ends.
+        """
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)
+        self.listener.close()
+        self.thread.join(5)
+
+
+class MediaStandIn(SocketService):
+    """A service that reads each request off the wire the way a thread of the media service
+    does — headers, then the body to its Content-Length — and records how each ended: a
+    whole body is answered 200, one the gateway stops sending short of its length is
+    recorded as broken off."""
+
+    def __init__(self) -> None:
+        self.started: list[str] = []  # request lines, as soon as the headers are in
+        self.completed: list[str] = []
+        self.broken_off: list[int] = []  # bytes of body read before the stream ended
+        super().__init__()
 
     def _serve(self) -> None:
         while True:
@@ -275,10 +252,6 @@ class MediaStandIn:
                 b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(answer), answer)
             )
 
-    def close(self) -> None:
-        close_listener(self.listener)
-        self.thread.join(5)
-
 
 @pytest.fixture
 def media() -> Iterator[MediaStandIn]:
@@ -306,7 +279,7 @@ def wait_for(condition, timeout: float = 5.0) -> bool:
 
 def test_a_stalled_upload_is_broken_off_upstream_and_answered_408(make_gateway, media):
     app = make_gateway(MEDIA_URL=media.url, CLIENT_IDLE_TIMEOUT_SECONDS="0.5")
-    with served(app) as url:
+    with serving(app) as url:
         started = time.monotonic()
         with open_request(url, upload_head(app), b"\xff" * 300_000) as sock:
             response = read_response(sock)
@@ -324,7 +297,7 @@ def test_a_slow_upload_that_keeps_sending_is_not_cut_off(make_gateway, upstream)
     app = make_gateway(CLIENT_IDLE_TIMEOUT_SECONDS="0.5")
     data = bytes(range(256)) * 400
     step = len(data) // 5
-    with served(app) as url, open_request(url, upload_head(app, length=len(data))) as sock:
+    with serving(app) as url, open_request(url, upload_head(app, length=len(data))) as sock:
         for start in range(0, len(data), step):
             sock.sendall(data[start : start + step])
             time.sleep(0.3)  # under the idle timeout each time; 1.5 s in all
@@ -342,7 +315,7 @@ def test_uploads_in_flight_are_bounded_per_service_and_per_user(make_gateway, me
     )
     alice, bob, carol = (f"00000000-0000-4000-8000-00000000000{n}" for n in (1, 2, 3))
     small = b"\xff" * 1000
-    with served(app) as url:
+    with serving(app) as url:
         alice_stalls = open_request(url, upload_head(app, user_id=alice), b"\xff" * 1000)
         assert wait_for(lambda: len(media.started) == 1)  # alice's upload holds a slot
         # A second slot for the same user is refused at once, not queued.
@@ -377,19 +350,13 @@ def test_uploads_in_flight_are_bounded_per_service_and_per_user(make_gateway, me
 # --- downloads: a client that stops reading does not hold the service's thread --------------
 
 
-class EndlessDownload:
+class EndlessDownload(SocketService):
     """A service that answers any request with a body it never finishes, as a thread of
     the media service streaming a large file does, and records when its writing fails."""
 
     def __init__(self) -> None:
-        self.listener = socket.create_server(("127.0.0.1", 0))
         self.write_failed = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        super().__init__()
 
     def _serve(self) -> None:
         try:
@@ -410,16 +377,12 @@ class EndlessDownload:
             except OSError:
                 self.write_failed.set()
 
-    def close(self) -> None:
-        close_listener(self.listener)
-        self.thread.join(5)
-
 
 def test_a_client_that_stops_reading_a_download_frees_the_service_thread(make_gateway):
     service = EndlessDownload()
     app = make_gateway(MEDIA_URL=service.url, CLIENT_IDLE_TIMEOUT_SECONDS="0.5")
     try:
-        with served(app) as url:
+        with serving(app) as url:
             head = request_head("GET", "/api/v1/media/files/x/content", access_token(app))
             with open_request(url, head) as sock:
                 assert sock.recv(100).startswith(b"HTTP/1.1 200")

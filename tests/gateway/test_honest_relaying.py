@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 import requests
 from flask import Flask, jsonify
-from werkzeug.serving import make_server
 
 from shared.errors import CODES
-from tests.gateway.conftest import access_token, assert_json_error, bearer, served
+from tests.gateway.conftest import access_token, assert_json_error, bearer
+from tests.support.servers import serving
 
 VEHICLES = "/api/v1/fleet/vehicles"
 
@@ -248,13 +248,8 @@ def flask_service() -> Iterator[str]:
     def vehicles() -> Any:
         return jsonify(items=[])
 
-    server = make_server("127.0.0.1", 0, service, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    yield f"127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+    with serving(service) as url:
+        yield url.removeprefix("http://")
 
 
 @pytest.mark.parametrize(
@@ -264,7 +259,7 @@ def test_a_path_a_service_would_redirect_never_answers_an_internal_address(
     make_gateway, flask_service, path
 ):
     app = make_gateway(FLEET_URL=f"http://{flask_service}")
-    with served(app) as url:
+    with serving(app) as url:
         response = requests.get(
             url + path,
             headers={**bearer(access_token(app)), "Host": "evil.example"},

@@ -22,10 +22,10 @@ from tests.gateway.conftest import (
     assert_json_error,
     bearer,
     echo_of,
-    served,
     settings_of,
 )
 from tests.support.processes import free_port
+from tests.support.servers import serving
 
 VEHICLES = "/api/v1/fleet/vehicles"
 
@@ -270,7 +270,7 @@ def post_chunked(base_url: str, path: str, parts: list[bytes], token: str) -> tu
 
 def test_a_chunked_body_reaches_the_service_whole_with_its_length(gateway_app, upstream):
     parts = [b"first chunk|", bytes(range(256)), b"|" * 300, b"last chunk"]
-    with served(gateway_app) as url:
+    with serving(gateway_app) as url:
         status, _ = post_chunked(url, VEHICLES, parts, access_token(gateway_app))
     assert status == 200
     seen = upstream.only()
@@ -282,7 +282,7 @@ def test_a_chunked_body_reaches_the_service_whole_with_its_length(gateway_app, u
 
 def test_a_chunked_upload_streams_through_to_the_service_chunked(gateway_app, upstream):
     parts = [b"first chunk|", bytes(range(256)), b"|" * 300, b"last chunk"]
-    with served(gateway_app) as url:
+    with serving(gateway_app) as url:
         status, _ = post_chunked(url, "/api/v1/media/files", parts, access_token(gateway_app))
     assert status == 200
     seen = upstream.only()
@@ -294,7 +294,7 @@ def test_a_chunked_upload_streams_through_to_the_service_chunked(gateway_app, up
 def test_a_request_without_length_or_chunking_has_no_body_and_does_not_wait_for_one(
     gateway_app, upstream
 ):
-    with served(gateway_app) as url:
+    with serving(gateway_app) as url:
         conn = http.client.HTTPConnection(urlsplit(url).netloc, timeout=5)
         try:
             # http.client sends no Content-Length for a bodiless DELETE; the
@@ -484,7 +484,7 @@ def test_the_upload_route_has_its_own_larger_limit(make_gateway, upstream):
 def test_a_chunked_body_over_the_limit_is_413_while_streaming(make_gateway, upstream):
     app = make_gateway(JSON_MAX_BODY_KB="1")
     parts = [b"x" * 700, b"y" * 700, b"z" * 700]
-    with served(app) as url:
+    with serving(app) as url:
         status, body = post_chunked(url, VEHICLES, parts, access_token(app))
     assert status == 413
     assert json.loads(body)["error"]["code"] == "payload_too_large"
@@ -495,7 +495,7 @@ def test_a_chunked_body_over_the_limit_is_413_while_streaming(make_gateway, upst
 def test_a_chunked_body_exactly_at_the_limit_goes_through_like_a_sized_one(make_gateway, upstream):
     app = make_gateway(JSON_MAX_BODY_KB="1")
     parts = [b"a" * 512, b"b" * 512]
-    with served(app) as url:
+    with serving(app) as url:
         status, _ = post_chunked(url, VEHICLES, parts, access_token(app))
     assert status == 200
     assert upstream.only().body == b"".join(parts)
@@ -506,7 +506,7 @@ def test_a_chunked_body_exactly_at_the_limit_goes_through_like_a_sized_one(make_
     ["/api/v1/fleet/vehicles/a%2Fb", "/api/v1/fleet/vehicles/%2541?q=%26x"],
 )
 def test_encoded_paths_reach_the_service_still_encoded(gateway_app, upstream, target):
-    with served(gateway_app) as url:
+    with serving(gateway_app) as url:
         response = requests.get(url + target, headers=bearer(access_token(gateway_app)), timeout=10)
     assert response.status_code == 200
     assert upstream.only().target == target

@@ -8,18 +8,15 @@ scratch database of their own, emptied after each test.
 from __future__ import annotations
 
 import io
-import threading
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from flask import Flask
 from sqlalchemy.orm import Session
-from werkzeug.serving import make_server
 
 import media_service
 from media_service.models import MediaFile, VolumeUsage
@@ -30,6 +27,7 @@ from shared.migrations import upgrade
 from tests.conftest import make_settings
 from tests.support.database import scratch_database
 from tests.support.identity import ApiClient
+from tests.support.servers import serving
 
 FILES = "/api/v1/media/files"
 USAGE = "/api/v1/media/usage"
@@ -97,7 +95,7 @@ def store_files(
     created_at = datetime.now(UTC) - age
     owner = uuid.uuid4()
     content = b"x" * size
-    rows = []
+    rows: list[dict[str, Any]] = []
     for _ in range(count):
         file_id = uuid.uuid4()
         path = storage.path_for(file_id)
@@ -150,20 +148,6 @@ def committed_database(committed_settings: Settings) -> Iterator[Database]:
         conn.execute(sa.text("TRUNCATE media.files, media.reservations"))
         conn.execute(sa.text("UPDATE media.usage SET used_bytes = 0, reserved_bytes = 0"))
     database.engine.dispose()
-
-
-@contextmanager
-def serving(app: Flask) -> Iterator[str]:
-    """Serve ``app`` over real HTTP from a thread (one thread per request); yield its URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join()
-        server.server_close()
 
 
 @pytest.fixture

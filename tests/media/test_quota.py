@@ -23,13 +23,13 @@ from tests.media.conftest import (
     FILES,
     MB,
     multipart,
-    serving,
     stored_files,
     upload,
     usage_row,
 )
 from tests.support.files import jpeg_bytes
 from tests.support.identity import gateway_credential
+from tests.support.servers import serving
 
 
 def credential(settings, *, user, role="driver"):

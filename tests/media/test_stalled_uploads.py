@@ -21,9 +21,10 @@ import media_service
 from media_service.models import UploadReservation
 from media_service.quota import RESERVATION_STEP
 from tests.e2e.conftest import running_stack
-from tests.media.conftest import FILES, MB, multipart, serving, stored_files, usage_row
+from tests.media.conftest import FILES, MB, multipart, stored_files, usage_row
 from tests.media.test_quota import credential, wait_until
 from tests.support.files import jpeg_bytes
+from tests.support.servers import serving
 
 STALLED_DECLARED = 8  # clients that declare a Content-Length (9 MB each)
 STALLED_CHUNKED = 8  # clients that send a chunked body (no length at all)

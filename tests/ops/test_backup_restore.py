@@ -34,12 +34,13 @@ from media_service.models import MediaFile, UploadReservation, VolumeUsage
 from media_service.storage import LocalStorage
 from shared.config import Settings
 from shared.db import Database, make_engine
-from tests.media.conftest import MB, multipart, serving, store_files
+from tests.media.conftest import MB, multipart, store_files
 from tests.ops.conftest import ops_env
 from tests.support import factories
 from tests.support.database import scratch_database
 from tests.support.files import jpeg_bytes, pdf_bytes, png_bytes
 from tests.support.identity import ApiClient, gateway_credential
+from tests.support.servers import serving
 
 SCHEMAS = ("auth", "fleet", "media")
 
@@ -80,8 +81,10 @@ def fill_with_data(settings: Settings) -> list[str]:
                 data={"file": (io.BytesIO(data), name)},
                 content_type="multipart/form-data",
             )
-            assert response.status_code == 201, response.json
-            file_ids.append(response.json["id"])
+            created = response.json
+            assert response.status_code == 201, created
+            assert created is not None
+            file_ids.append(created["id"])
         # A cached thumbnail: a cache, not part of the backup.
         thumbnail = media_api.get(
             f"/api/v1/media/files/{file_ids[0]}/thumbnail", user=str(manager.id), role="manager"

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from shared.db import sqlalchemy_url
 from tests.e2e.conftest import ADMIN_PASSWORD
 from tests.e2e.helpers import ADMIN_NEW_PASSWORD
-from tests.security.rawhttp import exchange
+from tests.support.rawhttp import exchange
 
 # Any JWT (ours start with the base64 of '{"alg"' or '{"typ"').
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}")

@@ -8,7 +8,7 @@ import requests
 
 from tests.e2e.helpers import admin_token
 from tests.security.conftest import PARTS
-from tests.security.rawhttp import exchange
+from tests.support.rawhttp import exchange
 
 HOST = b"Host: 127.0.0.1\r\n"
 

@@ -9,7 +9,7 @@ import pytest
 
 from shared.internal_auth import INTERNAL_TOKEN_HEADER, mint_internal_token
 from tests.security.conftest import PARTS
-from tests.security.rawhttp import exchange
+from tests.support.rawhttp import exchange
 
 # Paths werkzeug's router would answer 308 (merged slashes, a missing trailing
 # slash), through the gateway and at each service's own port.

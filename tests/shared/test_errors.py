@@ -14,6 +14,7 @@ from gunicorn.http.errors import InvalidChunkSize
 from sqlalchemy import exc as sa_exc
 
 from shared.errors import APIError, Conflict, error_response, register_error_handlers
+from tests.support.errors import error_of
 
 SECRET_DETAIL = "password=hunter2 at db.internal:5432"
 
@@ -97,21 +98,6 @@ def apiflask_client():
         return query_data
 
     return app.test_client()
-
-
-def error_of(response, status: int, code: str) -> dict:
-    """The ``error`` object of ``response``, after checking the shape every error shares."""
-    assert response.status_code == status
-    assert response.mimetype == "application/json"
-    body = response.get_json()
-    assert list(body) == ["error"]
-    error = body["error"]
-    assert set(error) == {"code", "message", "details", "request_id"}
-    assert error["code"] == code
-    assert isinstance(error["message"], str)
-    assert error["message"]
-    assert isinstance(error["details"], dict)
-    return error
 
 
 def test_an_unknown_route_is_404_not_found(client):

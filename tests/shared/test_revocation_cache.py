@@ -4,7 +4,6 @@ version when it holds every change up to it, and nothing late or stale lowers st
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -12,21 +11,15 @@ import redis
 
 from shared.revocation import RevocationCache
 from tests.support.processes import RedisProcess
+from tests.support.revocation import revocation_cache
 
 HOUR = 3600
 
 
 @pytest.fixture
 def cache(redis_url: str) -> Iterator[RevocationCache]:
-    client = redis.Redis.from_url(redis_url)
-    prefix = f"frota-test-{uuid.uuid4().hex[:8]}"
-    try:
-        yield RevocationCache(client, prefix)
-    finally:
-        keys = list(client.scan_iter(f"{prefix}:*"))
-        if keys:
-            client.delete(*keys)
-        client.close()
+    with revocation_cache(redis_url) as cache:
+        yield cache
 
 
 def test_an_empty_redis_takes_changes_but_claims_no_version_until_loaded(cache):
