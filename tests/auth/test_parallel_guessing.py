@@ -34,11 +34,11 @@ def create_user(live: LiveAuth, username: str, password: str) -> None:
 def hashed_failures(live: LiveAuth, address: str) -> int:
     """Failed logins that got as far as Argon2: each writes one login_failed audit row."""
     with live.engine.connect() as conn:
-        return conn.scalar(
+        return conn.execute(
             sa.select(sa.func.count())
             .select_from(AuditEvent)
             .where(AuditEvent.action == "login_failed", AuditEvent.ip == address)
-        )
+        ).scalar_one()
 
 
 def guess_in_parallel(live: LiveAuth, address: str, usernames: list[str]) -> list[int]:

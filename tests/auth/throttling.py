@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from auth_service.models import LoginThrottle
+from auth_service.throttle import THROTTLE_TABLE
 from tests.support.identity import gateway_credential
 
 LOGIN = "/api/v1/auth/login"
@@ -38,7 +38,7 @@ def comparable(response) -> tuple[int, dict, dict]:
 
 def age_throttles(db_session: Session, *, by: timedelta) -> None:
     """Move every login counter ``by`` into the past, as if that much time had gone by."""
-    table = LoginThrottle.__table__
+    table = THROTTLE_TABLE
     db_session.execute(
         sa.update(table).values(
             window_started_at=table.c.window_started_at - by,

@@ -261,14 +261,13 @@ def leftover_postgres(pgdata: Path) -> int:
     initialised = local.EmbeddedPostgres(pgdata)
     initialised.start()
     initialised.stop()
-    account = {"user": local.EMBEDDED_SYSTEM_USER} if os.geteuid() == 0 else {}
     subprocess.run(
         [
             str(local.postgres_bin_dir() / "pg_ctl"),
             *("-D", str(pgdata), "-l", str(pgdata / "pg_ctl.log"), "-w", "-t", "80", "start"),
             *("-o", f"-h '' -k {pgdata}"),
         ],
-        **account,
+        user=local.EMBEDDED_SYSTEM_USER if os.geteuid() == 0 else None,
         check=True,
         stdout=subprocess.DEVNULL,  # the daemon would hold a pipe open
         stderr=subprocess.DEVNULL,

@@ -54,8 +54,9 @@ def test_writes_during_a_database_outage(private_postgres, stack_on_private_post
         session = requests.Session()
         n = 0
         while not stop.is_set():
+            vehicle_plate = plate(n, writer)
             body = {
-                "plate": plate(n, writer),
+                "plate": vehicle_plate,
                 "make": "Fiat",
                 "model": "Drill",
                 "year": 2022,
@@ -65,9 +66,9 @@ def test_writes_during_a_database_outage(private_postgres, stack_on_private_post
                 response = session.post(
                     f"{stack.url}/api/v1/fleet/vehicles", json=body, headers=headers, timeout=15
                 )
-                outcome = (body["plate"], response.status_code, response.json())
+                outcome = (vehicle_plate, response.status_code, response.json())
             except requests.RequestException as exc:
-                outcome = (body["plate"], 0, {"transport_error": str(exc)})
+                outcome = (vehicle_plate, 0, {"transport_error": str(exc)})
             with lock:
                 outcomes.append(outcome)
             n += 1

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 import psutil
 import pytest
@@ -158,7 +159,8 @@ def versions(stack: RunningStack) -> tuple[int, int | None]:
             ).scalar_one()
     finally:
         engine.dispose()
-    cached = stack.redis.get(f"{stack.settings.redis_prefix}:rev:version")
+    # redis-py types a reply as "maybe awaitable"; the sync client returns the value.
+    cached = cast(bytes | None, stack.redis.get(f"{stack.settings.redis_prefix}:rev:version"))
     return int(pg), None if cached is None else int(cached)
 
 

@@ -132,7 +132,9 @@ def upload_photo(media_api: ApiClient) -> Callable[[Any], str]:
             data={"file": (io.BytesIO(photo_bytes()), "photo.jpg", "image/jpeg"), "kind": "photo"},
             content_type="multipart/form-data",
         )
-        assert response.status_code == 201, response.json
-        return response.json["id"]
+        created = response.json
+        assert response.status_code == 201, created
+        assert created is not None
+        return created["id"]
 
     return upload

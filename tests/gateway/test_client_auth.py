@@ -39,6 +39,7 @@ def jwt_secret(app: Flask) -> str:
 
 def identity_seen_upstream(app: Flask, upstream: Upstream, service: str) -> Any:
     credential = upstream.only().header(INTERNAL_TOKEN_HEADER)
+    assert credential is not None, "the service was sent no internal credential"
     return verify_internal_token(credential, settings_of(app).internal_secret_key, audience=service)
 
 

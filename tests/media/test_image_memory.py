@@ -18,6 +18,7 @@ import uuid
 import zlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import psutil
 import pytest
@@ -196,7 +197,7 @@ def test_hostile_images_are_uploaded_and_thumbnailed_concurrently_within_bounded
 
 
 def test_decode_cost_counts_what_a_thumbnail_really_decodes(tmp_path):
-    def opened(image: Image.Image, name: str, **params: object) -> Image.Image:
+    def opened(image: Image.Image, name: str, **params: Any) -> Image.Image:
         path = tmp_path / name
         image.save(path, **params)
         return Image.open(path)

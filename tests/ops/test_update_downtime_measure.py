@@ -6,7 +6,7 @@ import pytest
 
 from tests.compose.update import seconds_without_answer
 
-ROUTES = {"/health": {}, "/api/v1/fleet/vehicles": {}}
+ROUTES: dict[str, dict[str, str]] = {"/health": {}, "/api/v1/fleet/vehicles": {}}
 
 
 def test_overlapping_outages_of_two_routes_count_once():

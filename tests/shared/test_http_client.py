@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypedDict, Unpack
 
 import pytest
 from flask import Flask
@@ -41,7 +42,12 @@ def serving(answer: Callable[[Request], Response]) -> Iterator[tuple[str, list[s
         server.server_close()
 
 
-def client(url: str, **timeouts: float) -> ServiceClient:
+class Timeouts(TypedDict, total=False):
+    connect_timeout: float
+    read_timeout: float
+
+
+def client(url: str, **timeouts: Unpack[Timeouts]) -> ServiceClient:
     return ServiceClient(caller="fleet", target="media", base_url=url, secret=SECRET, **timeouts)
 
 
