@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import sqlalchemy as sa
 from flask import Flask
 
@@ -95,6 +96,13 @@ def database(engine: sa.Engine, connection: sa.Connection) -> Database:
 @pytest.fixture
 def db_session(database: Database) -> Iterator[sa.orm.Session]:
     with database.sessionmaker() as session:
+        yield session
+
+
+@pytest.fixture
+def http() -> Iterator[requests.Session]:
+    """A client session for a stack over real HTTP, closed after the test."""
+    with requests.Session() as session:
         yield session
 
 

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 import auth_service
-from auth_service.models import AuditEvent, LoginThrottle
+from auth_service.models import AuditEvent, LoginThrottle, User
 from auth_service.throttle import LOCK_FOR, SLOW_DOWN_INTERVAL
 from tests.auth.throttling import age_throttles, comparable, gateway_headers, login_from
 from tests.conftest import _service_app, make_settings
@@ -18,6 +18,12 @@ from tests.support.identity import ApiClient
 ATTACKER = "203.0.113.7"
 OWNER = "198.51.100.20"
 WRONG = "wrong-password"
+
+
+def fail_logins(auth_api: ApiClient, address: str, user: User, times: int) -> None:
+    """``times`` wrong passwords for ``user`` from ``address``."""
+    for _ in range(times):
+        login_from(auth_api, address, user.username, WRONG)
 
 
 def test_five_failures_lock_the_account_from_that_address_even_for_the_right_password(
@@ -38,8 +44,7 @@ def test_an_attackers_failures_from_one_address_do_not_lock_the_owner_out_from_a
     auth_api, db_session
 ):
     user = make_user(db_session)
-    for _ in range(8):
-        login_from(auth_api, ATTACKER, user.username, WRONG)
+    fail_logins(auth_api, ATTACKER, user, 8)
     assert login_from(auth_api, ATTACKER, user.username, DEFAULT_PASSWORD).status_code == 429
     assert login_from(auth_api, OWNER, user.username, DEFAULT_PASSWORD).status_code == 200
     # ... and the owner's success does not lift the attacker's lock.
@@ -48,8 +53,7 @@ def test_an_attackers_failures_from_one_address_do_not_lock_the_owner_out_from_a
 
 def test_the_lock_lifts_by_itself_after_fifteen_minutes(auth_api, db_session):
     user = make_user(db_session)
-    for _ in range(5):
-        login_from(auth_api, ATTACKER, user.username, WRONG)
+    fail_logins(auth_api, ATTACKER, user, 5)
     assert login_from(auth_api, ATTACKER, user.username, DEFAULT_PASSWORD).status_code == 429
     age_throttles(db_session, by=LOCK_FOR + timedelta(seconds=1))
     assert login_from(auth_api, ATTACKER, user.username, DEFAULT_PASSWORD).status_code == 200
@@ -57,8 +61,7 @@ def test_the_lock_lifts_by_itself_after_fifteen_minutes(auth_api, db_session):
 
 def test_failures_outside_the_window_do_not_add_up(auth_api, db_session):
     user = make_user(db_session)
-    for _ in range(4):
-        login_from(auth_api, OWNER, user.username, WRONG)
+    fail_logins(auth_api, OWNER, user, 4)
     age_throttles(db_session, by=timedelta(minutes=16))
     assert login_from(auth_api, OWNER, user.username, WRONG).status_code == 401
     assert login_from(auth_api, OWNER, user.username, DEFAULT_PASSWORD).status_code == 200
@@ -66,11 +69,9 @@ def test_failures_outside_the_window_do_not_add_up(auth_api, db_session):
 
 def test_a_successful_login_resets_the_failure_count(auth_api, db_session):
     user = make_user(db_session)
-    for _ in range(4):
-        login_from(auth_api, OWNER, user.username, WRONG)
+    fail_logins(auth_api, OWNER, user, 4)
     assert login_from(auth_api, OWNER, user.username, DEFAULT_PASSWORD).status_code == 200
-    for _ in range(4):
-        login_from(auth_api, OWNER, user.username, WRONG)
+    fail_logins(auth_api, OWNER, user, 4)
     assert login_from(auth_api, OWNER, user.username, DEFAULT_PASSWORD).status_code == 200
 
 
@@ -98,8 +99,7 @@ def test_the_owner_is_not_slowed_down_at_an_address_it_logged_in_from_before(aut
     # ... but the owner's own address is not slowed down.
     assert login_from(auth_api, OWNER, user.username, DEFAULT_PASSWORD).status_code == 200
     # Failures from there still count towards that address's own lock.
-    for _ in range(5):
-        login_from(auth_api, OWNER, user.username, WRONG)
+    fail_logins(auth_api, OWNER, user, 5)
     assert login_from(auth_api, OWNER, user.username, DEFAULT_PASSWORD).status_code == 429
 
 
@@ -158,8 +158,7 @@ def actions_for(db_session, *, username):
 def test_logins_failures_and_lockouts_are_audited(auth_api, db_session):
     user = make_user(db_session)
     login_from(auth_api, OWNER, user.username, DEFAULT_PASSWORD)
-    for _ in range(5):
-        login_from(auth_api, ATTACKER, user.username, WRONG)
+    fail_logins(auth_api, ATTACKER, user, 5)
     login_from(auth_api, ATTACKER, user.username, DEFAULT_PASSWORD)
     events = db_session.scalars(
         sa.select(AuditEvent).where(AuditEvent.target_id == user.id).order_by(AuditEvent.at)
@@ -241,8 +240,7 @@ def test_successful_logins_are_limited_per_address(tight_auth_api, db_session):
 
 def test_failed_logins_do_not_use_up_the_successful_login_limit(tight_auth_api, db_session):
     user = make_user(db_session)
-    for _ in range(4):
-        login_from(tight_auth_api, ATTACKER, user.username, WRONG)
+    fail_logins(tight_auth_api, ATTACKER, user, 4)
     for n in range(3):
         ok = login_from(tight_auth_api, f"198.51.100.{n}", user.username, DEFAULT_PASSWORD)
         assert ok.status_code == 200

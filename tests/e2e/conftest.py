@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import pytest
 import redis
-import requests
 
 from frota.cli import ensure_admin
 from frota.database import migrate
@@ -20,6 +20,9 @@ from shared.config import Settings
 from tests.conftest import TEST_SECRETS
 from tests.support.database import scratch_database
 from tests.support.processes import RedisProcess, free_port
+
+if TYPE_CHECKING:
+    from _pytest.fixtures import FixtureFunctionDefinition
 
 ADMIN_PASSWORD = "first-admin-password"
 ALL_PARTS = ("auth", "fleet", "media", "gateway")
@@ -86,6 +89,38 @@ def running_stack(
             stack.stop()
 
 
+def module_stack(var_dir: str, **options: Any) -> FixtureFunctionDefinition:
+    """A fixture of one module's own stack: ``running_stack(**options)`` with its var
+    directory named ``var_dir``, started before the module's first test, stopped after
+    its last. Assign it to the fixture's name: ``stack = module_stack("kill-var", ...)``."""
+
+    @pytest.fixture(scope="module")
+    def stack(
+        pg_server_url: str, tmp_path_factory: pytest.TempPathFactory
+    ) -> Iterator[RunningStack]:
+        with running_stack(pg_server_url, tmp_path_factory.mktemp(var_dir), **options) as running:
+            yield running
+
+    return stack
+
+
+class RateLimits(TypedDict):
+    RATE_LIMIT_DEFAULT: str
+    RATE_LIMIT_LOGIN: str
+    RATE_LIMIT_LOGINS_PER_ACCOUNT: str
+    RATE_LIMIT_LOGINS_PER_ADDRESS: str
+
+
+# Limits so high that tests not about limits never meet them (typed, so that a call
+# unpacking them is checked against running_stack's options).
+NO_RATE_LIMITS: RateLimits = {
+    "RATE_LIMIT_DEFAULT": "100000/minute",
+    "RATE_LIMIT_LOGIN": "100000/minute",
+    "RATE_LIMIT_LOGINS_PER_ACCOUNT": "100000/minute",
+    "RATE_LIMIT_LOGINS_PER_ADDRESS": "100000/minute",
+}
+
+
 @pytest.fixture(scope="session")
 def e2e_stack(
     pg_server_url: str, tmp_path_factory: pytest.TempPathFactory
@@ -94,15 +129,6 @@ def e2e_stack(
     with running_stack(
         pg_server_url,
         tmp_path_factory.mktemp("e2e-var"),
-        RATE_LIMIT_DEFAULT="100000/minute",
-        RATE_LIMIT_LOGIN="100000/minute",
-        RATE_LIMIT_LOGINS_PER_ACCOUNT="100000/minute",
-        RATE_LIMIT_LOGINS_PER_ADDRESS="100000/minute",
+        **NO_RATE_LIMITS,
     ) as stack:
         yield stack
-
-
-@pytest.fixture
-def http() -> Iterator[requests.Session]:
-    with requests.Session() as session:
-        yield session

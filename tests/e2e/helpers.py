@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+import psycopg2
 import requests
 from flask import Flask
 from flask_jwt_extended import JWTManager, create_access_token
@@ -118,3 +119,16 @@ def metric_total(text: str, name: str, **labels: str) -> float:
         if all(f'{k}="{v}"' in line for k, v in labels.items()):
             total += float(line.rsplit(" ", 1)[1])
     return total
+
+
+def stored_media(stack: RunningStack) -> tuple[int, list[str]]:
+    """Rows in media.files, and every file on the volume (temp files included)."""
+    conn = psycopg2.connect(stack.settings.database_url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM media.files")
+            rows = cur.fetchone()[0]
+    finally:
+        conn.close()
+    files = [str(p) for p in stack.settings.media_root.rglob("*") if p.is_file()]
+    return rows, files

@@ -6,18 +6,15 @@ import itertools
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 import requests
 import sqlalchemy as sa
 
 from auth_service.models import AuditEvent
 from shared.db import make_engine
-from tests.e2e.conftest import ADMIN_PASSWORD, RunningStack, running_stack
+from tests.e2e.conftest import ADMIN_PASSWORD, RunningStack, module_stack
 from tests.e2e.helpers import db_user_id, token_for, vehicles
-from tests.support.processes import free_port
 
 DEFAULT_LIMIT = 30
 LOGIN_LIMIT = 5
@@ -27,21 +24,16 @@ PARALLEL = 80
 REDIS_DOWN_PARALLEL = 40
 
 
-@pytest.fixture(scope="module")
-def limited_stack(pg_server_url, tmp_path_factory) -> Iterator[RunningStack]:
-    with running_stack(
-        pg_server_url,
-        tmp_path_factory.mktemp("limits-var"),
-        parts=("auth", "fleet", "gateway"),
-        RATE_LIMIT_DEFAULT=f"{DEFAULT_LIMIT}/minute",
-        RATE_LIMIT_LOGIN=f"{LOGIN_LIMIT}/minute",
-        REDIS_TIMEOUT_SECONDS=str(REDIS_TIMEOUT),
-        MEDIA_PORT=str(free_port()),
-        # The tests pose as different client addresses (X-Forwarded-For), so
-        # that one test's login counters are not another's.
-        TRUSTED_PROXIES="127.0.0.1/32",
-    ) as stack:
-        yield stack
+limited_stack = module_stack(
+    "limits-var",
+    parts=("auth", "fleet", "gateway"),
+    RATE_LIMIT_DEFAULT=f"{DEFAULT_LIMIT}/minute",
+    RATE_LIMIT_LOGIN=f"{LOGIN_LIMIT}/minute",
+    REDIS_TIMEOUT_SECONDS=str(REDIS_TIMEOUT),
+    # The tests pose as different client addresses (X-Forwarded-For), so
+    # that one test's login counters are not another's.
+    TRUSTED_PROXIES="127.0.0.1/32",
+)
 
 
 def test_the_31st_request_is_429_whichever_worker_serves_it(limited_stack):

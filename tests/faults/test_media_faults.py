@@ -5,42 +5,22 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterator
 
-import psycopg2
-import pytest
 import requests
 
-from tests.e2e.conftest import RunningStack, running_stack
-from tests.e2e.helpers import db_user_id, token_for
+from tests.e2e.conftest import RunningStack, module_stack
+from tests.e2e.helpers import db_user_id, stored_media, token_for
 from tests.support.files import jpeg_bytes
 
 MB = 1024 * 1024
 
 
-@pytest.fixture(scope="module")
-def stack(pg_server_url, tmp_path_factory) -> Iterator[RunningStack]:
-    with running_stack(
-        pg_server_url,
-        tmp_path_factory.mktemp("media-faults-var"),
-        gateway_workers=2,
-        MEDIA_MAX_UPLOAD_MB="2",
-        MEDIA_QUOTA_MB="3",
-    ) as running:
-        yield running
-
-
-def stored(stack: RunningStack) -> tuple[int, list[str]]:
-    """Rows in media.files, and every file on the volume (temp files included)."""
-    conn = psycopg2.connect(stack.settings.database_url)
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT count(*) FROM media.files")
-            rows = cur.fetchone()[0]
-    finally:
-        conn.close()
-    files = [str(p) for p in stack.settings.media_root.rglob("*") if p.is_file()]
-    return rows, files
+stack = module_stack(
+    "media-faults-var",
+    gateway_workers=2,
+    MEDIA_MAX_UPLOAD_MB="2",
+    MEDIA_QUOTA_MB="3",
+)
 
 
 def upload(stack: RunningStack, headers: dict[str, str], data: bytes) -> requests.Response:
@@ -54,7 +34,7 @@ def upload(stack: RunningStack, headers: dict[str, str], data: bytes) -> request
 
 def test_an_upload_cut_off_mid_stream_leaves_no_file_and_no_row(stack):
     token = token_for(stack, db_user_id(stack))
-    before = stored(stack)
+    before = stored_media(stack)
     boundary = "cutoff"
     head = (
         f"POST /api/v1/media/files HTTP/1.1\r\nHost: 127.0.0.1\r\n"
@@ -69,20 +49,20 @@ def test_an_upload_cut_off_mid_stream_leaves_no_file_and_no_row(stack):
         time.sleep(0.5)
     # The services notice the broken stream and clean up; give them a moment.
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and stored(stack) != before:
+    while time.monotonic() < deadline and stored_media(stack) != before:
         time.sleep(0.2)
-    assert stored(stack) == before
+    assert stored_media(stack) == before
 
 
 def test_a_full_volume_is_507_and_nothing_is_half_written(stack):
     headers = {"Authorization": f"Bearer {token_for(stack, db_user_id(stack))}"}
     accepted = [upload(stack, headers, jpeg_bytes(int(1.2 * MB))) for _ in range(2)]
     assert [r.status_code for r in accepted] == [201, 201]
-    before = stored(stack)
+    before = stored_media(stack)
     refused = upload(stack, headers, jpeg_bytes(int(1.2 * MB)))
     assert refused.status_code == 507
     assert refused.json()["error"]["code"] == "quota_exceeded"
-    assert stored(stack) == before
+    assert stored_media(stack) == before
     usage = requests.get(
         f"{stack.url}/api/v1/media/usage",
         headers={"Authorization": f"Bearer {token_for(stack, db_user_id(stack))}"},

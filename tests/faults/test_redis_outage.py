@@ -5,31 +5,23 @@ and shared limiting resumes when Redis is back. The Redis is the stack's own."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
-import pytest
 import requests
 
 from gateway.revocation import FALLBACK_TTL_SECONDS
-from tests.e2e.conftest import RunningStack, running_stack
+from tests.e2e.conftest import module_stack
 from tests.e2e.helpers import USER_PASSWORD, db_user, db_user_id, token_for, vehicles
-from tests.support.processes import free_port
 
 DEFAULT_LIMIT = 30
 REDIS_TIMEOUT = 0.25
 
 
-@pytest.fixture(scope="module")
-def limited_stack(pg_server_url, tmp_path_factory) -> Iterator[RunningStack]:
-    with running_stack(
-        pg_server_url,
-        tmp_path_factory.mktemp("redis-outage-var"),
-        parts=("auth", "fleet", "gateway"),
-        RATE_LIMIT_DEFAULT=f"{DEFAULT_LIMIT}/minute",
-        REDIS_TIMEOUT_SECONDS=str(REDIS_TIMEOUT),
-        MEDIA_PORT=str(free_port()),
-    ) as stack:
-        yield stack
+limited_stack = module_stack(
+    "redis-outage-var",
+    parts=("auth", "fleet", "gateway"),
+    RATE_LIMIT_DEFAULT=f"{DEFAULT_LIMIT}/minute",
+    REDIS_TIMEOUT_SECONDS=str(REDIS_TIMEOUT),
+)
 
 
 def test_with_redis_stopped_requests_are_served_without_stalls_and_limits_resume(limited_stack):

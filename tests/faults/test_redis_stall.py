@@ -13,7 +13,7 @@ import json
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
@@ -25,10 +25,9 @@ import sqlalchemy as sa
 from prometheus_client.mmap_dict import MmapedDict
 
 from shared.db import make_engine
-from tests.e2e.conftest import RunningStack, running_stack
+from tests.e2e.conftest import RunningStack, module_stack
 from tests.e2e.helpers import admin_token, bearer, new_user
 from tests.e2e.test_revocation import change_password, change_role, deactivate, logout
-from tests.support.processes import free_port
 
 PAUSE_MS = 5000
 CONTRACT_SECONDS = 1.0
@@ -45,26 +44,14 @@ AUDITED_AS = {
 }
 
 
-@pytest.fixture(scope="module")
-def stalling_stack(pg_server_url, tmp_path_factory) -> Iterator[RunningStack]:
-    with running_stack(
-        pg_server_url,
-        tmp_path_factory.mktemp("redis-stall-var"),
-        parts=("auth", "gateway"),
-        gateway_workers=GATEWAY_WORKERS,
-        RATE_LIMIT_DEFAULT="100000/minute",
-        RATE_LIMIT_LOGIN="100000/minute",
-        REDIS_TIMEOUT_SECONDS="0.25",
-        FLEET_PORT=str(free_port()),
-        MEDIA_PORT=str(free_port()),
-    ) as stack:
-        yield stack
-
-
-@pytest.fixture
-def http() -> Iterator[requests.Session]:
-    with requests.Session() as session:
-        yield session
+stalling_stack = module_stack(
+    "redis-stall-var",
+    parts=("auth", "gateway"),
+    gateway_workers=GATEWAY_WORKERS,
+    RATE_LIMIT_DEFAULT="100000/minute",
+    RATE_LIMIT_LOGIN="100000/minute",
+    REDIS_TIMEOUT_SECONDS="0.25",
+)
 
 
 @dataclass(frozen=True)

@@ -12,15 +12,12 @@ import socket
 import statistics
 import string
 import time
-from collections.abc import Iterator
 
 import psutil
-import psycopg2
-import pytest
 import requests
 
-from tests.e2e.conftest import RunningStack, running_stack
-from tests.e2e.helpers import USER_PASSWORD, db_user, db_user_id, token_for
+from tests.e2e.conftest import NO_RATE_LIMITS, RunningStack, module_stack
+from tests.e2e.helpers import USER_PASSWORD, db_user, db_user_id, stored_media, token_for
 from tests.support.files import jpeg_bytes
 from tests.support.rawhttp import read_response
 
@@ -33,25 +30,18 @@ VEHICLE = {"make": "Fiat", "model": "Uno", "year": 2020, "fuel_types": ["gasolin
 ANSWERED = {"login": 200, "read": 200, "write": 201}
 
 
-@pytest.fixture(scope="module")
-def stack(pg_server_url, tmp_path_factory) -> Iterator[RunningStack]:
-    with running_stack(
-        pg_server_url,
-        tmp_path_factory.mktemp("slow-clients-var"),
-        gateway_workers=2,
-        WEB_CONCURRENCY="1",
-        BODY_READ_TIMEOUT_SECONDS=str(BODY_DEADLINE),
-        BODY_BUFFER_MB=str(BODY_BUFFER_MB),
-        CLIENT_IDLE_TIMEOUT_SECONDS=str(UPLOAD_IDLE),
-        MEDIA_MAX_UPLOAD_MB="2",
-        # The normal client logs in over and over while the stalled ones wait:
-        # this drill is about threads, not login limits (tests/auth has those).
-        RATE_LIMIT_DEFAULT="100000/minute",
-        RATE_LIMIT_LOGIN="100000/minute",
-        RATE_LIMIT_LOGINS_PER_ACCOUNT="100000/minute",
-        RATE_LIMIT_LOGINS_PER_ADDRESS="100000/minute",
-    ) as running:
-        yield running
+stack = module_stack(
+    "slow-clients-var",
+    gateway_workers=2,
+    WEB_CONCURRENCY="1",
+    BODY_READ_TIMEOUT_SECONDS=str(BODY_DEADLINE),
+    BODY_BUFFER_MB=str(BODY_BUFFER_MB),
+    CLIENT_IDLE_TIMEOUT_SECONDS=str(UPLOAD_IDLE),
+    MEDIA_MAX_UPLOAD_MB="2",
+    # The normal client logs in over and over while the stalled ones wait:
+    # this drill is about threads, not login limits (tests/auth has those).
+    **NO_RATE_LIMITS,
+)
 
 
 def stalled_request(stack: RunningStack, head: str, body_start: bytes) -> socket.socket:
@@ -165,14 +155,8 @@ def test_stalled_bodies_get_408_while_logins_reads_and_writes_stay_fast(stack):
 
 def media_state(stack: RunningStack) -> tuple[int, int]:
     """Rows in media.files and files on the volume (temp files included)."""
-    conn = psycopg2.connect(stack.settings.database_url)
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT count(*) FROM media.files")
-            rows = cur.fetchone()[0]
-    finally:
-        conn.close()
-    return rows, sum(1 for p in stack.settings.media_root.rglob("*") if p.is_file())
+    rows, files = stored_media(stack)
+    return rows, len(files)
 
 
 def test_stalled_uploads_are_cut_off_while_another_users_upload_succeeds(stack):

@@ -6,28 +6,20 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Iterator
 
 import psutil
 import psycopg2
 import pytest
 import requests
 
-from tests.e2e.conftest import RunningStack, running_stack
+from tests.e2e.conftest import module_stack
 from tests.e2e.helpers import db_user_id, token_for
-from tests.support.processes import free_port
 
-
-@pytest.fixture(scope="module")
-def stack(pg_server_url, tmp_path_factory) -> Iterator[RunningStack]:
-    with running_stack(
-        pg_server_url,
-        tmp_path_factory.mktemp("kill-var"),
-        parts=("auth", "fleet", "gateway"),
-        gateway_workers=2,
-        MEDIA_PORT=str(free_port()),
-    ) as running:
-        yield running
+stack = module_stack(
+    "kill-var",
+    parts=("auth", "fleet", "gateway"),
+    gateway_workers=2,
+)
 
 
 def test_a_worker_killed_mid_request_gives_502_and_is_replaced(stack):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import io
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import ExitStack, contextmanager
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
@@ -36,27 +36,34 @@ def unreachable_url() -> str:
     return f"http://127.0.0.1:{free_port()}"
 
 
-def serving_service(
-    service: ModuleType, settings: Settings, database: Database
-) -> AbstractContextManager[str]:
-    """Serve ``service``'s app over HTTP (a context manager yielding its URL).
-
-    One request at a time: the apps share the test's transaction.
-    """
-    return serving(service.create_app(settings, database=database), threaded=False)
+ServeOn = Callable[[ModuleType, Database], str]
 
 
 @pytest.fixture
-def auth_url(settings: Settings, database: Database) -> Iterator[str]:
-    with serving_service(auth_service, settings, database) as url:
-        yield url
+def serve_on(settings: Settings, database: Database) -> Iterator[ServeOn]:
+    """``serve_on(service, database)`` serves that service's app on ``database`` until the
+    test ends and returns its URL. One request at a time: the apps share the test's
+    transaction."""
+    # ``database`` is asked for so that it is set up first: the servers stop before the
+    # test's transaction is rolled back.
+    with ExitStack() as servers:
+
+        def serve(service: ModuleType, database: Database) -> str:
+            app = service.create_app(settings, database=database)
+            return servers.enter_context(serving(app, threaded=False))
+
+        yield serve
 
 
 @pytest.fixture
-def media_url(settings: Settings, database: Database) -> Iterator[str]:
+def auth_url(serve_on: ServeOn, database: Database) -> str:
+    return serve_on(auth_service, database)
+
+
+@pytest.fixture
+def media_url(serve_on: ServeOn, database: Database) -> str:
     # settings keep the media volume under the test's tmp_path.
-    with serving_service(media_service, settings, database) as url:
-        yield url
+    return serve_on(media_service, database)
 
 
 @contextmanager

@@ -15,7 +15,7 @@ import auth_service
 import media_service
 from shared.config import Settings
 from shared.db import Database, make_engine
-from tests.fleet.conftest import fleet_api_with, serving_service
+from tests.fleet.conftest import ServeOn, fleet_api_with
 from tests.support.factories import make_assignment, make_driver, make_user, make_vehicle
 from tests.support.processes import free_port
 
@@ -29,15 +29,13 @@ def database_down(settings: Settings) -> Iterator[Database]:
 
 
 @pytest.fixture
-def media_url_database_down(settings: Settings, database_down: Database) -> Iterator[str]:
-    with serving_service(media_service, settings, database_down) as url:
-        yield url
+def media_url_database_down(serve_on: ServeOn, database_down: Database) -> str:
+    return serve_on(media_service, database_down)
 
 
 @pytest.fixture
-def auth_url_database_down(settings: Settings, database_down: Database) -> Iterator[str]:
-    with serving_service(auth_service, settings, database_down) as url:
-        yield url
+def auth_url_database_down(serve_on: ServeOn, database_down: Database) -> str:
+    return serve_on(auth_service, database_down)
 
 
 def records_citing_a_file(vehicle_id: str, file_id: str) -> dict[str, tuple[str, dict]]:

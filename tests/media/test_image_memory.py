@@ -16,18 +16,16 @@ import threading
 import time
 import uuid
 import zlib
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import psutil
-import pytest
 import requests
 from PIL import Image
 
 from media_service.images import decode_cost
 from shared.config import Settings
-from tests.e2e.conftest import RunningStack, running_stack
+from tests.e2e.conftest import module_stack
 from tests.media.conftest import FILES, MB, multipart
 from tests.support.identity import gateway_credential
 
@@ -83,18 +81,14 @@ def flat_jpeg(width: int, height: int) -> bytes:
     )
 
 
-@pytest.fixture(scope="module")
-def media_process(pg_server_url, tmp_path_factory) -> Iterator[RunningStack]:
-    with running_stack(
-        pg_server_url,
-        tmp_path_factory.mktemp("image-memory"),
-        parts=("media",),
-        WEB_CONCURRENCY=str(WORKERS),
-        MEDIA_MAX_IMAGE_PIXELS=str(MAX_PIXELS),
-        MEDIA_IMAGE_DECODES="1",
-        MEDIA_IMAGE_DECODE_WAIT_SECONDS="30",
-    ) as running:
-        yield running
+media_process = module_stack(
+    "image-memory",
+    parts=("media",),
+    WEB_CONCURRENCY=str(WORKERS),
+    MEDIA_MAX_IMAGE_PIXELS=str(MAX_PIXELS),
+    MEDIA_IMAGE_DECODES="1",
+    MEDIA_IMAGE_DECODE_WAIT_SECONDS="30",
+)
 
 
 class RssSampler:

@@ -6,6 +6,8 @@ import io
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from PIL import Image
@@ -131,8 +133,9 @@ def test_another_drivers_thumbnail_is_404(media_api):
     assert response.json["error"]["code"] == "file_not_found"
 
 
-def test_a_thumbnail_waits_its_turn_then_gets_503_with_retry_after(tmp_path):
-    decoder = Decoder(1, wait_seconds=0.2, lock_dir=tmp_path)
+@contextmanager
+def slot_held(decoder: Decoder) -> Iterator[None]:
+    """Inside, a decode on another thread holds one of ``decoder``'s slots."""
     decoding = threading.Event()
     release = threading.Event()
 
@@ -144,13 +147,19 @@ def test_a_thumbnail_waits_its_turn_then_gets_503_with_retry_after(tmp_path):
     first.start()
     try:
         assert decoding.wait(5)
+        yield
+    finally:
+        release.set()
+        first.join()
+
+
+def test_a_thumbnail_waits_its_turn_then_gets_503_with_retry_after(tmp_path):
+    decoder = Decoder(1, wait_seconds=0.2, lock_dir=tmp_path)
+    with slot_held(decoder):
         started = time.monotonic()
         with pytest.raises(APIError) as busy:
             decoder.run(lambda: b"never decoded")
         assert 0.2 <= time.monotonic() - started < 2
-    finally:
-        release.set()
-        first.join()
     assert (busy.value.status_code, busy.value.code) == (503, "thumbnails_busy")
     assert busy.value.headers["Retry-After"] == "1"
     assert decoder.run(lambda: b"next turn") == b"next turn"
@@ -160,21 +169,7 @@ def test_decode_slots_are_shared_by_every_decoder_of_the_machine(tmp_path):
     # Two decoders on one lock directory, as two gunicorn workers are: one slot in all.
     in_one_worker = Decoder(1, wait_seconds=0.2, lock_dir=tmp_path)
     in_another = Decoder(1, wait_seconds=0.2, lock_dir=tmp_path)
-    decoding = threading.Event()
-    release = threading.Event()
-
-    def slow_decode():
-        decoding.set()
-        release.wait(10)
-
-    first = threading.Thread(target=in_one_worker.run, args=(slow_decode,))
-    first.start()
-    try:
-        assert decoding.wait(5)
-        with pytest.raises(APIError) as busy:
-            in_another.run(lambda: b"never decoded")
-    finally:
-        release.set()
-        first.join()
+    with slot_held(in_one_worker), pytest.raises(APIError) as busy:
+        in_another.run(lambda: b"never decoded")
     assert busy.value.code == "thumbnails_busy"
     assert in_another.run(lambda: b"its turn") == b"its turn"

@@ -110,23 +110,12 @@ def test_no_password_token_or_database_value_reaches_any_log(logged_stack):
         # kind of value that a constraint violation would quote.
         full_name = f"Maria Quiteria {uuid.uuid4().hex[:6]}"
         username = f"maria{uuid.uuid4().hex[:6]}"
-        created = post(
-            http,
-            stack,
-            "/api/v1/auth/users",
-            token,
-            json={"username": username, "full_name": full_name, "role": "driver"},
-        )
+        new_user = {"username": username, "full_name": full_name, "role": "driver"}
+        created = post(http, stack, "/api/v1/auth/users", token, json=new_user)
         assert created.status_code == 201, created.text
         one_time = created.json()["one_time_password"]
         secrets.append(one_time)
-        duplicate = post(
-            http,
-            stack,
-            "/api/v1/auth/users",
-            token,
-            json={"username": username, "full_name": full_name, "role": "driver"},
-        )
+        duplicate = post(http, stack, "/api/v1/auth/users", token, json=new_user)
         assert duplicate.status_code == 409, duplicate.text
         login = post(
             http, stack, "/api/v1/auth/login", json={"username": username, "password": one_time}
