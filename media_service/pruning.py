@@ -160,7 +160,7 @@ class _Run(ABC):
         batch_size: int,
         bytes_wanted: int | None = None,
     ) -> None:
-        """Take the files matching ``condition``, oldest ``order`` first, a batch at a time.
+        """Take the files matching ``condition`` in ``order`` (then id), a batch at a time.
 
         With ``bytes_wanted``, only until the files taken add up to that many bytes.
         """
@@ -202,7 +202,7 @@ class _Deletion(_Run):
 
     def _take_batch(self, rows: Sequence[_Candidate], reason: str) -> int:
         ids = [row.id for row in rows]
-        if ids and reason != UNFINISHED:
+        if reason != UNFINISHED:
             self.db_session.execute(
                 sa.update(MediaFile)
                 .where(MediaFile.id.in_(ids))

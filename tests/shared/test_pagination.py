@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -275,8 +277,9 @@ def count_items(session: Session) -> int | None:
     return session.scalar(sa.select(sa.func.count()).select_from(Item))
 
 
-def assert_invalid_cursor(session: Session, order_by, cursor: str) -> None:
-    rows = count_items(session)
+@contextmanager
+def statements_sent(session: Session) -> Iterator[list[str]]:
+    """The SQL statements sent to the database inside the block, as they go."""
     sent: list[str] = []
 
     def record(conn, db_cursor, statement, parameters, context, executemany):
@@ -285,10 +288,15 @@ def assert_invalid_cursor(session: Session, order_by, cursor: str) -> None:
     engine = session.get_bind().engine
     sa.event.listen(engine, "before_cursor_execute", record)
     try:
-        with pytest.raises(APIError) as caught:
-            paginate(session, sa.select(Item), order_by=order_by, limit=5, cursor=cursor)
+        yield sent
     finally:
         sa.event.remove(engine, "before_cursor_execute", record)
+
+
+def assert_invalid_cursor(session: Session, order_by, cursor: str) -> None:
+    rows = count_items(session)
+    with statements_sent(session) as sent, pytest.raises(APIError) as caught:
+        paginate(session, sa.select(Item), order_by=order_by, limit=5, cursor=cursor)
     assert caught.value.status_code == 400
     assert caught.value.code == "invalid_cursor"
     # The refusal came before the database: nothing was sent, and the transaction
@@ -440,21 +448,13 @@ def test_an_empty_table_is_no_batch_at_all(scratch):
 
 def test_each_batch_is_one_query_of_at_most_batch_size_rows_run_when_it_is_wanted(scratch):
     add_items(scratch, 10)
-    sent: list[str] = []
 
-    def record(conn, db_cursor, statement, parameters, context, executemany):
-        sent.append(statement)
-
-    engine = scratch.get_bind().engine
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
+    with statements_sent(scratch) as sent:
         batches = keyset_batches(scratch, sa.select(Item.id), order_by=BY_RANK, batch_size=4)
         assert sent == []
         assert len(next(batches)) == 4
         assert len(sent) == 1
         assert [len(rows) for rows in batches] == [4, 2]
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
     # The two batches asked for, and the empty one that ends the walk.
     assert len(sent) == 4
     assert all("LIMIT" in statement for statement in sent)
