@@ -146,13 +146,12 @@ def keyset_batches(
     """The rows of ``stmt`` in ``order_by`` order, ``batch_size`` at a time.
 
     ``stmt`` has no ORDER BY or LIMIT of its own, and ``order_by`` is unique
-    as a whole (last column the id). Each batch is
-    a query of its own that resumes after the sort key of the last row handed
-    out, so memory holds one batch, and the caller may delete, change or lock
-    rows (and commit) between batches: a row is never handed out twice, rows
-    deleted meanwhile are simply not seen, and the walk ends even when the
-    caller changes nothing. The rows carry the sort key as extra columns at
-    the end; read them by name.
+    as a whole (last column the id). Each batch is a query of its own that
+    resumes after the sort key of the last row handed out, so memory holds one
+    batch, and the caller may delete, change or lock rows (and commit) between
+    batches: a row is never handed out twice, rows deleted meanwhile are simply
+    not seen, and the walk ends even when the caller changes nothing. The rows
+    carry the sort key as extra columns at the end; read them by name.
     """
     keyed = stmt.add_columns(*(column.label(None) for column in order_by))
     after: Sequence[Any] | None = None
