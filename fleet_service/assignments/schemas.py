@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from apiflask import Schema
-from apiflask.fields import UUID, Boolean
+from apiflask.fields import UUID
 
-from shared.schemas import PageQuery, UTCDateTime, page_of
+from shared.schemas import UTCDateTime
 
 
 class AssignmentCreateIn(Schema):
@@ -28,12 +28,3 @@ class AssignmentOut(Schema):
     starts_at = UTCDateTime(required=True)
     ends_at = UTCDateTime(allow_none=True)
     created_at = UTCDateTime(required=True)
-
-
-class AssignmentListQuery(PageQuery):
-    vehicle_id = UUID(load_default=None)
-    driver_id = UUID(load_default=None)
-    active = Boolean(load_default=None, metadata={"description": "Covering the present moment"})
-
-
-AssignmentPageOut = page_of(AssignmentOut)

@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 from apiflask import Schema
-from apiflask.fields import UUID, Boolean, Integer, String
-from apiflask.validators import Length, Range
+from apiflask.fields import UUID, Integer, String
+from apiflask.validators import Length
 
-from shared.schemas import PageQuery, Text, UTCDateTime, page_of
-
-MAX_KM = 9_999_999
+from fleet_service.fields import confirm_field, odometer_field
+from shared.schemas import Trimmed, UTCDateTime
 
 
 class ReadingCreateIn(Schema):
-    km = Integer(required=True, strict=True, validate=Range(0, MAX_KM))
+    km = odometer_field()
     read_at = UTCDateTime(load_default=None, metadata={"description": "Now when absent"})
-    confirm = Boolean(
-        load_default=False,
-        metadata={"description": "Accept a jump the plausibility check would refuse"},
-    )
+    confirm = confirm_field()
 
 
 class ReadingVoidIn(Schema):
-    reason = Text(required=True, validate=Length(1, 200))
+    reason = Trimmed(required=True, validate=Length(1, 200))
 
 
 class ReadingOut(Schema):
@@ -35,10 +31,3 @@ class ReadingOut(Schema):
     voided_at = UTCDateTime(allow_none=True)
     void_reason = String(allow_none=True)
     voided_by_user_id = UUID(allow_none=True)
-
-
-class ReadingListQuery(PageQuery):
-    include_voided = Boolean(load_default=False)
-
-
-ReadingPageOut = page_of(ReadingOut)
