@@ -17,7 +17,7 @@ from gateway.client_ip import client_ip, parse_networks
 from gateway.health import stack_health
 from gateway.limits import init_rate_limits, limit_proxy_view
 from gateway.openapi import register_openapi
-from gateway.proxy import Proxy
+from gateway.proxy import Proxy, service_clients
 from gateway.revocation import RevocationChecker
 from gateway.routing import Access, build_route_table, find_route
 from gateway.web_security import register_security_headers
@@ -46,13 +46,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     JWTManager(app)
     app.extensions["verified_tokens"] = VerifiedTokens()
     register_error_handlers(app)
-    proxy = Proxy(settings)
+    services = service_clients(settings)
+    proxy = Proxy(settings, services)
     register_request_context(app, settings)
     register_security_headers(app, settings)
     limiter = init_rate_limits(app, settings)
     init_request_logging(app)
     init_metrics(app, "gateway", settings)
-    register_openapi(app, proxy, settings)
+    register_openapi(app, services)
     register_routes(app, settings, proxy, limiter)
     return app
 
@@ -89,7 +90,7 @@ def register_routes(app: Flask, settings: Settings, proxy: Proxy, limiter: Limit
         socket_connect_timeout=settings.redis_timeout_seconds,
     )
     revocations = RevocationChecker(
-        RevocationCache(redis_client, settings.redis_prefix), proxy.pools["auth"], settings
+        RevocationCache(redis_client, settings.redis_prefix), proxy.services["auth"]
     )
 
     @app.get("/livez")
@@ -99,7 +100,7 @@ def register_routes(app: Flask, settings: Settings, proxy: Proxy, limiter: Limit
 
     @app.get("/health")
     def health() -> tuple[Response, int]:
-        report, healthy = stack_health(proxy.pools, redis_client)
+        report, healthy = stack_health(proxy.services, redis_client)
         return jsonify(report), 200 if healthy else 503
 
     def forward(_rest: str) -> Response:
@@ -110,7 +111,7 @@ def register_routes(app: Flask, settings: Settings, proxy: Proxy, limiter: Limit
             raise g.auth_error
         identity = g.identity
         if identity is not None:
-            revocations.ensure_not_revoked(identity, g.request_id)
+            revocations.ensure_not_revoked(identity)
             enforce_password_gate(identity, route, request.method, request.path)
         return proxy.forward(
             route, identity=identity, request_id=g.request_id, client_ip=g.client_ip
