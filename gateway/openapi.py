@@ -13,8 +13,9 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, Response, g, jsonify
+from flask import Flask, Response, jsonify
 
+from gateway.web_security import DOCS_CSP
 from shared.http_client import ServiceClient
 
 CACHE_SECONDS = 60.0
@@ -96,5 +97,6 @@ def register_openapi(app: Flask, services: Mapping[str, ServiceClient]) -> None:
 
     @app.get("/api/docs")
     def api_docs() -> Response:
-        g.docs_page = True
-        return Response(DOCS_PAGE, mimetype="text/html")
+        return Response(
+            DOCS_PAGE, mimetype="text/html", headers={"Content-Security-Policy": DOCS_CSP}
+        )
