@@ -11,19 +11,17 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import schema_metadata
+from shared.roles import ROLE_NAMES
 
 
 class Base(DeclarativeBase):
     metadata = schema_metadata("auth")
 
 
-ROLES = ("admin", "manager", "driver")
-
-
 class User(Base):
     __tablename__ = "users"
     __table_args__ = (
-        sa.CheckConstraint(f"role IN {ROLES}", name="role"),
+        sa.CheckConstraint(f"role IN {ROLE_NAMES}", name="role"),
         # Unique as a person reads it: auth_service.usernames.canonical_username.
         sa.Index("uq_users_username_canonical", "username_canonical", unique=True),
     )

@@ -22,13 +22,14 @@ from auth_service.schemas import (
     UserCreateIn,
     UserListQuery,
     UserOut,
-    UserPageOut,
     UserUpdateIn,
 )
 from auth_service.throttle import LoginPolicy
 from auth_service.tokens import access_token_for, tokens_for
 from shared.db import current_session
-from shared.internal_auth import current_identity, require_user
+from shared.internal_auth import current_identity, user_auth
+from shared.records import get_route, list_route
+from shared.roles import ADMINS
 
 bp = APIBlueprint("auth", __name__, url_prefix="/api/v1/auth", tag="Auth")
 
@@ -50,7 +51,6 @@ def login_policy() -> LoginPolicy:
 @bp.input(LoginIn, arg_name="body")
 @bp.output(TokensOut)
 @bp.doc(
-    summary="Log in with username and password",
     security=[],
     responses={
         401: "Invalid credentials",
@@ -58,6 +58,7 @@ def login_policy() -> LoginPolicy:
     },
 )
 def login(body: dict[str, Any]) -> dict[str, Any]:
+    """Log in with username and password"""
     user = service.authenticate(
         db_session=current_session(),
         policy=login_policy(),
@@ -69,10 +70,11 @@ def login(body: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.post("/refresh")
+@bp.auth_required(user_auth)
 @bp.output(TokensOut)
-@bp.doc(summary="Exchange a refresh token (sent as Bearer) for a new access token")
 def refresh() -> dict[str, Any]:
-    identity = require_user()
+    """Exchange a refresh token (sent as Bearer) for a new access token"""
+    identity = current_identity()
     user = service.get_user(db_session=current_session(), user_id=identity.user_id or "")
     if not user.is_active:
         raise service.invalid_credentials()
@@ -80,11 +82,11 @@ def refresh() -> dict[str, Any]:
 
 
 @bp.post("/logout")
+@bp.auth_required(user_auth)
 @bp.input(LogoutIn, arg_name="body")
 @bp.output({}, status_code=204)
-@bp.doc(summary="Revoke this access token and, when given, the refresh token")
 def logout(body: dict[str, Any]) -> tuple[str, int]:
-    identity = require_user()
+    """Revoke this access token and, when given, the refresh token"""
     refresh_claims = None
     if body.get("refresh_token"):
         try:
@@ -93,7 +95,7 @@ def logout(body: dict[str, Any]) -> tuple[str, int]:
             refresh_claims = None  # an unusable token has nothing left to revoke
     service.logout(
         db_session=current_session(),
-        identity=identity,
+        identity=current_identity(),
         refresh_claims=refresh_claims
         if refresh_claims and refresh_claims.get("type") == "refresh"
         else None,
@@ -103,19 +105,21 @@ def logout(body: dict[str, Any]) -> tuple[str, int]:
 
 
 @bp.get("/me")
+@bp.auth_required(user_auth)
 @bp.output(UserOut)
-@bp.doc(summary="The logged-in user")
 def me() -> Any:
-    identity = require_user()
+    """The logged-in user"""
+    identity = current_identity()
     return service.get_user(db_session=current_session(), user_id=identity.user_id or "")
 
 
 @bp.post("/me/password")
+@bp.auth_required(user_auth)
 @bp.input(PasswordChangeIn, arg_name="body")
 @bp.output(TokensOut)
-@bp.doc(summary="Change one's own password; every older token stops working")
 def change_password(body: dict[str, Any]) -> dict[str, Any]:
-    identity = require_user()
+    """Change one's own password; every older token stops working"""
+    identity = current_identity()
     session = current_session()
     user = service.change_password(
         db_session=session,
@@ -129,21 +133,25 @@ def change_password(body: dict[str, Any]) -> dict[str, Any]:
     return tokens_for(user)
 
 
-@bp.get("/users")
-@bp.input(UserListQuery, location="query", arg_name="query")
-@bp.output(UserPageOut)
-@bp.doc(summary="List users (admin)")
-def list_users(query: dict[str, Any]) -> Any:
-    require_user("admin")
-    return service.list_users(db_session=current_session(), **query)
+list_route(
+    bp,
+    "/users",
+    service.USERS,
+    endpoint="list_users",
+    query=UserListQuery,
+    item=UserOut,
+    roles=ADMINS,
+    summary="List users (admin)",
+)
 
 
 @bp.post("/users")
+@bp.auth_required(user_auth, roles=ADMINS)
 @bp.input(UserCreateIn, arg_name="body")
 @bp.output(UserCreatedOut, status_code=201)
-@bp.doc(summary="Create a user (admin); without a password one is generated and shown once")
 def create_user(body: dict[str, Any]) -> Any:
-    identity = require_user("admin")
+    """Create a user (admin); without a password one is generated and shown once"""
+    identity = current_identity()
     user, one_time = service.create_user(db_session=current_session(), identity=identity, **body)
     result = {name: getattr(user, name) for name in UserOut().fields}
     if one_time:
@@ -151,20 +159,24 @@ def create_user(body: dict[str, Any]) -> Any:
     return result
 
 
-@bp.get("/users/<uuid:user_id>")
-@bp.output(UserOut)
-@bp.doc(summary="One user (admin)")
-def get_user(user_id: uuid.UUID) -> Any:
-    require_user("admin")
-    return service.get_user(db_session=current_session(), user_id=user_id)
+get_route(
+    bp,
+    "/users/<uuid:user_id>",
+    service.USERS,
+    endpoint="get_user",
+    item=UserOut,
+    roles=ADMINS,
+    summary="One user (admin)",
+)
 
 
 @bp.patch("/users/<uuid:user_id>")
+@bp.auth_required(user_auth, roles=ADMINS)
 @bp.input(UserUpdateIn, arg_name="body")
 @bp.output(UserOut)
-@bp.doc(summary="Change a user's name, email, role or active state (admin)")
 def update_user(user_id: uuid.UUID, body: dict[str, Any]) -> Any:
-    identity = require_user("admin")
+    """Change a user's name, email, role or active state (admin)"""
+    identity = current_identity()
     return service.update_user(
         db_session=current_session(),
         identity=identity,
@@ -175,10 +187,11 @@ def update_user(user_id: uuid.UUID, body: dict[str, Any]) -> Any:
 
 
 @bp.delete("/users/<uuid:user_id>")
+@bp.auth_required(user_auth, roles=ADMINS)
 @bp.output(UserOut)
-@bp.doc(summary="Deactivate a user (admin); their history is kept")
 def deactivate_user(user_id: uuid.UUID) -> Any:
-    identity = require_user("admin")
+    """Deactivate a user (admin); their history is kept"""
+    identity = current_identity()
     return service.update_user(
         db_session=current_session(),
         identity=identity,

@@ -6,8 +6,8 @@ from apiflask import Schema
 from apiflask.fields import UUID, Boolean, Email, Integer, String
 from apiflask.validators import Length, OneOf
 
-from auth_service.models import ROLES
-from shared.schemas import Name, PageQuery, Text, UTCDateTime, page_of
+from shared.roles import ROLE_NAMES
+from shared.schemas import Name, PageQuery, Text, Trimmed, UTCDateTime
 
 
 class LoginIn(Schema):
@@ -47,7 +47,7 @@ class UserCreateIn(Schema):
     username = Text(required=True, validate=Length(3, 64))
     full_name = Name(required=True, validate=Length(1, 200))
     email = Email(load_default=None, allow_none=True)
-    role = String(required=True, validate=OneOf(ROLES))
+    role = String(required=True, validate=OneOf(ROLE_NAMES))
     password = Text(load_default=None, validate=Length(1, 1024))
 
 
@@ -58,14 +58,11 @@ class UserCreatedOut(UserOut):
 class UserUpdateIn(Schema):
     full_name = Name(validate=Length(1, 200))
     email = Email(allow_none=True)
-    role = String(validate=OneOf(ROLES))
+    role = String(validate=OneOf(ROLE_NAMES))
     is_active = Boolean()
 
 
 class UserListQuery(PageQuery):
-    role = String(load_default=None, validate=OneOf(ROLES))
+    role = String(load_default=None, validate=OneOf(ROLE_NAMES))
     is_active = Boolean(load_default=None)
-    q = Text(load_default=None, validate=Length(1, 64))
-
-
-UserPageOut = page_of(UserOut)
+    q = Trimmed(load_default=None, validate=Length(1, 64))

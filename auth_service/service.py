@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from auth_service import audit, revocation, throttle
-from auth_service.models import ROLES, User
+from auth_service.models import User
 from auth_service.passwords import (
     DUMMY_HASH,
     check_password_policy,
@@ -28,7 +28,8 @@ from auth_service.usernames import canonical_username, check_new_username
 from shared.addresses import limit_key
 from shared.errors import APIError
 from shared.internal_auth import Identity
-from shared.pagination import Page, paginate
+from shared.records import Records, equals
+from shared.roles import ROLE_NAMES, Role
 
 
 def invalid_credentials() -> APIError:
@@ -78,8 +79,8 @@ def create_user(
     Returns the user and, when no password was given, the generated one-time
     password (to be shown once and never stored in clear).
     """
-    if role not in ROLES:
-        raise APIError(422, details={"role": [f"must be one of {', '.join(ROLES)}"]})
+    if role not in ROLE_NAMES:
+        raise APIError(422, details={"role": [f"must be one of {', '.join(ROLE_NAMES)}"]})
     one_time = None
     if password is None:
         password = one_time = generate_password()
@@ -322,38 +323,29 @@ def change_password(
     return user
 
 
-def list_users(
-    *,
-    db_session: Session,
-    limit: int,
-    cursor: str | None,
-    role: str | None = None,
-    is_active: bool | None = None,
-    q: str | None = None,
-) -> Page:
-    stmt = sa.select(User)
-    if role:
-        stmt = stmt.where(User.role == role)
-    if is_active is not None:
-        stmt = stmt.where(User.is_active.is_(is_active))
-    if q:
-        pattern = f"%{q.strip()}%"
-        stmt = stmt.where(
-            sa.or_(
-                User.username.ilike(pattern),
-                User.full_name.ilike(pattern),
-                User.email.ilike(pattern),
-            )
-        )
-    return paginate(
-        db_session, stmt, order_by=[User.created_at, User.id], limit=limit, cursor=cursor
-    )
+# Admins only (the routes say so).
+USERS = Records(
+    User,
+    not_found=("user_not_found", "No such user"),
+    order_by=[User.created_at, User.id],
+    filters={
+        "role": equals(User.role),
+        "is_active": lambda active: User.is_active.is_(active),
+        "q": lambda text: sa.or_(
+            User.username.icontains(text, autoescape=True),
+            User.full_name.icontains(text, autoescape=True),
+            User.email.icontains(text, autoescape=True),
+        ),
+    },
+)
 
 
 def _ensure_another_admin(db_session: Session, user: User) -> None:
     """409 unless an active admin other than ``user`` remains (rows locked while checking)."""
     admins = db_session.scalars(
-        sa.select(User.id).where(User.role == "admin", User.is_active.is_(True)).with_for_update()
+        sa.select(User.id)
+        .where(User.role == Role.ADMIN, User.is_active.is_(True))
+        .with_for_update()
     ).all()
     if not [admin for admin in admins if admin != user.id]:
         raise APIError(409, "last_admin", "The last active admin cannot be demoted or deactivated")
@@ -379,7 +371,7 @@ def update_user(
     new_active = changes.get("is_active", user.is_active)
     if is_self and (new_role != user.role or new_active != user.is_active):
         raise APIError(403, "cannot_change_own_access", "You cannot change your own role or status")
-    if user.role == "admin" and user.is_active and (new_role != "admin" or not new_active):
+    if user.role == Role.ADMIN and user.is_active and (new_role != Role.ADMIN or not new_active):
         _ensure_another_admin(db_session, user)
     ends_sessions = False
     if new_role != user.role:
@@ -443,7 +435,7 @@ def logout(
 def ensure_admin(*, db_session: Session, username: str, password: str | None) -> str | None:
     """Create the first admin unless one exists; return its one-time password if generated."""
     exists = db_session.scalar(
-        sa.select(sa.func.count()).select_from(User).where(User.role == "admin")
+        sa.select(sa.func.count()).select_from(User).where(User.role == Role.ADMIN)
     )
     if exists:
         return None
@@ -451,7 +443,7 @@ def ensure_admin(*, db_session: Session, username: str, password: str | None) ->
         db_session=db_session,
         username=username,
         full_name="Administrator",
-        role="admin",
+        role=Role.ADMIN,
         password=password,
     )
     return one_time if password is None else None

@@ -23,6 +23,7 @@ from frota.pg_tools import ClientNotFound
 from frota.stack import APPS, Stack, fresh_metrics_dir, gunicorn_command
 from media_service.commands import media
 from shared.config import SERVICES, ConfigError, Settings
+from shared.roles import ROLE_NAMES
 
 ADMIN_USERNAME = "admin"
 # While Redis is down, `frota up` checks this often whether it is back.
@@ -166,7 +167,7 @@ def serve(part: str) -> None:
 @main.command("create-user")
 @click.option("--username", required=True)
 @click.option("--full-name", required=True)
-@click.option("--role", type=click.Choice(["admin", "manager", "driver"]), required=True)
+@click.option("--role", type=click.Choice(ROLE_NAMES), required=True)
 @click.option("--email", default=None)
 @click.option("--password", default=None, help="Omit to generate a one-time password.")
 def create_user(

@@ -15,7 +15,7 @@ from flask_jwt_extended.exceptions import JWTExtendedException
 
 from gateway.routing import PASSWORD_CHANGE_ALLOWED, Access, Route
 from shared.errors import APIError
-from shared.internal_auth import ROLES
+from shared.roles import ROLE_NAMES
 from shared.tokens import GENERATION_CLAIM, MUST_CHANGE_PASSWORD_CLAIM, ROLE_CLAIM
 
 BEARER_CHALLENGE = 'Bearer realm="frota"'
@@ -117,7 +117,7 @@ def _claims_are_sound(claims: dict[str, Any], expected_type: str) -> bool:
         and isinstance(claims.get("sub"), str)
         and bool(claims["sub"])
         and isinstance(role, str)
-        and role in ROLES
+        and role in ROLE_NAMES
         and isinstance(claims.get("jti"), str)
         and isinstance(claims.get("exp"), int)
         and isinstance(claims.get(GENERATION_CLAIM, 0), int)

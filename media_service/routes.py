@@ -16,12 +16,13 @@ from media_service.storage import HashingFile, LocalStorage
 from shared.config import Settings
 from shared.db import current_session
 from shared.errors import APIError
-from shared.internal_auth import require_user
+from shared.internal_auth import current_identity, current_user, user_auth
+from shared.records import get_route
+from shared.roles import MANAGERS
 
 bp = APIBlueprint("media", __name__, url_prefix="/api/v1/media", tag="Media")
 
 MB = 1024 * 1024
-MANAGERS = ("admin", "manager")
 
 
 def _storage() -> LocalStorage:
@@ -43,7 +44,8 @@ def open_upload_reservation() -> None:
     """
     if request.endpoint != "media.upload_file":
         return
-    require_user()
+    # The route's own declaration is checked only when its view runs, after this.
+    current_user()
     limit: int = current_app.config["MAX_CONTENT_LENGTH"]
     if request.content_length is not None and request.content_length > limit:
         raise APIError(
@@ -79,10 +81,10 @@ def _limit_body_idle(seconds: float) -> None:
 
 
 @bp.post("/files")
+@bp.auth_required(user_auth)
 @bp.input(UploadIn, location="form_and_files", arg_name="body")
 @bp.output(MediaFileOut, status_code=201)
 @bp.doc(
-    summary="Upload a photo, receipt or document (multipart)",
     responses={
         408: "No bytes arrived for MEDIA_UPLOAD_IDLE_SECONDS (request_timeout)",
         413: "Over MEDIA_MAX_UPLOAD_MB (file_too_large)",
@@ -92,7 +94,8 @@ def _limit_body_idle(seconds: float) -> None:
     },
 )
 def upload_file(body: dict[str, Any]) -> Any:
-    identity = require_user()
+    """Upload a photo, receipt or document (multipart)"""
+    identity = current_identity()
     upload = body["file"].stream
     if not isinstance(upload, HashingFile):
         raise APIError(400, "malformed_request", "The file part could not be read")
@@ -112,19 +115,22 @@ def upload_file(body: dict[str, Any]) -> Any:
     return media
 
 
-@bp.get("/files/<uuid:file_id>")
-@bp.output(MediaFileOut)
-@bp.doc(summary="A file's metadata")
-def get_file(file_id: uuid.UUID) -> Any:
-    identity = require_user()
-    return service.get_file(db_session=current_session(), identity=identity, file_id=file_id)
+get_route(
+    bp,
+    "/files/<uuid:file_id>",
+    service.FILES,
+    endpoint="get_file",
+    item=MediaFileOut,
+    summary="A file's metadata",
+)
 
 
 @bp.get("/files/<uuid:file_id>/content")
-@bp.doc(summary="A file's bytes (streamed; ETag and Range supported)")
+@bp.auth_required(user_auth)
 def get_file_content(file_id: uuid.UUID) -> Response:
-    identity = require_user()
-    media = service.get_file(db_session=current_session(), identity=identity, file_id=file_id)
+    """A file's bytes (streamed; ETag and Range supported)"""
+    identity = current_identity()
+    media = service.FILES.get(current_session(), identity, file_id)
     path = _storage().path_for(media.id)
     if not path.exists():
         raise APIError(404, "file_missing", "The file's content is no longer stored")
@@ -142,9 +148,9 @@ def get_file_content(file_id: uuid.UUID) -> Response:
 
 
 @bp.get("/files/<uuid:file_id>/thumbnail")
+@bp.auth_required(user_auth)
 @bp.input(ThumbnailQuery, location="query", arg_name="query")
 @bp.doc(
-    summary="A JPEG thumbnail of an image: upright, without metadata, made once and cached",
     responses={
         404: "No such file, or not an image (no_thumbnail)",
         422: "More than MEDIA_MAX_IMAGE_PIXELS to decode (image_too_large), "
@@ -153,11 +159,11 @@ def get_file_content(file_id: uuid.UUID) -> Response:
     },
 )
 def get_thumbnail(file_id: uuid.UUID, query: dict[str, Any]) -> Response:
-    identity = require_user()
+    """A JPEG thumbnail of an image: upright, without metadata, made once and cached"""
     media, thumbnail = service.thumbnail_of(
         db_session=current_session(),
         storage=_storage(),
-        identity=identity,
+        identity=current_identity(),
         file_id=file_id,
         size=query["size"],
         max_pixels=_settings().media_max_image_pixels,
@@ -174,44 +180,47 @@ def get_thumbnail(file_id: uuid.UUID, query: dict[str, Any]) -> Response:
 
 
 @bp.delete("/files/<uuid:file_id>")
+@bp.auth_required(user_auth)
 @bp.output({}, status_code=204)
 @bp.doc(
-    summary="Delete a file, its thumbnails and its row (owner or manager)",
     responses={409: "The file is on hold (file_held)"},
 )
 def delete_file(file_id: uuid.UUID) -> tuple[str, int]:
-    identity = require_user()
+    """Delete a file, its thumbnails and its row (owner or manager)"""
     service.delete_file(
-        db_session=current_session(), storage=_storage(), identity=identity, file_id=file_id
+        db_session=current_session(),
+        storage=_storage(),
+        identity=current_identity(),
+        file_id=file_id,
     )
     return "", 204
 
 
 @bp.post("/files/<uuid:file_id>/hold")
+@bp.auth_required(user_auth, roles=MANAGERS)
 @bp.output(MediaFileOut)
-@bp.doc(summary="Put a file on hold: it is never pruned (managers)")
 def hold_file(file_id: uuid.UUID) -> Any:
-    identity = require_user(*MANAGERS)
+    """Put a file on hold: it is never pruned (managers)"""
     return service.set_hold(
-        db_session=current_session(), identity=identity, file_id=file_id, held=True
+        db_session=current_session(), identity=current_identity(), file_id=file_id, held=True
     )
 
 
 @bp.delete("/files/<uuid:file_id>/hold")
+@bp.auth_required(user_auth, roles=MANAGERS)
 @bp.output(MediaFileOut)
-@bp.doc(summary="Release a file's hold (managers)")
 def release_file(file_id: uuid.UUID) -> Any:
-    identity = require_user(*MANAGERS)
+    """Release a file's hold (managers)"""
     return service.set_hold(
-        db_session=current_session(), identity=identity, file_id=file_id, held=False
+        db_session=current_session(), identity=current_identity(), file_id=file_id, held=False
     )
 
 
 @bp.get("/usage")
+@bp.auth_required(user_auth, roles=MANAGERS)
 @bp.output(UsageOut)
-@bp.doc(summary="Bytes used and reserved against the quota, files, the oldest file (managers)")
 def get_usage() -> Any:
-    require_user(*MANAGERS)
+    """Bytes used and reserved against the quota, files, the oldest file (managers)"""
     return quota.volume_report(
         db_session=current_session(), quota_bytes=_settings().media_quota_mb * MB
     )

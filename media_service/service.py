@@ -24,6 +24,7 @@ from media_service.quota import record_freed, settle_reservation
 from media_service.storage import HashingFile, LocalStorage
 from shared.errors import APIError
 from shared.internal_auth import Identity
+from shared.records import Records
 
 # What we accept, by what the bytes say (never by name or declared type).
 ALLOWED_TYPES = {
@@ -133,29 +134,21 @@ def store_upload(
     return media
 
 
-def visible_files(identity: Identity) -> sa.Select[MediaFile]:
-    """Drivers see their own files only; managers and admins see all. Never rows being deleted."""
-    stmt = sa.select(MediaFile).where(MediaFile.deleting_at.is_(None))
-    if not identity.is_manager:
-        stmt = stmt.where(MediaFile.owner_id == uuid.UUID(identity.user_id or ""))
-    return stmt
-
-
-def get_file(
-    *, db_session: Session, identity: Identity, file_id: uuid.UUID, for_update: bool = False
-) -> MediaFile:
-    stmt = visible_files(identity).where(MediaFile.id == file_id)
-    media = db_session.scalar(stmt.with_for_update() if for_update else stmt)
-    if media is None:
-        raise APIError(404, "file_not_found", "No such file")
-    return media
+FILES = Records(
+    MediaFile,
+    not_found=("file_not_found", "No such file"),
+    # A driver sees their own files.
+    drivers_see=lambda identity: MediaFile.owner_id == uuid.UUID(identity.user_id or ""),
+    # Never rows being deleted.
+    always=lambda: MediaFile.deleting_at.is_(None),
+)
 
 
 def delete_file(
     *, db_session: Session, storage: LocalStorage, identity: Identity, file_id: uuid.UUID
 ) -> None:
     """Delete a file and its row (owner or manager); a held file must be released first."""
-    media = get_file(db_session=db_session, identity=identity, file_id=file_id, for_update=True)
+    media = FILES.get(db_session, identity, file_id, for_update=True)
     if media.held:
         db_session.rollback()
         raise APIError(409, "file_held", "The file is on hold; release the hold to delete it")
@@ -190,7 +183,7 @@ def set_hold(
     *, db_session: Session, identity: Identity, file_id: uuid.UUID, held: bool
 ) -> MediaFile:
     """Put a file on hold (never pruned, never deleted) or release it."""
-    media = get_file(db_session=db_session, identity=identity, file_id=file_id, for_update=True)
+    media = FILES.get(db_session, identity, file_id, for_update=True)
     media.held = held
     db_session.commit()
     return media
@@ -211,7 +204,7 @@ def thumbnail_of(
     When the volume is too full to cache it, the thumbnail just made is
     answered as bytes (made again next time): a full disk costs CPU, not reads.
     """
-    media = get_file(db_session=db_session, identity=identity, file_id=file_id)
+    media = FILES.get(db_session, identity, file_id)
     if not is_image(media.content_type):
         raise APIError(404, "no_thumbnail", "Only images have thumbnails")
     # Nothing below needs the database: do not hold a connection while decoding.

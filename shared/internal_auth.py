@@ -16,15 +16,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
+from apiflask import APIKeyHeaderAuth
+from apiflask.exceptions import HTTPError
 from flask import Flask, g, request
 
 from shared.errors import APIError
 from shared.logs import REQUEST_ID_HEADER, is_valid_request_id, new_request_id
+from shared.roles import ADMINS, MANAGERS, ROLE_NAMES
 
 INTERNAL_TOKEN_HEADER = "X-Frota-Internal"
 ALGORITHM = "HS256"
 ISSUERS = frozenset({"gateway", "auth", "fleet", "media", "cli"})
-ROLES = frozenset({"admin", "manager", "driver"})
 
 
 @dataclass(frozen=True)
@@ -42,11 +44,11 @@ class Identity:
 
     @property
     def is_manager(self) -> bool:
-        return self.role in {"admin", "manager"}
+        return self.role in MANAGERS
 
     @property
     def is_admin(self) -> bool:
-        return self.role == "admin"
+        return self.role in ADMINS
 
 
 def mint_internal_token(
@@ -124,7 +126,9 @@ def _claims_are_sound(claims: dict[str, Any]) -> bool:
             return False
     if user_id is None:
         return role is None
-    return bool(user_id) and isinstance(user_id, str) and isinstance(role, str) and role in ROLES
+    return (
+        bool(user_id) and isinstance(user_id, str) and isinstance(role, str) and role in ROLE_NAMES
+    )
 
 
 def init_internal_auth(
@@ -159,11 +163,40 @@ def current_identity() -> Identity:
     return identity
 
 
-def require_user(*roles: str) -> Identity:
-    """The calling user, refused with 403 unless their role is one of ``roles`` (any if none)."""
+# Route access, declared: ``@bp.auth_required(user_auth)`` for any user,
+# ``@bp.auth_required(user_auth, roles=MANAGERS)`` for some roles. APIFlask writes
+# the declaration into the operation's security and its 401 response in OpenAPI
+# (under the scheme clients use: the gateway turns their bearer token into the
+# internal credential). The credential itself was verified before the view
+# (init_internal_auth); this decides whether its identity may use the route.
+user_auth = APIKeyHeaderAuth(
+    param_name=INTERNAL_TOKEN_HEADER,
+    security_scheme_name="bearerAuth",
+    description="A user's access token (POST /api/v1/auth/login)",
+)
+
+
+def current_user() -> Identity:
+    """The identity of the calling user; 403 for a service calling as itself."""
     identity = current_identity()
     if identity.user_id is None:
         raise APIError(403, "user_required", "This route acts for a user")
-    if roles and identity.role not in roles:
-        raise APIError(403, "forbidden", "Your role may not do this")
     return identity
+
+
+@user_auth.verify_token
+def _identity_of_user(token: str) -> Identity:
+    return current_user()
+
+
+@user_auth.get_user_roles
+def _role_of(identity: Identity) -> str | None:
+    return identity.role
+
+
+@user_auth.error_processor
+def _refused(error: HTTPError) -> Any:
+    if error.status_code == 401:
+        # Only on an app without init_internal_auth: it refuses such requests first.
+        raise APIError(401, "internal_credential_required", "Missing internal credential")
+    raise APIError(403, "forbidden", "Your role may not do this")

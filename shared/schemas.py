@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -39,6 +40,20 @@ class Text(String):
         return text
 
 
+class Trimmed(Text):
+    """Free text as it is stored: without surrounding whitespace, and null rather than
+    blank where the field may be null. Length limits apply to the trimmed text, so a
+    blank required field is refused. (Passwords and tokens are plain ``Text``: every
+    character of theirs counts.)"""
+
+    def deserialize(self, value: Any, attr: Any = None, data: Any = None, **kwargs: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip()
+            if not value and self.allow_none:
+                value = None
+        return super().deserialize(value, attr, data, **kwargs)
+
+
 # What would make a name read as something it is not: control characters (line
 # breaks included), bidi controls that reorder what follows (U+202E shows
 # "evil\u202eexe.pdf" as "evilfdp.exe"), and invisible characters that make two
@@ -49,7 +64,7 @@ _MISLEADING_IN_NAMES = re.compile(
 )
 
 
-class Name(Text):
+class Name(Trimmed):
     """A name a person reads as an identity (a user's or a driver's full name): one
     line, without bidi controls or invisible characters."""
 
@@ -116,8 +131,12 @@ class PageQuery(Schema):
     cursor = String(load_default=None)
 
 
+@functools.cache
 def page_of(item_schema: type[Schema]) -> type[Schema]:
-    """The ``{"items": [...], "next_cursor": ...}`` schema of a list of ``item_schema``."""
+    """The ``{"items": [...], "next_cursor": ...}`` schema of a list of ``item_schema``.
+
+    One class per item schema, however often asked for: OpenAPI names it once.
+    """
     page = Schema.from_dict(
         {
             "items": List(Nested(item_schema), required=True),

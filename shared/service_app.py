@@ -9,6 +9,7 @@ registers its own blueprints and commands.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from apiflask import APIFlask
 from flask import Response, jsonify
@@ -67,6 +68,7 @@ def create_service_app(
     database.init_app(app)
     register_probes(app, database)
     register_spec_route(app)
+    app.spec_processor(document_role_refusals)
     return app
 
 
@@ -91,6 +93,21 @@ def register_probes(app: APIFlask, database: Database) -> None:
         if database.is_ready():
             return jsonify(status="ok", database="ok"), 200
         return jsonify(status="down", database="unreachable"), 503
+
+
+def document_role_refusals(spec: dict[str, Any] | str) -> dict[str, Any] | str:
+    """A 403 on each operation whose declared access names roles (APIFlask adds the 401)."""
+    # APIFlask hands the document over as a dict unless SPEC_FORMAT asks for text.
+    assert isinstance(spec, dict)
+    refusal = {
+        "description": "The caller's role may not do this (forbidden)",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HTTPError"}}},
+    }
+    for operations in spec["paths"].values():
+        for operation in operations.values():
+            if any(roles for scheme in operation.get("security", []) for roles in scheme.values()):
+                operation["responses"].setdefault("403", refusal)
+    return spec
 
 
 def register_spec_route(app: APIFlask) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from apiflask import Schema
 from apiflask.fields import UUID, Boolean
 
-from shared.schemas import PageQuery, UTCDateTime, page_of
+from shared.schemas import PageQuery, UTCDateTime
 
 
 class AssignmentCreateIn(Schema):
@@ -34,6 +34,3 @@ class AssignmentListQuery(PageQuery):
     vehicle_id = UUID(load_default=None)
     driver_id = UUID(load_default=None)
     active = Boolean(load_default=None, metadata={"description": "Covering the present moment"})
-
-
-AssignmentPageOut = page_of(AssignmentOut)

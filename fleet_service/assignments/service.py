@@ -5,18 +5,16 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from fleet_service.assignments.models import Assignment
-from fleet_service.callers import caller_user_id
+from fleet_service.callers import own_driver_ids
 from fleet_service.drivers.models import Driver
 from fleet_service.drivers.service import ensure_user_active
 from fleet_service.drivers.users import FindUser
 from fleet_service.vehicles.service import lock_vehicle
 from shared.errors import APIError
-from shared.internal_auth import Identity
-from shared.pagination import Page, paginate
+from shared.records import Records, equals, flag
 
 
 def create_assignment(
@@ -71,50 +69,16 @@ def end_assignment(
     return assignment
 
 
-def visible_assignments(identity: Identity) -> sa.Select[Assignment]:
-    """Managers see every assignment; a driver sees their own."""
-    stmt = sa.select(Assignment)
-    if identity.is_manager:
-        return stmt
-    own = sa.select(Driver.id).where(Driver.user_id == caller_user_id(identity))
-    return stmt.where(Assignment.driver_id.in_(own))
-
-
-def get_assignment(
-    *, db_session: Session, identity: Identity, assignment_id: uuid.UUID
-) -> Assignment:
-    assignment = db_session.scalar(
-        visible_assignments(identity).where(Assignment.id == assignment_id)
-    )
-    if assignment is None:
-        raise APIError(404, "assignment_not_found", "No such assignment")
-    return assignment
-
-
-def list_assignments(
-    *,
-    db_session: Session,
-    identity: Identity,
-    limit: int,
-    cursor: str | None,
-    vehicle_id: uuid.UUID | None = None,
-    driver_id: uuid.UUID | None = None,
-    active: bool | None = None,
-) -> Page:
-    """A page of the assignments the caller may see, latest start first."""
-    stmt = visible_assignments(identity)
-    if vehicle_id:
-        stmt = stmt.where(Assignment.vehicle_id == vehicle_id)
-    if driver_id:
-        stmt = stmt.where(Assignment.driver_id == driver_id)
-    if active is not None:
-        covers_now = Assignment.active_at(datetime.now(UTC))
-        stmt = stmt.where(covers_now if active else sa.not_(covers_now))
-    return paginate(
-        db_session,
-        stmt,
-        order_by=[Assignment.starts_at, Assignment.id],
-        limit=limit,
-        cursor=cursor,
-        descending=True,
-    )
+ASSIGNMENTS = Records(
+    Assignment,
+    not_found=("assignment_not_found", "No such assignment"),
+    # A driver sees their own assignments.
+    drivers_see=lambda identity: Assignment.driver_id.in_(own_driver_ids(identity)),
+    order_by=[Assignment.starts_at, Assignment.id],
+    descending=True,
+    filters={
+        "vehicle_id": equals(Assignment.vehicle_id),
+        "driver_id": equals(Assignment.driver_id),
+        "active": flag(lambda: Assignment.active_at(datetime.now(UTC))),
+    },
+)

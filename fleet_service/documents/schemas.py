@@ -9,18 +9,18 @@ from apiflask.fields import UUID, Date, String
 from apiflask.validators import Length
 from marshmallow import ValidationError, validates_schema
 
-from shared.schemas import PageQuery, Text, UTCDateTime, page_of
+from shared.schemas import PageQuery, Trimmed, UTCDateTime
 
 
 class DocumentCreateIn(Schema):
     vehicle_id = UUID(load_default=None, allow_none=True)
     driver_id = UUID(load_default=None, allow_none=True)
-    type = Text(
+    type = Trimmed(
         required=True,
         validate=Length(1, 40),
         metadata={"description": "e.g. registration, insurance, inspection (stored lower case)"},
     )
-    number = Text(required=True, validate=Length(1, 60))
+    number = Trimmed(required=True, validate=Length(1, 60))
     valid_from = Date(load_default=None, allow_none=True)
     valid_until = Date(
         load_default=None, allow_none=True, metadata={"description": "None: never expires"}
@@ -52,7 +52,4 @@ class DocumentOut(Schema):
 class DocumentListQuery(PageQuery):
     vehicle_id = UUID(load_default=None)
     driver_id = UUID(load_default=None)
-    type = Text(load_default=None, validate=Length(1, 40))
-
-
-DocumentPageOut = page_of(DocumentOut)
+    type = Trimmed(load_default=None, validate=Length(1, 40))

@@ -8,14 +8,14 @@ from datetime import date
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from fleet_service.callers import caller_user_id
+from fleet_service.callers import caller_user_id, own_driver_ids
 from fleet_service.documents.models import Document
 from fleet_service.drivers.models import Driver
 from fleet_service.media_files import FindFile, check_files
 from fleet_service.vehicles.service import assigned_now, vehicle_to_record_on
 from shared.errors import APIError
 from shared.internal_auth import Identity
-from shared.pagination import Page, paginate
+from shared.records import Records, equals
 
 
 def normalize_type(raw: str) -> str:
@@ -47,7 +47,7 @@ def add_document(
         vehicle_id=vehicle_id,
         driver_id=driver_id,
         type=normalize_type(type),
-        number=number.strip(),
+        number=number,
         valid_from=valid_from,
         valid_until=valid_until,
         media_id=media_id,
@@ -58,47 +58,19 @@ def add_document(
     return document
 
 
-def visible_documents(identity: Identity) -> sa.Select[Document]:
-    """Managers see every document; a driver, their own and those of the vehicles they see."""
-    stmt = sa.select(Document)
-    if identity.is_manager:
-        return stmt
-    own = sa.select(Driver.id).where(Driver.user_id == caller_user_id(identity))
-    return stmt.where(
-        sa.or_(Document.driver_id.in_(own), Document.vehicle_id.in_(assigned_now(identity)))
-    )
-
-
-def get_document(*, db_session: Session, identity: Identity, document_id: uuid.UUID) -> Document:
-    document = db_session.scalar(visible_documents(identity).where(Document.id == document_id))
-    if document is None:
-        raise APIError(404, "document_not_found", "No such document")
-    return document
-
-
-def list_documents(
-    *,
-    db_session: Session,
-    identity: Identity,
-    limit: int,
-    cursor: str | None,
-    vehicle_id: uuid.UUID | None = None,
-    driver_id: uuid.UUID | None = None,
-    type: str | None = None,
-) -> Page:
-    """A page of the documents the caller may see, latest filed first."""
-    stmt = visible_documents(identity)
-    if vehicle_id:
-        stmt = stmt.where(Document.vehicle_id == vehicle_id)
-    if driver_id:
-        stmt = stmt.where(Document.driver_id == driver_id)
-    if type:
-        stmt = stmt.where(Document.type == normalize_type(type))
-    return paginate(
-        db_session,
-        stmt,
-        order_by=[Document.created_at, Document.id],
-        limit=limit,
-        cursor=cursor,
-        descending=True,
-    )
+DOCUMENTS = Records(
+    Document,
+    not_found=("document_not_found", "No such document"),
+    # A driver sees their own documents and those of the vehicles they see.
+    drivers_see=lambda identity: sa.or_(
+        Document.driver_id.in_(own_driver_ids(identity)),
+        Document.vehicle_id.in_(assigned_now(identity)),
+    ),
+    order_by=[Document.created_at, Document.id],
+    descending=True,
+    filters={
+        "vehicle_id": equals(Document.vehicle_id),
+        "driver_id": equals(Document.driver_id),
+        "type": lambda raw: Document.type == normalize_type(raw),
+    },
+)

@@ -12,46 +12,56 @@ from fleet_service.drivers.schemas import (
     DriverCreateIn,
     DriverListQuery,
     DriverOut,
-    DriverPageOut,
     DriverUpdateIn,
 )
 from fleet_service.drivers.users import auth_users
 from shared.db import current_session
-from shared.internal_auth import require_user
+from shared.internal_auth import current_identity, user_auth
+from shared.records import get_route, list_route
+from shared.roles import MANAGERS
 
 bp = APIBlueprint("drivers", __name__, url_prefix="/api/v1/fleet/drivers", tag="Drivers")
 
 
 @bp.post("")
+@bp.auth_required(user_auth, roles=MANAGERS)
 @bp.input(DriverCreateIn, arg_name="body")
 @bp.output(DriverOut, status_code=201)
-@bp.doc(summary="Make an active user a driver (manager)")
 def create_driver(body: dict[str, Any]) -> Any:
-    require_user("admin", "manager")
+    """Make an active user a driver (manager)"""
     return service.create_driver(db_session=current_session(), find_user=auth_users().find, **body)
 
 
-@bp.get("")
-@bp.input(DriverListQuery, location="query", arg_name="query")
-@bp.output(DriverPageOut)
-@bp.doc(summary="List drivers (a driver sees their own record)")
-def list_drivers(query: dict[str, Any]) -> Any:
-    identity = require_user()
-    return service.list_drivers(db_session=current_session(), identity=identity, **query)
+list_route(
+    bp,
+    "",
+    service.DRIVERS,
+    endpoint="list_drivers",
+    query=DriverListQuery,
+    item=DriverOut,
+    summary="List drivers (a driver sees their own record)",
+)
 
 
-@bp.get("/<uuid:driver_id>")
-@bp.output(DriverOut)
-@bp.doc(summary="One driver")
-def get_driver(driver_id: uuid.UUID) -> Any:
-    identity = require_user()
-    return service.get_driver(db_session=current_session(), identity=identity, driver_id=driver_id)
+get_route(
+    bp,
+    "/<uuid:driver_id>",
+    service.DRIVERS,
+    endpoint="get_driver",
+    item=DriverOut,
+    summary="One driver",
+)
 
 
 @bp.patch("/<uuid:driver_id>")
+@bp.auth_required(user_auth, roles=MANAGERS)
 @bp.input(DriverUpdateIn, arg_name="body")
 @bp.output(DriverOut)
-@bp.doc(summary="Change a driver's name or license (manager)")
 def update_driver(driver_id: uuid.UUID, body: dict[str, Any]) -> Any:
-    require_user("admin", "manager")
-    return service.update_driver(db_session=current_session(), driver_id=driver_id, changes=body)
+    """Change a driver's name or license (manager)"""
+    return service.update_driver(
+        db_session=current_session(),
+        identity=current_identity(),
+        driver_id=driver_id,
+        changes=body,
+    )

@@ -7,7 +7,7 @@ from apiflask.fields import UUID, Date, String
 from apiflask.validators import Length, OneOf
 
 from fleet_service.drivers.models import LICENSE_CATEGORIES
-from shared.schemas import Name, PageQuery, Text, UTCDateTime, page_of
+from shared.schemas import Name, PageQuery, Trimmed, UTCDateTime
 
 
 class DriverCreateIn(Schema):
@@ -17,14 +17,14 @@ class DriverCreateIn(Schema):
         validate=Length(1, 200),
         metadata={"description": "Defaults to the user's full name"},
     )
-    license_number = Text(required=True, validate=Length(1, 32))
+    license_number = Trimmed(required=True, validate=Length(1, 32))
     license_category = String(required=True, validate=OneOf(LICENSE_CATEGORIES))
     license_expires_on = Date(required=True)
 
 
 class DriverUpdateIn(Schema):
     full_name = Name(validate=Length(1, 200))
-    license_number = Text(validate=Length(1, 32))
+    license_number = Trimmed(validate=Length(1, 32))
     license_category = String(validate=OneOf(LICENSE_CATEGORIES))
     license_expires_on = Date()
 
@@ -40,8 +40,5 @@ class DriverOut(Schema):
 
 
 class DriverListQuery(PageQuery):
-    q = Text(load_default=None, validate=Length(1, 60))
+    q = Trimmed(load_default=None, validate=Length(1, 60))
     user_id = UUID(load_default=None)
-
-
-DriverPageOut = page_of(DriverOut)

@@ -15,7 +15,7 @@ from fleet_service.drivers.models import Driver
 from fleet_service.drivers.users import FindUser
 from shared.errors import APIError
 from shared.internal_auth import Identity
-from shared.pagination import Page, paginate
+from shared.records import Records, equals
 
 # License numbers vary by country (a Brazilian CNH has 11 digits): letters and digits
 # once separators go.
@@ -47,7 +47,7 @@ def create_driver(
         raise APIError(422, details={"user_id": ["the user is deactivated"]})
     driver = Driver(
         user_id=user.id,
-        full_name=(full_name or user.full_name).strip(),
+        full_name=full_name or user.full_name,
         license_number=normalize_license_number(license_number),
         license_category=license_category,
         license_expires_on=license_expires_on,
@@ -102,28 +102,29 @@ def driver_of(db_session: Session, identity: Identity) -> Driver | None:
     return db_session.scalar(sa.select(Driver).where(Driver.user_id == caller_user_id(identity)))
 
 
-def visible_drivers(identity: Identity) -> sa.Select[Driver]:
-    """Managers see every driver; a driver sees their own record."""
-    stmt = sa.select(Driver)
-    if identity.is_manager:
-        return stmt
-    return stmt.where(Driver.user_id == caller_user_id(identity))
+DRIVERS = Records(
+    Driver,
+    not_found=("driver_not_found", "No such driver"),
+    # A driver sees their own record.
+    drivers_see=lambda identity: Driver.user_id == caller_user_id(identity),
+    order_by=[Driver.full_name, Driver.id],
+    filters={
+        "user_id": equals(Driver.user_id),
+        "q": lambda text: sa.or_(
+            Driver.full_name.icontains(text, autoescape=True),
+            Driver.license_number.icontains(text, autoescape=True),
+        ),
+    },
+)
 
 
-def get_driver(*, db_session: Session, identity: Identity, driver_id: uuid.UUID) -> Driver:
-    driver = db_session.scalar(visible_drivers(identity).where(Driver.id == driver_id))
-    if driver is None:
-        raise APIError(404, "driver_not_found", "No such driver")
-    return driver
-
-
-def update_driver(*, db_session: Session, driver_id: uuid.UUID, changes: dict[str, Any]) -> Driver:
+def update_driver(
+    *, db_session: Session, identity: Identity, driver_id: uuid.UUID, changes: dict[str, Any]
+) -> Driver:
     """Change a driver's name or license; the linked user never changes."""
-    driver = db_session.get(Driver, driver_id, with_for_update=True)
-    if driver is None:
-        raise APIError(404, "driver_not_found", "No such driver")
+    driver = DRIVERS.get(db_session, identity, driver_id, for_update=True)
     if "full_name" in changes:
-        driver.full_name = changes["full_name"].strip()
+        driver.full_name = changes["full_name"]
     if "license_number" in changes:
         driver.license_number = normalize_license_number(changes["license_number"])
     for name in ("license_category", "license_expires_on"):
@@ -131,29 +132,3 @@ def update_driver(*, db_session: Session, driver_id: uuid.UUID, changes: dict[st
             setattr(driver, name, changes[name])
     db_session.commit()
     return driver
-
-
-def list_drivers(
-    *,
-    db_session: Session,
-    identity: Identity,
-    limit: int,
-    cursor: str | None,
-    q: str | None = None,
-    user_id: uuid.UUID | None = None,
-) -> Page:
-    """A page of the drivers the caller may see, by name."""
-    stmt = visible_drivers(identity)
-    if user_id:
-        stmt = stmt.where(Driver.user_id == user_id)
-    if q:
-        text = q.strip()
-        stmt = stmt.where(
-            sa.or_(
-                Driver.full_name.icontains(text, autoescape=True),
-                Driver.license_number.icontains(text, autoescape=True),
-            )
-        )
-    return paginate(
-        db_session, stmt, order_by=[Driver.full_name, Driver.id], limit=limit, cursor=cursor
-    )

@@ -8,11 +8,11 @@ from apiflask import Schema
 from apiflask.fields import UUID, Boolean, Decimal, Integer, String
 from apiflask.validators import Length, OneOf, Range
 
-from fleet_service.csv_export import format_field
 from fleet_service.odometer.schemas import MAX_KM
 from fleet_service.trips.schemas import confirm_field
 from fleet_service.vehicles.models import FUEL_TYPES
-from shared.schemas import PageQuery, Text, UTCDateTime, decimal_between, page_of
+from shared.csv_export import format_field
+from shared.schemas import PageQuery, Trimmed, UTCDateTime, decimal_between
 
 # The biggest trucks carry two 1000 L tanks; anything above is a typo.
 LITERS_RANGE = decimal_between(D("0.001"), D("2000"))
@@ -41,7 +41,7 @@ class FuelLogCreateIn(Schema):
         load_default=False,
         metadata={"description": "The previous fill was not logged (consumption skips this one)"},
     )
-    station = Text(load_default=None, allow_none=True, validate=Length(1, 120))
+    station = Trimmed(load_default=None, allow_none=True, validate=Length(1, 120))
     receipt_media_id = UUID(load_default=None, allow_none=True)
     confirm = confirm_field()
 
@@ -76,6 +76,3 @@ class FuelLogListQuery(PageQuery):
         data_key="to", load_default=None, metadata={"description": "Filled before"}
     )
     format = format_field()
-
-
-FuelLogPageOut = page_of(FuelLogOut)

@@ -6,7 +6,6 @@ import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from fleet_service.callers import caller_user_id
@@ -19,7 +18,7 @@ from fleet_service.vehicles.models import Vehicle
 from fleet_service.vehicles.service import vehicle_to_record_on
 from shared.errors import APIError
 from shared.internal_auth import Identity
-from shared.pagination import Page, paginate
+from shared.records import Records, at_or_after, before, equals
 
 # Pumps round the total to the cent: litres * unit price may differ from it by that much.
 PRICE_TOLERANCE = Decimal("0.01")
@@ -77,7 +76,7 @@ def log_fuel(
         total_cost=total_cost,
         full_tank=full_tank,
         missed_previous=missed_previous,
-        station=(station or "").strip() or None,
+        station=station,
         receipt_media_id=receipt_media_id,
         author_user_id=author,
     )
@@ -122,47 +121,17 @@ def _check_fill_fits(
         raise APIError(422, details=problems)
 
 
-def visible_fuel_logs(identity: Identity) -> sa.Select[FuelLog]:
-    """Managers see every fill; a driver sees the ones they logged."""
-    stmt = sa.select(FuelLog)
-    if identity.is_manager:
-        return stmt
-    return stmt.where(FuelLog.author_user_id == caller_user_id(identity))
-
-
-def get_fuel_log(*, db_session: Session, identity: Identity, fuel_log_id: uuid.UUID) -> FuelLog:
-    log = db_session.scalar(visible_fuel_logs(identity).where(FuelLog.id == fuel_log_id))
-    if log is None:
-        raise APIError(404, "fuel_log_not_found", "No such fuel log")
-    return log
-
-
-def list_fuel_logs(
-    *,
-    db_session: Session,
-    identity: Identity,
-    limit: int,
-    cursor: str | None,
-    vehicle_id: uuid.UUID | None = None,
-    fuel_type: str | None = None,
-    filled_from: datetime | None = None,
-    filled_before: datetime | None = None,
-) -> Page:
-    """A page of the fills the caller may see, latest first."""
-    stmt = visible_fuel_logs(identity)
-    if vehicle_id:
-        stmt = stmt.where(FuelLog.vehicle_id == vehicle_id)
-    if fuel_type:
-        stmt = stmt.where(FuelLog.fuel_type == fuel_type)
-    if filled_from:
-        stmt = stmt.where(FuelLog.filled_at >= filled_from)
-    if filled_before:
-        stmt = stmt.where(FuelLog.filled_at < filled_before)
-    return paginate(
-        db_session,
-        stmt,
-        order_by=[FuelLog.filled_at, FuelLog.id],
-        limit=limit,
-        cursor=cursor,
-        descending=True,
-    )
+FUEL_LOGS = Records(
+    FuelLog,
+    not_found=("fuel_log_not_found", "No such fuel log"),
+    # A driver sees the fills they logged.
+    drivers_see=lambda identity: FuelLog.author_user_id == caller_user_id(identity),
+    order_by=[FuelLog.filled_at, FuelLog.id],
+    descending=True,
+    filters={
+        "vehicle_id": equals(FuelLog.vehicle_id),
+        "fuel_type": equals(FuelLog.fuel_type),
+        "filled_from": at_or_after(FuelLog.filled_at),
+        "filled_before": before(FuelLog.filled_at),
+    },
+)

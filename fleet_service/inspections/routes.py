@@ -13,12 +13,13 @@ from fleet_service.inspections.schemas import (
     InspectionCreateIn,
     InspectionListQuery,
     InspectionOut,
-    InspectionPageOut,
     InspectionResolveIn,
 )
 from fleet_service.media_files import media_files
 from shared.db import current_session
-from shared.internal_auth import require_user
+from shared.internal_auth import current_identity, user_auth
+from shared.records import get_route, list_route
+from shared.roles import MANAGERS
 
 bp = APIBlueprint(
     "inspections", __name__, url_prefix="/api/v1/fleet/inspections", tag="Inspections"
@@ -26,14 +27,14 @@ bp = APIBlueprint(
 
 
 @bp.post("")
+@bp.auth_required(user_auth)
 @bp.input(InspectionCreateIn, arg_name="body")
 @bp.output(InspectionOut, status_code=201)
-@bp.doc(summary="Record an inspection checklist (a driver: of a vehicle assigned to them)")
 def record_inspection(body: dict[str, Any]) -> Any:
-    identity = require_user()
+    """Record an inspection checklist (a driver: of a vehicle assigned to them)"""
     return service.record_inspection(
         db_session=current_session(),
-        identity=identity,
+        identity=current_identity(),
         find_file=media_files().find,
         find_user=auth_users().find,
         **body,
@@ -41,31 +42,36 @@ def record_inspection(body: dict[str, Any]) -> Any:
 
 
 # After a route whose output is InspectionOut itself (see odometer/routes.py).
-@bp.get("")
-@bp.input(InspectionListQuery, location="query", arg_name="query")
-@bp.output(InspectionPageOut)
-@bp.doc(summary="List inspections, latest first (a driver sees their own)")
-def list_inspections(query: dict[str, Any]) -> Any:
-    identity = require_user()
-    return service.list_inspections(db_session=current_session(), identity=identity, **query)
+list_route(
+    bp,
+    "",
+    service.INSPECTIONS,
+    endpoint="list_inspections",
+    query=InspectionListQuery,
+    item=InspectionOut,
+    summary="List inspections, latest first (a driver sees their own)",
+)
 
 
-@bp.get("/<uuid:inspection_id>")
-@bp.output(InspectionOut)
-@bp.doc(summary="One inspection")
-def get_inspection(inspection_id: uuid.UUID) -> Any:
-    identity = require_user()
-    return service.get_inspection(
-        db_session=current_session(), identity=identity, inspection_id=inspection_id
-    )
+get_route(
+    bp,
+    "/<uuid:inspection_id>",
+    service.INSPECTIONS,
+    endpoint="get_inspection",
+    item=InspectionOut,
+    summary="One inspection",
+)
 
 
 @bp.post("/<uuid:inspection_id>/resolve")
+@bp.auth_required(user_auth, roles=MANAGERS)
 @bp.input(InspectionResolveIn, arg_name="body")
 @bp.output(InspectionOut)
-@bp.doc(summary="Resolve a failed inspection: its alert clears (manager)")
 def resolve_inspection(inspection_id: uuid.UUID, body: dict[str, Any]) -> Any:
-    identity = require_user("admin", "manager")
+    """Resolve a failed inspection: its alert clears (manager)"""
     return service.resolve_inspection(
-        db_session=current_session(), identity=identity, inspection_id=inspection_id, **body
+        db_session=current_session(),
+        identity=current_identity(),
+        inspection_id=inspection_id,
+        **body,
     )

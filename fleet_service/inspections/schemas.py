@@ -11,7 +11,7 @@ from marshmallow import ValidationError, validates_schema
 
 from fleet_service.inspections.models import SEVERITIES
 from fleet_service.maintenance.schemas import media_ids_field
-from shared.schemas import PageQuery, Text, UTCDateTime, page_of
+from shared.schemas import PageQuery, Trimmed, UTCDateTime
 
 MAX_ITEMS = 100
 # Each file is looked up with the media service, one call each: a bound on the calls.
@@ -19,7 +19,7 @@ MAX_FILES = 50
 
 
 class InspectionItemIn(Schema):
-    item = Text(required=True, validate=Length(1, 120))
+    item = Trimmed(required=True, validate=Length(1, 120))
     ok = Boolean(required=True)
     severity = String(
         load_default=None,
@@ -27,7 +27,7 @@ class InspectionItemIn(Schema):
         validate=OneOf(SEVERITIES),
         metadata={"description": "Required when the item failed"},
     )
-    note = Text(load_default=None, allow_none=True, validate=Length(max=500))
+    note = Trimmed(load_default=None, allow_none=True, validate=Length(max=500))
     media_ids = media_ids_field()
 
 
@@ -44,7 +44,7 @@ class InspectionCreateIn(Schema):
 
 
 class InspectionResolveIn(Schema):
-    note = Text(required=True, validate=Length(1, 500))
+    note = Trimmed(required=True, validate=Length(1, 500))
 
 
 class InspectionItemOut(Schema):
@@ -75,6 +75,3 @@ class InspectionListQuery(PageQuery):
     vehicle_id = UUID(load_default=None)
     trip_id = UUID(load_default=None)
     unresolved = Boolean(load_default=None, metadata={"description": "Failed and not yet resolved"})
-
-
-InspectionPageOut = page_of(InspectionOut)

@@ -17,11 +17,11 @@ from fleet_service.drivers.users import FindUser
 from fleet_service.inspections.models import SEVERITIES, Inspection, InspectionItem
 from fleet_service.media_files import FindFile, unusable_files
 from fleet_service.trips.models import Trip
-from fleet_service.trips.service import visible_trips
+from fleet_service.trips.service import TRIPS
 from fleet_service.vehicles.service import lock_vehicle, vehicle_to_record_on
 from shared.errors import APIError
 from shared.internal_auth import Identity
-from shared.pagination import Page, paginate
+from shared.records import Records, equals, flag
 
 
 def _check_items(items: list[dict[str, Any]], *, identity: Identity, find_file: FindFile) -> None:
@@ -69,7 +69,7 @@ def record_inspection(
     vehicle = vehicle_to_record_on(db_session=db_session, identity=identity, vehicle_id=vehicle_id)
     ensure_caller_active(identity, find_user=find_user)
     if trip_id is not None:
-        trip = db_session.scalar(visible_trips(identity).where(Trip.id == trip_id))
+        trip = db_session.scalar(TRIPS.select(identity).where(Trip.id == trip_id))
         if trip is None or trip.vehicle_id != vehicle.id:
             raise APIError(422, details={"trip_id": ["no such trip of this vehicle"]})
         # A manager's inspection on a driver's trip is that driver's work too (a
@@ -85,10 +85,10 @@ def record_inspection(
         items=[
             InspectionItem(
                 position=position,
-                item=item["item"].strip(),
+                item=item["item"],
                 ok=item["ok"],
                 severity=item["severity"],
-                note=(item["note"] or "").strip() or None,
+                note=item["note"],
                 media_ids=list(dict.fromkeys(item["media_ids"])),
             )
             for position, item in enumerate(items)
@@ -103,23 +103,23 @@ def record_inspection(
     return inspection
 
 
-def visible_inspections(identity: Identity) -> sa.Select[Inspection]:
-    """Managers see every inspection; a driver sees the ones they recorded."""
-    stmt = sa.select(Inspection)
-    if identity.is_manager:
-        return stmt
-    return stmt.where(Inspection.author_user_id == caller_user_id(identity))
-
-
-def get_inspection(
-    *, db_session: Session, identity: Identity, inspection_id: uuid.UUID
-) -> Inspection:
-    inspection = db_session.scalar(
-        visible_inspections(identity).where(Inspection.id == inspection_id)
-    )
-    if inspection is None:
-        raise APIError(404, "inspection_not_found", "No such inspection")
-    return inspection
+INSPECTIONS = Records(
+    Inspection,
+    not_found=("inspection_not_found", "No such inspection"),
+    # A driver sees the inspections they recorded.
+    drivers_see=lambda identity: Inspection.author_user_id == caller_user_id(identity),
+    order_by=[Inspection.inspected_at, Inspection.id],
+    descending=True,
+    filters={
+        "vehicle_id": equals(Inspection.vehicle_id),
+        "trip_id": equals(Inspection.trip_id),
+        "unresolved": flag(
+            lambda: sa.and_(
+                Inspection.failure_severity.is_not(None), Inspection.resolved_at.is_(None)
+            )
+        ),
+    },
+)
 
 
 def resolve_inspection(
@@ -129,46 +129,13 @@ def resolve_inspection(
 
     The vehicle's status is left to the manager: it leaves the workshop when they say so.
     """
-    inspection = db_session.get(Inspection, inspection_id, with_for_update=True)
-    if inspection is None:
-        raise APIError(404, "inspection_not_found", "No such inspection")
+    inspection = INSPECTIONS.get(db_session, identity, inspection_id, for_update=True)
     if not inspection.failed:
         raise APIError(409, "inspection_passed", "Every item passed: nothing to resolve")
     if inspection.resolved_at is not None:
         raise APIError(409, "inspection_already_resolved", "The inspection is already resolved")
     inspection.resolved_at = datetime.now(UTC)
     inspection.resolved_by_user_id = caller_user_id(identity)
-    inspection.resolution_note = note.strip()
+    inspection.resolution_note = note
     db_session.commit()
     return inspection
-
-
-def list_inspections(
-    *,
-    db_session: Session,
-    identity: Identity,
-    limit: int,
-    cursor: str | None,
-    vehicle_id: uuid.UUID | None = None,
-    trip_id: uuid.UUID | None = None,
-    unresolved: bool | None = None,
-) -> Page:
-    """A page of the inspections the caller may see, latest first."""
-    stmt = visible_inspections(identity)
-    if vehicle_id:
-        stmt = stmt.where(Inspection.vehicle_id == vehicle_id)
-    if trip_id:
-        stmt = stmt.where(Inspection.trip_id == trip_id)
-    if unresolved is not None:
-        pending = sa.and_(
-            Inspection.failure_severity.is_not(None), Inspection.resolved_at.is_(None)
-        )
-        stmt = stmt.where(pending if unresolved else sa.not_(pending))
-    return paginate(
-        db_session,
-        stmt,
-        order_by=[Inspection.inspected_at, Inspection.id],
-        limit=limit,
-        cursor=cursor,
-        descending=True,
-    )

@@ -10,12 +10,12 @@ from apiflask.fields import UUID, Decimal, Integer, List, String
 from apiflask.validators import Length, OneOf, Range
 from marshmallow import ValidationError, validates_schema
 
-from fleet_service.csv_export import format_field
 from fleet_service.fuel.schemas import MAX_MONEY
 from fleet_service.maintenance.models import DUE_SOON_DAYS, DUE_SOON_KM, DUE_STATUSES
 from fleet_service.odometer.schemas import MAX_KM
 from fleet_service.trips.schemas import confirm_field
-from shared.schemas import PageQuery, Text, UTCDateTime, decimal_between, page_of
+from shared.csv_export import format_field
+from shared.schemas import PageQuery, Trimmed, UTCDateTime, decimal_between
 
 MAX_ATTACHMENTS = 20
 
@@ -26,7 +26,7 @@ def media_ids_field() -> List:
 
 class ScheduleCreateIn(Schema):
     vehicle_id = UUID(required=True)
-    name = Text(required=True, validate=Length(1, 120))
+    name = Trimmed(required=True, validate=Length(1, 120))
     every_km = Integer(load_default=None, allow_none=True, strict=True, validate=Range(1, MAX_KM))
     every_days = Integer(load_default=None, allow_none=True, strict=True, validate=Range(1, 3660))
 
@@ -71,8 +71,8 @@ class RecordCreateIn(Schema):
     cost = Decimal(
         required=True, places=2, as_string=True, validate=decimal_between(D(0), MAX_MONEY)
     )
-    vendor = Text(load_default=None, allow_none=True, validate=Length(1, 120))
-    notes = Text(load_default=None, allow_none=True, validate=Length(max=2000))
+    vendor = Trimmed(load_default=None, allow_none=True, validate=Length(1, 120))
+    notes = Trimmed(load_default=None, allow_none=True, validate=Length(max=2000))
     media_ids = media_ids_field()
     confirm = confirm_field()
 
@@ -102,7 +102,3 @@ class RecordListQuery(PageQuery):
         data_key="to", load_default=None, metadata={"description": "Performed before"}
     )
     format = format_field()
-
-
-SchedulePageOut = page_of(ScheduleOut)
-RecordPageOut = page_of(RecordOut)

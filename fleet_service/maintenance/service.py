@@ -6,7 +6,6 @@ import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from fleet_service.callers import caller_user_id
@@ -16,12 +15,7 @@ from fleet_service.odometer.service import check_not_in_future, record_reading
 from fleet_service.vehicles.service import vehicle_to_record_on
 from shared.errors import APIError
 from shared.internal_auth import Identity
-from shared.pagination import Page, paginate
-
-
-def _text_or_none(value: str | None) -> str | None:
-    """Free text as stored: trimmed, and None rather than blank."""
-    return (value or "").strip() or None
+from shared.records import Records, at_or_after, before, equals
 
 
 def create_schedule(
@@ -37,7 +31,7 @@ def create_schedule(
     vehicle = vehicle_to_record_on(db_session=db_session, identity=identity, vehicle_id=vehicle_id)
     schedule = MaintenanceSchedule(
         vehicle_id=vehicle.id,
-        name=name.strip(),
+        name=name,
         every_km=every_km,
         every_days=every_days,
         author_user_id=caller_user_id(identity),
@@ -49,34 +43,28 @@ def create_schedule(
     return schedule
 
 
-def get_schedule(*, db_session: Session, schedule_id: uuid.UUID) -> MaintenanceSchedule:
-    schedule = db_session.get(MaintenanceSchedule, schedule_id)
-    if schedule is None:
-        raise APIError(404, "schedule_not_found", "No such maintenance schedule")
-    return schedule
-
-
-def list_schedules(
-    *,
-    db_session: Session,
-    limit: int,
-    cursor: str | None,
-    vehicle_id: uuid.UUID | None = None,
-    status: str | None = None,
-) -> Page:
-    """A page of schedules with their due state, oldest first."""
-    stmt = sa.select(MaintenanceSchedule)
-    if vehicle_id:
-        stmt = stmt.where(MaintenanceSchedule.vehicle_id == vehicle_id)
-    if status:
-        stmt = stmt.where(MaintenanceSchedule.status == status)
-    return paginate(
-        db_session,
-        stmt,
-        order_by=[MaintenanceSchedule.created_at, MaintenanceSchedule.id],
-        limit=limit,
-        cursor=cursor,
-    )
+# Managers only (the routes say so): no rule of their own for drivers.
+SCHEDULES = Records(
+    MaintenanceSchedule,
+    not_found=("schedule_not_found", "No such maintenance schedule"),
+    order_by=[MaintenanceSchedule.created_at, MaintenanceSchedule.id],
+    filters={
+        "vehicle_id": equals(MaintenanceSchedule.vehicle_id),
+        "status": equals(MaintenanceSchedule.status),
+    },
+)
+RECORDS = Records(
+    MaintenanceRecord,
+    not_found=("maintenance_record_not_found", "No such maintenance record"),
+    order_by=[MaintenanceRecord.performed_at, MaintenanceRecord.id],
+    descending=True,
+    filters={
+        "vehicle_id": equals(MaintenanceRecord.vehicle_id),
+        "schedule_id": equals(MaintenanceRecord.schedule_id),
+        "performed_from": at_or_after(MaintenanceRecord.performed_at),
+        "performed_before": before(MaintenanceRecord.performed_at),
+    },
+)
 
 
 def record_maintenance(
@@ -126,48 +114,11 @@ def record_maintenance(
         odometer_km=odometer_km,
         odometer_reading_id=reading.id,
         cost=cost,
-        vendor=_text_or_none(vendor),
-        notes=_text_or_none(notes),
+        vendor=vendor,
+        notes=notes,
         media_ids=media_ids,
         author_user_id=author,
     )
     db_session.add(record)
     db_session.commit()
     return record
-
-
-def get_record(*, db_session: Session, record_id: uuid.UUID) -> MaintenanceRecord:
-    record = db_session.get(MaintenanceRecord, record_id)
-    if record is None:
-        raise APIError(404, "maintenance_record_not_found", "No such maintenance record")
-    return record
-
-
-def list_records(
-    *,
-    db_session: Session,
-    limit: int,
-    cursor: str | None,
-    vehicle_id: uuid.UUID | None = None,
-    schedule_id: uuid.UUID | None = None,
-    performed_from: datetime | None = None,
-    performed_before: datetime | None = None,
-) -> Page:
-    """A page of maintenance records, latest first."""
-    stmt = sa.select(MaintenanceRecord)
-    if vehicle_id:
-        stmt = stmt.where(MaintenanceRecord.vehicle_id == vehicle_id)
-    if schedule_id:
-        stmt = stmt.where(MaintenanceRecord.schedule_id == schedule_id)
-    if performed_from:
-        stmt = stmt.where(MaintenanceRecord.performed_at >= performed_from)
-    if performed_before:
-        stmt = stmt.where(MaintenanceRecord.performed_at < performed_before)
-    return paginate(
-        db_session,
-        stmt,
-        order_by=[MaintenanceRecord.performed_at, MaintenanceRecord.id],
-        limit=limit,
-        cursor=cursor,
-        descending=True,
-    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import sqlalchemy as sa
 from apiflask import APIBlueprint
 
 from fleet_service.callers import caller_user_id
@@ -14,24 +15,25 @@ from fleet_service.odometer.schemas import (
     ReadingCreateIn,
     ReadingListQuery,
     ReadingOut,
-    ReadingPageOut,
     ReadingVoidIn,
 )
 from shared.db import current_session
-from shared.internal_auth import require_user
+from shared.internal_auth import current_identity, user_auth
+from shared.records import paginated
+from shared.roles import MANAGERS
 
 bp = APIBlueprint("odometer", __name__, url_prefix="/api/v1/fleet", tag="Odometer")
 
 
 @bp.post("/vehicles/<uuid:vehicle_id>/odometer")
+@bp.auth_required(user_auth)
 @bp.input(ReadingCreateIn, arg_name="body")
 @bp.output(ReadingOut, status_code=201)
-@bp.doc(summary="Record an odometer reading")
 def record_reading(vehicle_id: uuid.UUID, body: dict[str, Any]) -> Any:
-    identity = require_user()
+    """Record an odometer reading"""
     return service.record_manual_reading(
         db_session=current_session(),
-        identity=identity,
+        identity=current_identity(),
         find_user=auth_users().find,
         vehicle_id=vehicle_id,
         **body,
@@ -41,22 +43,22 @@ def record_reading(vehicle_id: uuid.UUID, body: dict[str, Any]) -> Any:
 # After a route whose output is ReadingOut itself: APIFlask must meet a schema on its own
 # before nested in a page, or the document registers it twice (a warning, and refs break).
 @bp.get("/vehicles/<uuid:vehicle_id>/odometer")
-@bp.input(ReadingListQuery, location="query", arg_name="query")
-@bp.output(ReadingPageOut)
-@bp.doc(summary="A vehicle's odometer readings, latest first")
-def list_readings(vehicle_id: uuid.UUID, query: dict[str, Any]) -> Any:
-    identity = require_user()
-    return service.list_readings(
-        db_session=current_session(), identity=identity, vehicle_id=vehicle_id, **query
+@bp.auth_required(user_auth)
+@paginated(bp, service.READINGS, query=ReadingListQuery, item=ReadingOut)
+def list_readings(vehicle_id: uuid.UUID) -> sa.Select[Any]:
+    """A vehicle's odometer readings, latest first"""
+    return service.vehicle_readings(
+        db_session=current_session(), identity=current_identity(), vehicle_id=vehicle_id
     )
 
 
 @bp.post("/odometer-readings/<uuid:reading_id>/void")
+@bp.auth_required(user_auth, roles=MANAGERS)
 @bp.input(ReadingVoidIn, arg_name="body")
 @bp.output(ReadingOut)
-@bp.doc(summary="Void a wrong reading (manager); enter the right one as a new reading")
 def void_reading(reading_id: uuid.UUID, body: dict[str, Any]) -> Any:
-    identity = require_user("admin", "manager")
+    """Void a wrong reading (manager); enter the right one as a new reading"""
+    identity = current_identity()
     db_session = current_session()
     reading = service.void_reading(
         db_session=db_session,

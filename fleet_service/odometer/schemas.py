@@ -6,7 +6,7 @@ from apiflask import Schema
 from apiflask.fields import UUID, Boolean, Integer, String
 from apiflask.validators import Length, Range
 
-from shared.schemas import PageQuery, Text, UTCDateTime, page_of
+from shared.schemas import PageQuery, Trimmed, UTCDateTime
 
 MAX_KM = 9_999_999
 
@@ -21,7 +21,7 @@ class ReadingCreateIn(Schema):
 
 
 class ReadingVoidIn(Schema):
-    reason = Text(required=True, validate=Length(1, 200))
+    reason = Trimmed(required=True, validate=Length(1, 200))
 
 
 class ReadingOut(Schema):
@@ -39,6 +39,3 @@ class ReadingOut(Schema):
 
 class ReadingListQuery(PageQuery):
     include_voided = Boolean(load_default=False)
-
-
-ReadingPageOut = page_of(ReadingOut)

@@ -18,10 +18,10 @@ from fleet_service.callers import caller_user_id
 from fleet_service.drivers.service import ensure_caller_active
 from fleet_service.drivers.users import FindUser
 from fleet_service.odometer.models import OdometerReading
-from fleet_service.vehicles.service import get_vehicle, lock_vehicle
+from fleet_service.vehicles.service import VEHICLES, lock_vehicle
 from shared.errors import APIError
 from shared.internal_auth import Identity
-from shared.pagination import Page, paginate
+from shared.records import Records, unless_included
 
 # A jump above MAX_KM_PER_DAY times the days since the previous reading is most likely
 # a typo (an extra digit); readings close together may still differ by
@@ -149,7 +149,7 @@ def record_manual_reading(
     A driver's account must be active (409 ``driver_inactive``).
     """
     ensure_caller_active(identity, find_user=find_user)
-    get_vehicle(db_session=db_session, identity=identity, vehicle_id=vehicle_id)
+    VEHICLES.get(db_session, identity, vehicle_id)
     reading = record_reading(
         db_session=db_session,
         vehicle_id=vehicle_id,
@@ -171,41 +171,32 @@ def void_reading(
     Removing a reading from a non-decreasing sequence leaves it non-decreasing, so
     voiding needs no neighbour check. 409 if it is already void.
     """
-    if not reason.strip():
-        raise APIError(422, details={"reason": ["must not be blank"]})
     reading = db_session.get(OdometerReading, reading_id, with_for_update=True)
     if reading is None:
         raise APIError(404, "reading_not_found", "No such odometer reading")
     if reading.voided_at is not None:
         raise APIError(409, "reading_already_void", "The reading is already void")
     reading.voided_at = datetime.now(UTC)
-    reading.void_reason = reason.strip()
+    reading.void_reason = reason
     reading.voided_by_user_id = voided_by
     db_session.flush()
     return reading
 
 
-def list_readings(
-    *,
-    db_session: Session,
-    identity: Identity,
-    vehicle_id: uuid.UUID,
-    limit: int,
-    cursor: str | None,
-    include_voided: bool = False,
-) -> Page:
-    """A page of a vehicle's readings, latest first; a driver sees the ones they entered."""
-    get_vehicle(db_session=db_session, identity=identity, vehicle_id=vehicle_id)
-    stmt = sa.select(OdometerReading).where(OdometerReading.vehicle_id == vehicle_id)
-    if not identity.is_manager:
-        stmt = stmt.where(OdometerReading.author_user_id == caller_user_id(identity))
-    if not include_voided:
-        stmt = stmt.where(OdometerReading.voided_at.is_(None))
-    return paginate(
-        db_session,
-        stmt,
-        order_by=[OdometerReading.read_at, OdometerReading.id],
-        limit=limit,
-        cursor=cursor,
-        descending=True,
-    )
+# A driver sees the readings they entered.
+READINGS = Records(
+    OdometerReading,
+    not_found=("reading_not_found", "No such odometer reading"),
+    drivers_see=lambda identity: OdometerReading.author_user_id == caller_user_id(identity),
+    order_by=[OdometerReading.read_at, OdometerReading.id],
+    descending=True,
+    filters={"include_voided": unless_included(lambda: OdometerReading.voided_at.is_(None))},
+)
+
+
+def vehicle_readings(
+    *, db_session: Session, identity: Identity, vehicle_id: uuid.UUID
+) -> sa.Select[OdometerReading]:
+    """The readings of a vehicle the caller may see (404 otherwise) that they may see."""
+    VEHICLES.get(db_session, identity, vehicle_id)
+    return READINGS.select(identity).where(OdometerReading.vehicle_id == vehicle_id)

@@ -7,7 +7,6 @@ from typing import Any
 
 from apiflask import APIBlueprint
 
-from fleet_service.csv_export import csv_response
 from fleet_service.reports import service
 from fleet_service.reports.schemas import (
     CSV_COLUMNS,
@@ -18,19 +17,20 @@ from fleet_service.reports.schemas import (
     VehicleReportOut,
     csv_row,
 )
+from shared.csv_export import csv_response
 from shared.db import current_session
-from shared.internal_auth import require_user
+from shared.internal_auth import user_auth
+from shared.roles import MANAGERS
 
 bp = APIBlueprint("reports", __name__, url_prefix="/api/v1/fleet/reports", tag="Reports")
-MANAGERS = ("admin", "manager")
 
 
 @bp.get("/vehicles/<uuid:vehicle_id>")
+@bp.auth_required(user_auth, roles=MANAGERS)
 @bp.input(ReportQuery, location="query", arg_name="query")
 @bp.output(VehicleReportOut)
-@bp.doc(summary="A vehicle's km, fuel, km/L per fuel type and costs over a period (manager)")
 def vehicle_report(vehicle_id: uuid.UUID, query: dict[str, Any]) -> Any:
-    require_user(*MANAGERS)
+    """A vehicle's km, fuel, km/L per fuel type and costs over a period (manager)"""
     output = query.pop("format")
     report = service.vehicle_report(db_session=current_session(), vehicle_id=vehicle_id, **query)
     if output == "csv":
@@ -40,11 +40,11 @@ def vehicle_report(vehicle_id: uuid.UUID, query: dict[str, Any]) -> Any:
 
 
 @bp.get("/fleet")
+@bp.auth_required(user_auth, roles=MANAGERS)
 @bp.input(ReportQuery, location="query", arg_name="query")
 @bp.output(FleetReportOut)
-@bp.doc(summary="The same per vehicle, and the fleet's totals (manager)")
 def fleet_report(query: dict[str, Any]) -> Any:
-    require_user(*MANAGERS)
+    """The same per vehicle, and the fleet's totals (manager)"""
     output = query.pop("format")
     report = service.fleet_report(db_session=current_session(), **query)
     if output == "csv":

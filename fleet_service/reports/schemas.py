@@ -7,8 +7,8 @@ from typing import Any
 from apiflask import Schema
 from apiflask.fields import UUID, Decimal, Integer, List, Nested, String
 
-from fleet_service.csv_export import format_field
 from fleet_service.vehicles.models import FUEL_TYPES
+from shared.csv_export import format_field
 from shared.schemas import UTCDateTime
 
 

@@ -7,7 +7,6 @@ from typing import Any
 
 from apiflask import APIBlueprint
 
-from fleet_service.csv_export import page_as_csv
 from fleet_service.drivers.users import auth_users
 from fleet_service.trips import service
 from fleet_service.trips.schemas import (
@@ -15,56 +14,60 @@ from fleet_service.trips.schemas import (
     TripCheckOutIn,
     TripListQuery,
     TripOut,
-    TripPageOut,
 )
 from shared.db import current_session
-from shared.internal_auth import require_user
+from shared.internal_auth import current_identity, user_auth
+from shared.records import get_route, list_route
 
 bp = APIBlueprint("trips", __name__, url_prefix="/api/v1/fleet/trips", tag="Trips")
 
 
 @bp.post("")
+@bp.auth_required(user_auth)
 @bp.input(TripCheckOutIn, arg_name="body")
 @bp.output(TripOut, status_code=201)
-@bp.doc(summary="Check a vehicle out: start a trip")
 def check_out_trip(body: dict[str, Any]) -> Any:
-    identity = require_user()
+    """Check a vehicle out: start a trip"""
     return service.check_out_trip(
-        db_session=current_session(), identity=identity, find_user=auth_users().find, **body
+        db_session=current_session(),
+        identity=current_identity(),
+        find_user=auth_users().find,
+        **body,
     )
 
 
 @bp.post("/<uuid:trip_id>/check-in")
+@bp.auth_required(user_auth)
 @bp.input(TripCheckInIn, arg_name="body")
 @bp.output(TripOut)
-@bp.doc(summary="Check a vehicle in: end the trip")
 def check_in_trip(trip_id: uuid.UUID, body: dict[str, Any]) -> Any:
-    identity = require_user()
+    """Check a vehicle in: end the trip"""
     return service.check_in_trip(
         db_session=current_session(),
-        identity=identity,
+        identity=current_identity(),
         find_user=auth_users().find,
         trip_id=trip_id,
         **body,
     )
 
 
-@bp.get("")
-@bp.input(TripListQuery, location="query", arg_name="query")
-@bp.output(TripPageOut)
-@bp.doc(summary="List trips (a driver sees their own)")
-def list_trips(query: dict[str, Any]) -> Any:
-    identity = require_user()
-    output = query.pop("format")
-    page = service.list_trips(db_session=current_session(), identity=identity, **query)
-    if output == "csv":
-        return page_as_csv(page, TripOut, filename="trips.csv")
-    return page
+list_route(
+    bp,
+    "",
+    service.TRIPS,
+    endpoint="list_trips",
+    query=TripListQuery,
+    item=TripOut,
+    csv_filename="trips.csv",
+    summary="List trips (a driver sees their own)",
+)
 
 
-@bp.get("/<uuid:trip_id>")
-@bp.output(TripOut)
-@bp.doc(summary="One trip")
-def get_trip(trip_id: uuid.UUID) -> Any:
-    identity = require_user()
-    return service.get_trip(db_session=current_session(), identity=identity, trip_id=trip_id)
+get_route(
+    bp,
+    "/<uuid:trip_id>",
+    service.TRIPS,
+    endpoint="get_trip",
+    item=TripOut,
+    summary="One trip",
+)

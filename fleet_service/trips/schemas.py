@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from apiflask import Schema
-from apiflask.fields import UUID, Boolean, Integer
+from apiflask.fields import UUID, Boolean, Integer, String
 from apiflask.validators import Length, Range
 
-from fleet_service.csv_export import format_field
 from fleet_service.odometer.schemas import MAX_KM
-from shared.schemas import PageQuery, Text, UTCDateTime, page_of
+from shared.csv_export import format_field
+from shared.schemas import PageQuery, Trimmed, UTCDateTime
 
 
 def confirm_field() -> Boolean:
@@ -21,7 +21,7 @@ def confirm_field() -> Boolean:
 class TripCheckOutIn(Schema):
     vehicle_id = UUID(required=True)
     odometer_km = Integer(required=True, strict=True, validate=Range(0, MAX_KM))
-    purpose = Text(required=True, validate=Length(1, 200))
+    purpose = Trimmed(required=True, validate=Length(1, 200))
     driver_id = UUID(
         load_default=None,
         metadata={"description": "Managers check out on behalf of this driver"},
@@ -38,7 +38,7 @@ class TripOut(Schema):
     id = UUID(required=True)
     vehicle_id = UUID(required=True)
     driver_id = UUID(required=True)
-    purpose = Text(required=True)
+    purpose = String(required=True)
     started_at = UTCDateTime(required=True)
     start_km = Integer(required=True)
     start_reading_id = UUID(required=True)
@@ -59,6 +59,3 @@ class TripListQuery(PageQuery):
     )
     open = Boolean(load_default=None, metadata={"description": "Not yet checked in"})
     format = format_field()
-
-
-TripPageOut = page_of(TripOut)

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from fleet_service.assignments.models import Assignment
-from fleet_service.callers import caller_user_id
+from fleet_service.callers import caller_user_id, own_driver_ids
 from fleet_service.drivers.models import Driver
 from fleet_service.drivers.service import driver_of, ensure_caller_active, ensure_user_active
 from fleet_service.drivers.users import FindUser
@@ -18,7 +18,7 @@ from fleet_service.trips.models import Trip
 from fleet_service.vehicles.service import lock_vehicle
 from shared.errors import APIError
 from shared.internal_auth import Identity
-from shared.pagination import Page, paginate
+from shared.records import Records, at_or_after, before, equals, flag
 
 
 def _trip_already_open(whose: str) -> APIError:
@@ -92,7 +92,7 @@ def check_out_trip(
     trip = Trip(
         vehicle_id=vehicle_id,
         driver_id=driver.id,
-        purpose=purpose.strip(),
+        purpose=purpose,
         started_at=now,
         start_km=odometer_km,
         start_reading_id=reading.id,
@@ -142,20 +142,21 @@ def _ensure_no_open_trip(db_session: Session, vehicle_id: uuid.UUID, driver_id: 
         raise _trip_already_open("vehicle" if open_trip.vehicle_id == vehicle_id else "driver")
 
 
-def visible_trips(identity: Identity) -> sa.Select[Trip]:
-    """Managers see every trip; a driver sees their own."""
-    stmt = sa.select(Trip)
-    if identity.is_manager:
-        return stmt
-    own = sa.select(Driver.id).where(Driver.user_id == caller_user_id(identity))
-    return stmt.where(Trip.driver_id.in_(own))
-
-
-def get_trip(*, db_session: Session, identity: Identity, trip_id: uuid.UUID) -> Trip:
-    trip = db_session.scalar(visible_trips(identity).where(Trip.id == trip_id))
-    if trip is None:
-        raise APIError(404, "trip_not_found", "No such trip")
-    return trip
+TRIPS = Records(
+    Trip,
+    not_found=("trip_not_found", "No such trip"),
+    # A driver sees their own trips.
+    drivers_see=lambda identity: Trip.driver_id.in_(own_driver_ids(identity)),
+    order_by=[Trip.started_at, Trip.id],
+    descending=True,
+    filters={
+        "vehicle_id": equals(Trip.vehicle_id),
+        "driver_id": equals(Trip.driver_id),
+        "started_from": at_or_after(Trip.started_at),
+        "started_before": before(Trip.started_at),
+        "open": flag(lambda: Trip.ended_at.is_(None)),
+    },
+)
 
 
 def check_in_trip(
@@ -174,14 +175,7 @@ def check_in_trip(
     """
     # Before the trip is locked: the auth service answers over the network.
     ensure_caller_active(identity, find_user=find_user)
-    trip = db_session.scalar(
-        visible_trips(identity)
-        .where(Trip.id == trip_id)
-        .with_for_update(of=Trip)
-        .execution_options(populate_existing=True)
-    )
-    if trip is None:
-        raise APIError(404, "trip_not_found", "No such trip")
+    trip = TRIPS.get(db_session, identity, trip_id, for_update=True)
     if trip.ended_at is not None:
         raise APIError(409, "trip_already_closed", "The trip has already been checked in")
     if odometer_km < trip.start_km:
@@ -206,37 +200,3 @@ def check_in_trip(
     trip.end_reading_id = reading.id
     db_session.commit()
     return trip
-
-
-def list_trips(
-    *,
-    db_session: Session,
-    identity: Identity,
-    limit: int,
-    cursor: str | None,
-    vehicle_id: uuid.UUID | None = None,
-    driver_id: uuid.UUID | None = None,
-    started_from: datetime | None = None,
-    started_before: datetime | None = None,
-    open: bool | None = None,
-) -> Page:
-    """A page of the trips the caller may see, latest first."""
-    stmt = visible_trips(identity)
-    if vehicle_id:
-        stmt = stmt.where(Trip.vehicle_id == vehicle_id)
-    if driver_id:
-        stmt = stmt.where(Trip.driver_id == driver_id)
-    if started_from:
-        stmt = stmt.where(Trip.started_at >= started_from)
-    if started_before:
-        stmt = stmt.where(Trip.started_at < started_before)
-    if open is not None:
-        stmt = stmt.where(Trip.ended_at.is_(None) if open else Trip.ended_at.is_not(None))
-    return paginate(
-        db_session,
-        stmt,
-        order_by=[Trip.started_at, Trip.id],
-        limit=limit,
-        cursor=cursor,
-        descending=True,
-    )

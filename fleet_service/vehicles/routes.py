@@ -8,62 +8,61 @@ from typing import Any
 from apiflask import APIBlueprint
 from flask import current_app
 
-from fleet_service.csv_export import page_as_csv
 from fleet_service.vehicles import service
 from fleet_service.vehicles.schemas import (
     VehicleCreateIn,
     VehicleListQuery,
     VehicleOut,
-    VehiclePageOut,
     VehicleUpdateIn,
 )
 from shared.db import current_session
-from shared.internal_auth import require_user
+from shared.internal_auth import user_auth
+from shared.records import get_route, list_route
+from shared.roles import MANAGERS
 
 bp = APIBlueprint("vehicles", __name__, url_prefix="/api/v1/fleet/vehicles", tag="Vehicles")
 
 
 @bp.post("")
+@bp.auth_required(user_auth, roles=MANAGERS)
 @bp.input(VehicleCreateIn, arg_name="body")
 @bp.output(VehicleOut, status_code=201)
-@bp.doc(summary="Register a vehicle (manager)")
 def create_vehicle(body: dict[str, Any]) -> Any:
-    require_user("admin", "manager")
+    """Register a vehicle (manager)"""
     settings = current_app.config["FROTA_SETTINGS"]
     return service.create_vehicle(
         db_session=current_session(), plate_format=settings.plate_format, **body
     )
 
 
-@bp.get("")
-@bp.input(VehicleListQuery, location="query", arg_name="query")
-@bp.output(VehiclePageOut)
-@bp.doc(summary="List the vehicles the caller may see")
-def list_vehicles(query: dict[str, Any]) -> Any:
-    identity = require_user()
-    output = query.pop("format")
-    page = service.list_vehicles(db_session=current_session(), identity=identity, **query)
-    if output == "csv":
-        return page_as_csv(page, VehicleOut, filename="vehicles.csv")
-    return page
+list_route(
+    bp,
+    "",
+    service.VEHICLES,
+    endpoint="list_vehicles",
+    query=VehicleListQuery,
+    item=VehicleOut,
+    csv_filename="vehicles.csv",
+    summary="List the vehicles the caller may see",
+)
 
 
-@bp.get("/<uuid:vehicle_id>")
-@bp.output(VehicleOut)
-@bp.doc(summary="One vehicle")
-def get_vehicle(vehicle_id: uuid.UUID) -> Any:
-    identity = require_user()
-    return service.get_vehicle(
-        db_session=current_session(), identity=identity, vehicle_id=vehicle_id
-    )
+get_route(
+    bp,
+    "/<uuid:vehicle_id>",
+    service.VEHICLES,
+    endpoint="get_vehicle",
+    item=VehicleOut,
+    summary="One vehicle",
+)
 
 
 @bp.patch("/<uuid:vehicle_id>")
+@bp.auth_required(user_auth, roles=MANAGERS)
 @bp.input(VehicleUpdateIn, arg_name="body")
 @bp.output(VehicleOut)
-@bp.doc(summary="Change a vehicle in service (manager)")
 def update_vehicle(vehicle_id: uuid.UUID, body: dict[str, Any]) -> Any:
-    require_user("admin", "manager")
+    """Change a vehicle in service (manager)"""
     settings = current_app.config["FROTA_SETTINGS"]
     return service.update_vehicle(
         db_session=current_session(),
@@ -74,8 +73,8 @@ def update_vehicle(vehicle_id: uuid.UUID, body: dict[str, Any]) -> Any:
 
 
 @bp.delete("/<uuid:vehicle_id>")
+@bp.auth_required(user_auth, roles=MANAGERS)
 @bp.output(VehicleOut)
-@bp.doc(summary="Retire a vehicle (manager): its history is kept, its plate freed")
 def retire_vehicle(vehicle_id: uuid.UUID) -> Any:
-    require_user("admin", "manager")
+    """Retire a vehicle (manager): its history is kept, its plate freed"""
     return service.retire_vehicle(db_session=current_session(), vehicle_id=vehicle_id)

@@ -8,9 +8,9 @@ from apiflask import Schema
 from apiflask.fields import UUID, Boolean, Decimal, Integer, List, String
 from apiflask.validators import Length, OneOf, Range
 
-from fleet_service.csv_export import format_field
 from fleet_service.vehicles.models import FUEL_TYPES, STATUSES
-from shared.schemas import PageQuery, Text, UTCDateTime, decimal_between, page_of
+from shared.csv_export import format_field
+from shared.schemas import PageQuery, Trimmed, UTCDateTime, decimal_between
 
 MIN_YEAR = 1950
 TANK_CAPACITY_RANGE = decimal_between(decimal.Decimal(1), decimal.Decimal(2000))
@@ -18,10 +18,10 @@ SORT_KEYS = ("created_at", "plate", "year")
 
 
 class VehicleCreateIn(Schema):
-    plate = Text(required=True, validate=Length(1, 16))
-    vin = Text(load_default=None, allow_none=True, validate=Length(1, 32))
-    make = Text(required=True, validate=Length(1, 60))
-    model = Text(required=True, validate=Length(1, 60))
+    plate = Trimmed(required=True, validate=Length(1, 16))
+    vin = Trimmed(load_default=None, allow_none=True, validate=Length(1, 32))
+    make = Trimmed(required=True, validate=Length(1, 60))
+    model = Trimmed(required=True, validate=Length(1, 60))
     year = Integer(required=True, validate=Range(MIN_YEAR, 2100))
     # A set: a flex vehicle takes ["gasoline", "ethanol"].
     fuel_types = List(String(validate=OneOf(FUEL_TYPES)), required=True, validate=Length(1, 5))
@@ -38,10 +38,10 @@ class VehicleCreateIn(Schema):
 class VehicleUpdateIn(Schema):
     """Only the fields sent change; ``vin`` and ``tank_capacity_l`` may be cleared with null."""
 
-    plate = Text(validate=Length(1, 16))
-    vin = Text(allow_none=True, validate=Length(1, 32))
-    make = Text(validate=Length(1, 60))
-    model = Text(validate=Length(1, 60))
+    plate = Trimmed(validate=Length(1, 16))
+    vin = Trimmed(allow_none=True, validate=Length(1, 32))
+    make = Trimmed(validate=Length(1, 60))
+    model = Trimmed(validate=Length(1, 60))
     year = Integer(validate=Range(MIN_YEAR, 2100))
     fuel_types = List(String(validate=OneOf(FUEL_TYPES)), validate=Length(1, 5))
     tank_capacity_l = Decimal(
@@ -72,7 +72,7 @@ class VehicleOut(Schema):
 
 class VehicleListQuery(PageQuery):
     status = String(load_default=None, validate=OneOf(STATUSES))
-    q = Text(load_default=None, validate=Length(1, 60))
+    q = Trimmed(load_default=None, validate=Length(1, 60))
     include_retired = Boolean(load_default=False)
     sort = String(
         load_default="created_at",
@@ -80,6 +80,3 @@ class VehicleListQuery(PageQuery):
         metadata={"description": "A key, descending with a leading '-'"},
     )
     format = format_field()
-
-
-VehiclePageOut = page_of(VehicleOut)

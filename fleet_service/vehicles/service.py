@@ -18,7 +18,7 @@ from fleet_service.trips.models import Trip
 from fleet_service.vehicles.models import Vehicle
 from shared.errors import APIError
 from shared.internal_auth import Identity
-from shared.pagination import Page, paginate
+from shared.records import Records, equals, unless_included
 
 # Brazilian plates: the old ABC1234 and Mercosul ABC1D23 (one pattern covers both).
 PLATE_PATTERNS = {
@@ -28,8 +28,6 @@ PLATE_PATTERNS = {
 }
 # 17 characters; I, O and Q are never used in VINs (confusable with 1 and 0).
 VIN_PATTERN = re.compile(r"^[A-HJ-NPR-Z0-9]{17}$")
-# The listing's ?sort= keys; each is paginated with the id as tie-breaker.
-SORT_COLUMNS = {"created_at": Vehicle.created_at, "plate": Vehicle.plate, "year": Vehicle.year}
 
 
 def normalize_plate(raw: str, *, plate_format: str) -> str:
@@ -43,9 +41,9 @@ def normalize_plate(raw: str, *, plate_format: str) -> str:
 
 
 def normalize_vin(raw: str | None) -> str | None:
-    if raw is None or not raw.strip():
+    if raw is None:
         return None
-    vin = raw.strip().upper()
+    vin = raw.upper()
     if not VIN_PATTERN.match(vin):
         raise APIError(422, details={"vin": ["must be 17 letters or digits, without I, O or Q"]})
     return vin
@@ -79,8 +77,8 @@ def create_vehicle(
     vehicle = Vehicle(
         plate=normalize_plate(plate, plate_format=plate_format),
         vin=normalize_vin(vin),
-        make=make.strip(),
-        model=model.strip(),
+        make=make,
+        model=model,
         year=year,
         fuel_types=sorted(set(fuel_types)),
         tank_capacity_l=tank_capacity_l,
@@ -125,10 +123,7 @@ def update_vehicle(
         vehicle.year = changes["year"]
     if "fuel_types" in changes:
         vehicle.fuel_types = sorted(set(changes["fuel_types"]))
-    for name in ("make", "model"):
-        if name in changes:
-            setattr(vehicle, name, changes[name].strip())
-    for name in ("tank_capacity_l", "status"):
+    for name in ("make", "model", "tank_capacity_l", "status"):
         if name in changes:
             setattr(vehicle, name, changes[name])
     db_session.commit()
@@ -172,20 +167,36 @@ def assigned_now(identity: Identity) -> sa.Select[uuid.UUID]:
     )
 
 
-def visible_vehicles(identity: Identity) -> sa.Select[Vehicle]:
-    """The vehicles ``identity`` may see: all for managers, a driver's assigned ones now."""
-    stmt = sa.select(Vehicle).options(undefer(Vehicle.odometer_km))
-    if identity.is_manager:
-        return stmt
-    return stmt.where(Vehicle.id.in_(assigned_now(identity)))
+def _matching(text: str) -> sa.ColumnElement[bool]:
+    """Vehicles whose plate, make or model contain ``text``."""
+    # Plates are stored normalised, so "abc-12" must find ABC1234.
+    plate = re.sub(r"[^A-Za-z0-9]", "", text).upper()
+    return sa.or_(
+        Vehicle.plate.contains(plate, autoescape=True) if plate else sa.false(),
+        Vehicle.make.icontains(text, autoescape=True),
+        Vehicle.model.icontains(text, autoescape=True),
+    )
 
 
-def get_vehicle(*, db_session: Session, identity: Identity, vehicle_id: uuid.UUID) -> Vehicle:
-    """One vehicle the caller may see (retired ones too: history is kept); 404 otherwise."""
-    vehicle = db_session.scalar(visible_vehicles(identity).where(Vehicle.id == vehicle_id))
-    if vehicle is None:
-        raise APIError(404, "vehicle_not_found", "No such vehicle")
-    return vehicle
+# Retired vehicles are seen too (history is kept), but listed only when asked for.
+VEHICLES = Records(
+    Vehicle,
+    not_found=("vehicle_not_found", "No such vehicle"),
+    # A driver sees the vehicles assigned to them now.
+    drivers_see=lambda identity: Vehicle.id.in_(assigned_now(identity)),
+    options=[undefer(Vehicle.odometer_km)],
+    filters={
+        "status": equals(Vehicle.status),
+        "q": _matching,
+        "include_retired": unless_included(lambda: Vehicle.retired_at.is_(None)),
+    },
+    # The listing's ?sort= keys; each is paginated with the id as tie-breaker.
+    sorts={
+        "created_at": [Vehicle.created_at, Vehicle.id],
+        "plate": [Vehicle.plate, Vehicle.id],
+        "year": [Vehicle.year, Vehicle.id],
+    },
+)
 
 
 def vehicle_to_record_on(
@@ -197,48 +208,9 @@ def vehicle_to_record_on(
     the body's vehicle_id is refused (422), exactly as for an unknown one; a retired
     vehicle is history and takes no new records (409).
     """
-    vehicle = db_session.scalar(visible_vehicles(identity).where(Vehicle.id == vehicle_id))
+    vehicle = db_session.scalar(VEHICLES.select(identity).where(Vehicle.id == vehicle_id))
     if vehicle is None:
         raise APIError(422, details={"vehicle_id": ["no such vehicle"]})
     if vehicle.retired_at is not None:
         raise APIError(409, "vehicle_retired", "A retired vehicle takes no new records")
     return vehicle
-
-
-def list_vehicles(
-    *,
-    db_session: Session,
-    identity: Identity,
-    limit: int,
-    cursor: str | None,
-    status: str | None = None,
-    q: str | None = None,
-    include_retired: bool = False,
-    sort: str = "created_at",
-) -> Page:
-    """A page of the vehicles the caller may see, retired ones only when asked for."""
-    stmt = visible_vehicles(identity)
-    if not include_retired:
-        stmt = stmt.where(Vehicle.retired_at.is_(None))
-    if status:
-        stmt = stmt.where(Vehicle.status == status)
-    if q:
-        text = q.strip()
-        # Plates are stored normalised, so "abc-12" must find ABC1234.
-        plate = re.sub(r"[^A-Za-z0-9]", "", text).upper()
-        stmt = stmt.where(
-            sa.or_(
-                Vehicle.plate.contains(plate, autoescape=True) if plate else sa.false(),
-                Vehicle.make.icontains(text, autoescape=True),
-                Vehicle.model.icontains(text, autoescape=True),
-            )
-        )
-    column = SORT_COLUMNS[sort.removeprefix("-")]
-    return paginate(
-        db_session,
-        stmt,
-        order_by=[column, Vehicle.id],
-        limit=limit,
-        cursor=cursor,
-        descending=sort.startswith("-"),
-    )

@@ -18,14 +18,14 @@ from flask import Flask, g, jsonify
 from shared.errors import APIError, register_error_handlers
 from shared.internal_auth import (
     INTERNAL_TOKEN_HEADER,
-    ROLES,
     current_identity,
     init_internal_auth,
     mint_internal_token,
-    require_user,
+    user_auth,
     verify_internal_token,
 )
 from shared.logs import REQUEST_ID_HEADER, is_valid_request_id
+from shared.roles import MANAGERS, ROLE_NAMES
 
 SECRET = "internal-secret-for-tests-" + "z" * 40
 OTHER_SECRET = "another-internal-secret--" + "w" * 40
@@ -168,7 +168,7 @@ def test_a_token_from_an_unknown_issuer_is_refused():
 
 @pytest.mark.parametrize("role", ["root", "superuser", "Admin", "", None])
 def test_a_user_with_a_role_outside_roles_is_refused(role):
-    assert role not in ROLES
+    assert role not in ROLE_NAMES
     token = mint_internal_token(
         SECRET, issuer="gateway", audience="fleet", request_id="r" * 10, user_id="u1", role=role
     )
@@ -263,9 +263,11 @@ def app(request) -> Flask:
             request_id=g.request_id,
         )
 
+    # What APIFlask's ``auth_required(user_auth, roles=MANAGERS)`` wraps a view in.
     @app.get("/managers-only")
+    @user_auth.login_required(role=MANAGERS)
     def managers_only():
-        return jsonify(user_id=require_user("admin", "manager").user_id)
+        return jsonify(user_id=current_identity().user_id)
 
     return app
 

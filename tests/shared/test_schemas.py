@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 from apiflask import Schema
+from apiflask.validators import Length
 from marshmallow import ValidationError
 
-from shared.schemas import Name, Text
+from shared.schemas import Name, Text, Trimmed
 
 
 class NoteIn(Schema):
@@ -62,3 +63,31 @@ def test_a_name_refuses_bidi_invisible_and_control_characters_naming_the_field(v
 )
 def test_a_name_keeps_every_script_and_the_joiners_they_need(value):
     assert PersonIn().load({"full_name": value}) == {"full_name": value}
+
+
+class StopIn(Schema):
+    station = Trimmed(required=True, validate=Length(1, 20))
+    note = Trimmed(load_default=None, allow_none=True, validate=Length(1, 20))
+
+
+def test_free_text_is_stored_without_surrounding_whitespace():
+    assert StopIn().load({"station": "  Posto Sul \t", "note": " cheio\n"}) == {
+        "station": "Posto Sul",
+        "note": "cheio",
+    }
+
+
+@pytest.mark.parametrize("blank", ["", "   ", "\t\n"])
+def test_blank_free_text_is_null_where_null_is_allowed_and_refused_where_required(blank):
+    assert StopIn().load({"station": "Posto", "note": blank}) == {"station": "Posto", "note": None}
+    with pytest.raises(ValidationError) as caught:
+        StopIn().load({"station": blank})
+    assert list(caught.value.messages) == ["station"]
+
+
+def test_length_limits_count_the_trimmed_text():
+    assert StopIn().load({"station": " " * 10 + "x" * 20 + " " * 10})["station"] == "x" * 20
+
+
+def test_a_password_is_plain_text_and_keeps_its_spaces():
+    assert NoteIn().load({"note": " secret "}) == {"note": " secret "}
