@@ -75,8 +75,8 @@ VERSION_IDLE_SECONDS = 10.0
 VERSION_STALE_SECONDS = VERSION_POLL_SECONDS + VERSION_POLL_TIMEOUT + 0.25
 # While Redis is behind, each worker tries to reload it at most this often.
 CATCH_UP_EVERY_SECONDS = 1.0
-# The auth service's answers about one token and its snapshot: bounded below the
-# shared read timeout, a request waiting on a slow auth service gets its 503 sooner.
+# How long the auth service may take over one token's state (a request waits for it)
+# or its snapshot: a slow auth service costs a request at most this before its 503.
 AUTH_READ_TIMEOUT_SECONDS = 5.0
 
 
