@@ -69,8 +69,8 @@ def fleet_app(
     app = fleet_service.create_app(fleet_settings, database=database)
     app.config["TESTING"] = True
     yield app
-    app.extensions["auth_users"].client.session.close()
-    app.extensions["media_files"].client.session.close()
+    app.extensions["auth_users"].client.close()
+    app.extensions["media_files"].client.close()
 
 
 @pytest.fixture

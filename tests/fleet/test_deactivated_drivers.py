@@ -176,8 +176,8 @@ def test_with_the_auth_service_unreachable_writes_that_need_the_driver_status_ar
             ),
         ]
     finally:
-        app.extensions["auth_users"].client.session.close()
-        app.extensions["media_files"].client.session.close()
+        app.extensions["auth_users"].client.close()
+        app.extensions["media_files"].client.close()
     for response in answers:
         assert response.status_code == 503, response.json
         assert response.json["error"]["code"] == "driver_status_unavailable"

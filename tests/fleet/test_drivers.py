@@ -149,6 +149,6 @@ def test_auth_service_down_is_a_json_502(settings, database, db_session, manager
     try:
         response = api.post(DRIVERS, user=manager, json=new_driver(make_user(db_session).id))
     finally:
-        app.extensions["auth_users"].client.session.close()
+        app.extensions["auth_users"].client.close()
     assert response.status_code == 502
     assert response.json["error"]["code"] == "upstream_unavailable"

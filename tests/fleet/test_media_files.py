@@ -68,7 +68,7 @@ def test_media_service_down_is_a_json_502(settings, database, db_session, manage
     try:
         response = api.post("/api/v1/fleet/fuel-logs", user=manager, json=body)
     finally:
-        app.extensions["media_files"].client.session.close()
+        app.extensions["media_files"].client.close()
     assert response.status_code == 502
     assert response.json["error"]["code"] == "upstream_unavailable"
     assert api.get("/api/v1/fleet/fuel-logs", user=manager).json["items"] == []

@@ -58,8 +58,8 @@ def fleet_api_with(
     try:
         yield ApiClient(app, "fleet", settings.internal_secret_key)
     finally:
-        app.extensions["auth_users"].client.session.close()
-        app.extensions["media_files"].client.session.close()
+        app.extensions["auth_users"].client.close()
+        app.extensions["media_files"].client.close()
 
 
 def records_citing_a_file(vehicle_id: str, file_id: str) -> dict[str, tuple[str, dict]]:
