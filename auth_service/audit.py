@@ -24,7 +24,7 @@ def record(
     db_session: Session,
     *,
     action: str,
-    context: Identity | None,
+    identity: Identity | None,
     target_id: str | uuid.UUID | None = None,
     actor_id: str | uuid.UUID | None = None,
     **details: Any,
@@ -34,11 +34,11 @@ def record(
         AuditEvent(
             action=action,
             actor_id=_uuid(
-                actor_id if actor_id is not None else context.user_id if context else None
+                actor_id if actor_id is not None else identity.user_id if identity else None
             ),
             target_id=_uuid(target_id),
-            ip=context.client_ip if context else None,
-            request_id=context.request_id if context else None,
+            ip=identity.client_ip if identity else None,
+            request_id=identity.request_id if identity else None,
             details=details,
         )
     )

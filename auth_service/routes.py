@@ -63,7 +63,7 @@ def login(body: dict[str, Any]) -> dict[str, Any]:
         policy=login_policy(),
         username=body["username"],
         password=body["password"],
-        context=current_identity(),
+        identity=current_identity(),
     )
     return tokens_for(user)
 
@@ -127,7 +127,7 @@ def change_password(body: dict[str, Any]) -> dict[str, Any]:
         current_password=body["current_password"],
         new_password=body["new_password"],
         publisher=publisher(),
-        context=identity,
+        identity=identity,
     )
     return tokens_for(user)
 
@@ -150,7 +150,7 @@ list_route(
 def create_user(body: dict[str, Any]) -> Any:
     """Create a user (admin); without a password one is generated and shown once"""
     identity = current_identity()
-    user, one_time = service.create_user(db_session=current_session(), context=identity, **body)
+    user, one_time = service.create_user(db_session=current_session(), identity=identity, **body)
     result = {name: getattr(user, name) for name in UserOut().fields}
     if one_time:
         result["one_time_password"] = one_time
@@ -177,7 +177,7 @@ def update_user(user_id: uuid.UUID, body: dict[str, Any]) -> Any:
     identity = current_identity()
     return service.update_user(
         db_session=current_session(),
-        actor=identity,
+        identity=identity,
         user_id=user_id,
         changes=body,
         publisher=publisher(),
@@ -192,7 +192,7 @@ def deactivate_user(user_id: uuid.UUID) -> Any:
     identity = current_identity()
     return service.update_user(
         db_session=current_session(),
-        actor=identity,
+        identity=identity,
         user_id=user_id,
         changes={"is_active": False},
         publisher=publisher(),

@@ -72,7 +72,7 @@ def create_user(
     role: str,
     email: str | None = None,
     password: str | None = None,
-    context: Identity | None = None,
+    identity: Identity | None = None,
 ) -> tuple[User, str | None]:
     """Create a user who must change the password at first login.
 
@@ -99,7 +99,7 @@ def create_user(
         must_change_password=True,
     )
     db_session.add(user)
-    audit.record(db_session, action="user_created", context=context, target_id=user.id, role=role)
+    audit.record(db_session, action="user_created", identity=identity, target_id=user.id, role=role)
     # A race with another request creating the same username loses at the
     # unique index (auth_service.constraints answers).
     db_session.commit()
@@ -112,7 +112,7 @@ def authenticate(
     policy: throttle.LoginPolicy,
     username: str,
     password: str,
-    context: Identity | None = None,
+    identity: Identity | None = None,
 ) -> User:
     """Return the user whose credentials these are, or raise.
 
@@ -123,7 +123,7 @@ def authenticate(
     lockouts and audit.
     """
     canonical = canonical_username(username)
-    address = limit_key((context.client_ip if context else None) or "")
+    address = limit_key((identity.client_ip if identity else None) or "")
     audited = {"username": canonical[:64]}
     user = find_user_by_username(db_session=db_session, username=canonical)
     target = user.id if user else None
@@ -133,7 +133,7 @@ def authenticate(
         address=address,
         account=canonical,
         refused_as="login_refused",
-        context=context,
+        identity=identity,
         target_id=target,
         actor_id=target,
         **audited,
@@ -151,7 +151,7 @@ def authenticate(
             invalid_credentials(),
             action="login_failed",
             locked=locked,
-            context=context,
+            identity=identity,
             target_id=target,
             actor_id=target,
             address=address,
@@ -160,7 +160,7 @@ def authenticate(
         )
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    audit.record(db_session, action="login", context=context, target_id=user.id, actor_id=user.id)
+    audit.record(db_session, action="login", identity=identity, target_id=user.id, actor_id=user.id)
     db_session.commit()
     return user
 
@@ -172,7 +172,7 @@ def _count_attempt(
     address: str,
     account: str,
     refused_as: str,
-    context: Identity | None,
+    identity: Identity | None,
     target_id: Any,
     actor_id: Any = None,
     **details: Any,
@@ -190,7 +190,7 @@ def _count_attempt(
         audit.record(
             db_session,
             action=refused_as,
-            context=context,
+            identity=identity,
             target_id=target_id,
             actor_id=actor_id,
             reason=refusal.code,
@@ -218,7 +218,7 @@ def _refuse_check(
     *,
     action: str,
     locked: bool,
-    context: Identity | None,
+    identity: Identity | None,
     target_id: Any,
     address: str,
     username: str,
@@ -229,7 +229,7 @@ def _refuse_check(
     audit.record(
         db_session,
         action=action,
-        context=context,
+        identity=identity,
         target_id=target_id,
         actor_id=actor_id,
         username=username,
@@ -239,7 +239,7 @@ def _refuse_check(
         audit.record(
             db_session,
             action="account_locked",
-            context=context,
+            identity=identity,
             target_id=target_id,
             actor_id=actor_id,
             address=address,
@@ -250,14 +250,18 @@ def _refuse_check(
     raise error
 
 
-def unlock_user(*, db_session: Session, username: str, context: Identity | None = None) -> User:
+def unlock_user(*, db_session: Session, username: str, identity: Identity | None = None) -> User:
     """Clear every lockout and slow-down of an account, from every address (audited)."""
     user = find_user_by_username(db_session=db_session, username=username)
     if user is None:
         raise APIError(404, "user_not_found", "No such user")
     cleared = throttle.clear_account(db_session=db_session, username=user.username_canonical)
     audit.record(
-        db_session, action="account_unlocked", context=context, target_id=user.id, counters=cleared
+        db_session,
+        action="account_unlocked",
+        identity=identity,
+        target_id=user.id,
+        counters=cleared,
     )
     db_session.commit()
     return user
@@ -271,7 +275,7 @@ def change_password(
     new_password: str,
     policy: throttle.LoginPolicy = throttle.DEFAULT_POLICY,
     publisher: revocation.RevocationPublisher | None = None,
-    context: Identity | None = None,
+    identity: Identity | None = None,
 ) -> User:
     """Replace the user's password; every token issued before stops working.
 
@@ -281,14 +285,14 @@ def change_password(
     """
     user_id = user.id
     _check_new_password(user, current_password, new_password)
-    address = limit_key((context.client_ip if context else None) or "")
+    address = limit_key((identity.client_ip if identity else None) or "")
     reservation = _count_attempt(
         db_session,
         policy=policy,
         address=address,
         account=user.username_canonical,
         refused_as="password_change_refused",
-        context=context,
+        identity=identity,
         target_id=user_id,
     )
     # Locked only now: the row lock must not wait on the counters' transaction.
@@ -303,7 +307,7 @@ def change_password(
             APIError(403, "invalid_current_password", "The current password is not correct"),
             action="password_change_failed",
             locked=locked,
-            context=context,
+            identity=identity,
             target_id=user.id,
             address=address,
             username=user.username_canonical[:64],
@@ -312,7 +316,7 @@ def change_password(
     user.must_change_password = False
     user.password_changed_at = _now()
     version = revocation.bump_generation(user)
-    audit.record(db_session, action="password_changed", context=context, target_id=user.id)
+    audit.record(db_session, action="password_changed", identity=identity, target_id=user.id)
     db_session.commit()
     if publisher:
         publisher.generation_changed(user, version)
@@ -353,7 +357,7 @@ def _ensure_another_admin(db_session: Session, user: User) -> None:
 def update_user(
     *,
     db_session: Session,
-    actor: Identity,
+    identity: Identity,
     user_id: uuid.UUID,
     changes: dict[str, Any],
     publisher: revocation.RevocationPublisher | None = None,
@@ -365,7 +369,7 @@ def update_user(
     every session of the user at once.
     """
     user = get_user(db_session=db_session, user_id=user_id, for_update=True)
-    is_self = str(user.id) == actor.user_id
+    is_self = str(user.id) == identity.user_id
     new_role = changes.get("role", user.role)
     new_active = changes.get("is_active", user.is_active)
     if is_self and (new_role != user.role or new_active != user.is_active):
@@ -377,7 +381,7 @@ def update_user(
         audit.record(
             db_session,
             action="role_changed",
-            context=actor,
+            identity=identity,
             target_id=user.id,
             old=user.role,
             new=new_role,
@@ -388,7 +392,7 @@ def update_user(
         audit.record(
             db_session,
             action="deactivated" if not new_active else "reactivated",
-            context=actor,
+            identity=identity,
             target_id=user.id,
         )
         user.is_active = new_active
@@ -424,7 +428,7 @@ def logout(
         for jti, expires_at in revoked
     ]
     revocation.purge_expired(db_session)
-    audit.record(db_session, action="logout", context=identity, target_id=identity.user_id)
+    audit.record(db_session, action="logout", identity=identity, target_id=identity.user_id)
     db_session.commit()
     if publisher:
         for (jti, expires_at), version in zip(revoked, versions, strict=True):

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 
 from bench.harness import bench_database
 from frota.database import migrate
-from media_service import retention
 from media_service.models import MediaFile, VolumeUsage
+from media_service.pruning import prune_media
 from media_service.storage import LocalStorage
 from shared.config import Settings
 from shared.db import make_engine
@@ -72,9 +72,7 @@ def run(files: int = FILES) -> list[str]:
             tracemalloc.start()
             started = time.perf_counter()
             with Session(engine) as session:
-                result = retention.prune_media(
-                    db_session=session, storage=storage, quota_bytes=10 * 1024**3
-                )
+                result = prune_media(db_session=session, storage=storage, quota_bytes=10 * 1024**3)
             elapsed = time.perf_counter() - started
             _, traced_peak = tracemalloc.get_traced_memory()
             tracemalloc.stop()

@@ -52,7 +52,7 @@ from psycopg2.extensions import ISOLATION_LEVEL_REPEATABLE_READ
 
 from frota import pg_tools
 from frota.database import MIGRATION_TREES
-from media_service.retention import PRUNE_LOCK_KEY
+from media_service.prune_job import PRUNE_LOCK_KEY
 from media_service.storage import LocalStorage
 
 # UTC, so that names sort in time order whatever the clock changes do.

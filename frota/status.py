@@ -250,7 +250,7 @@ def _prune(
     """The last prune (recorded on the usage row) and the next scheduled one.
 
     The media service's workers prune on multiples of the interval since the
-    epoch (:class:`media_service.retention.PeriodicPrune`), only while it runs.
+    epoch (:class:`media_service.prune_job.PeriodicPrune`), only while it runs.
     """
     minutes = settings.media_prune_interval_minutes
     prune: dict[str, Any] = {"interval_minutes": minutes, "last_at": None, "next_at": None}

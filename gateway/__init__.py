@@ -8,28 +8,21 @@ back. It has no database.
 from __future__ import annotations
 
 import redis
-from flask import Flask, Response, g, jsonify, request
+from flask import Flask, Response, jsonify, request
 from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
 
-from gateway.client_auth import VerifiedTokens, authenticate_request, enforce_password_gate
-from gateway.client_ip import client_ip, parse_networks
+from gateway import context
+from gateway.client_auth import VerifiedTokens, enforce_password_gate
 from gateway.health import stack_health
 from gateway.limits import init_rate_limits, limit_proxy_view
 from gateway.openapi import register_openapi
-from gateway.proxy import Proxy
+from gateway.proxy import Proxy, service_clients
 from gateway.revocation import RevocationChecker
-from gateway.routing import Access, build_route_table, find_route
 from gateway.web_security import register_security_headers
 from shared.config import Settings
 from shared.errors import APIError, register_error_handlers
-from shared.logs import (
-    REQUEST_ID_HEADER,
-    configure_logging,
-    init_request_logging,
-    is_valid_request_id,
-    new_request_id,
-)
+from shared.logs import configure_logging, init_request_logging
 from shared.metrics import init_metrics
 from shared.revocation import RevocationCache
 from shared.tokens import configure_jwt
@@ -46,40 +39,26 @@ def create_app(settings: Settings | None = None) -> Flask:
     JWTManager(app)
     app.extensions["verified_tokens"] = VerifiedTokens()
     register_error_handlers(app)
-    proxy = Proxy(settings)
-    register_request_context(app, settings)
+    services = service_clients(settings)
+    proxy = Proxy(settings, services)
+    # The hooks run in the order registered here, and each relies on those before it.
+    # Before each request:
+    #   1. the request context (gateway/context.py): request id, client address,
+    #      route and client identity, which every later hook reads;
+    #   2. CORS preflights answered, before anything counts them;
+    #   3. the rate limits, keyed on 1's identity or address (a refused token is
+    #      counted too: 1 keeps its error for the view to raise);
+    #   4. the access log's and 5. the metrics' clocks.
+    # After each request they run the other way round: metrics, access log, rate
+    # limit headers, then the security headers on whatever answer it is.
+    context.register_request_context(app, settings)
     register_security_headers(app, settings)
     limiter = init_rate_limits(app, settings)
-    init_request_logging(app)
-    init_metrics(app, "gateway", settings)
-    register_openapi(app, proxy, settings)
+    init_request_logging(app, user_id=lambda: context.current().user_id)
+    init_metrics(app, "gateway", settings, route_label=lambda: context.current().metrics_route)
+    register_openapi(app, services)
     register_routes(app, settings, proxy, limiter)
     return app
-
-
-def register_request_context(app: Flask, settings: Settings) -> None:
-    """Before anything else: request id, client address, route and (softly) identity.
-
-    The identity is resolved here so that the rate limiter can key on it; a bad
-    token is remembered and answered by the view, after the limiter counted it.
-    """
-    table = build_route_table(settings)
-    trusted = parse_networks(settings.trusted_proxies)
-
-    @app.before_request
-    def resolve_request_context() -> None:
-        claimed = request.headers.get(REQUEST_ID_HEADER)
-        g.request_id = claimed if is_valid_request_id(claimed) else new_request_id()
-        g.client_ip = client_ip(request.remote_addr or "", request.headers, trusted)
-        g.route = find_route(table, request.method, request.path)
-        g.identity = None
-        if g.route is not None:
-            g.metrics_route = g.route.prefix
-            if g.route.access is not Access.PUBLIC:
-                try:
-                    g.identity = authenticate_request(g.route)
-                except APIError as exc:
-                    g.auth_error = exc
 
 
 def register_routes(app: Flask, settings: Settings, proxy: Proxy, limiter: Limiter) -> None:
@@ -89,7 +68,7 @@ def register_routes(app: Flask, settings: Settings, proxy: Proxy, limiter: Limit
         socket_connect_timeout=settings.redis_timeout_seconds,
     )
     revocations = RevocationChecker(
-        RevocationCache(redis_client, settings.redis_prefix), proxy.pools["auth"], settings
+        RevocationCache(redis_client, settings.redis_prefix), proxy.services["auth"]
     )
 
     @app.get("/livez")
@@ -99,21 +78,24 @@ def register_routes(app: Flask, settings: Settings, proxy: Proxy, limiter: Limit
 
     @app.get("/health")
     def health() -> tuple[Response, int]:
-        report, healthy = stack_health(proxy.pools, redis_client)
+        report, healthy = stack_health(proxy.services, redis_client)
         return jsonify(report), 200 if healthy else 503
 
     def forward(_rest: str) -> Response:
-        route = g.route
-        if route is None:
+        served = context.current()
+        if served.route is None:
             raise APIError(404, message="No such resource")
-        if g.get("auth_error") is not None:
-            raise g.auth_error
-        identity = g.identity
+        if served.auth_error is not None:
+            raise served.auth_error
+        identity = served.client
         if identity is not None:
-            revocations.ensure_not_revoked(identity, g.request_id)
-            enforce_password_gate(identity, route, request.method, request.path)
+            revocations.ensure_not_revoked(identity)
+            enforce_password_gate(identity, served.route, request.method, request.path)
         return proxy.forward(
-            route, identity=identity, request_id=g.request_id, client_ip=g.client_ip
+            served.route,
+            identity=identity,
+            request_id=served.request_id,
+            client_ip=served.client_ip,
         )
 
     app.add_url_rule(

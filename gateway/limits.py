@@ -31,11 +31,12 @@ from typing import Any
 
 import limits
 import redis
-from flask import Flask, Response, g, request
+from flask import Flask, Response, request
 from flask_limiter import Limiter, RequestLimit
 from flask_limiter.errors import RateLimitExceeded
 
 from gateway import metrics
+from gateway.context import current
 from shared.addresses import limit_key
 from shared.config import Settings
 from shared.errors import error_response
@@ -50,13 +51,13 @@ logger = logging.getLogger("frota.gateway.limits")
 
 def client_key() -> str:
     # An IPv6 client's whole /64 is one client (shared/addresses.py says why).
-    return f"ip:{limit_key(g.client_ip)}"
+    return f"ip:{limit_key(current().client_ip)}"
 
 
 def caller_key() -> str:
-    identity = g.get("identity")
-    if identity is not None:
-        return f"user:{identity.user_id}"
+    user_id = current().user_id
+    if user_id is not None:
+        return f"user:{user_id}"
     return client_key()
 
 

@@ -8,18 +8,15 @@ cached for a minute per worker, so a redeployed service shows up by itself.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any
 
-import urllib3
-from flask import Flask, Response, g, jsonify
+from flask import Flask, Response, jsonify
 
-from gateway.proxy import Proxy
-from shared.config import Settings
-from shared.errors import APIError
-from shared.internal_auth import INTERNAL_TOKEN_HEADER, mint_internal_token
+from gateway.web_security import DOCS_CSP
+from shared.http_client import ServiceClient
 
 CACHE_SECONDS = 60.0
 DOCS_PAGE = """<!doctype html>
@@ -72,48 +69,27 @@ def merge_documents(documents: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 
 class MergedSpec:
-    def __init__(self, proxy: Proxy, settings: Settings) -> None:
-        self.proxy = proxy
-        self.settings = settings
+    def __init__(self, services: Mapping[str, ServiceClient]) -> None:
+        self.services = services
         self._document: dict[str, Any] | None = None
         self._fetched_at = 0.0
         self._lock = threading.Lock()
-
-    def _fetch(self, service: str) -> dict[str, Any]:
-        token = mint_internal_token(
-            self.settings.internal_secret_key,
-            issuer="gateway",
-            audience=service,
-            request_id=g.request_id,
-        )
-        try:
-            response = self.proxy.pools[service].request(
-                "GET",
-                "/openapi.json",
-                headers={INTERNAL_TOKEN_HEADER: token},
-                timeout=urllib3.Timeout(connect=self.settings.upstream_connect_timeout, read=10),
-                retries=False,
-            )
-        except urllib3.exceptions.HTTPError as exc:
-            raise APIError(
-                502, "upstream_unavailable", f"The {service} service is unavailable"
-            ) from exc
-        if response.status != 200:
-            raise APIError(502, "upstream_unavailable", f"The {service} service gave no document")
-        return json.loads(response.data)
 
     def document(self) -> dict[str, Any]:
         with self._lock:
             if self._document is None or time.monotonic() - self._fetched_at > CACHE_SECONDS:
                 self._document = merge_documents(
-                    {service: self._fetch(service) for service in self.proxy.pools}
+                    {
+                        name: client.get_json("/openapi.json", on_behalf_of_user=False)
+                        for name, client in self.services.items()
+                    }
                 )
                 self._fetched_at = time.monotonic()
             return self._document
 
 
-def register_openapi(app: Flask, proxy: Proxy, settings: Settings) -> None:
-    spec = MergedSpec(proxy, settings)
+def register_openapi(app: Flask, services: Mapping[str, ServiceClient]) -> None:
+    spec = MergedSpec(services)
 
     @app.get("/api/v1/openapi.json")
     def openapi_document() -> Response:
@@ -121,5 +97,6 @@ def register_openapi(app: Flask, proxy: Proxy, settings: Settings) -> None:
 
     @app.get("/api/docs")
     def api_docs() -> Response:
-        g.docs_page = True
-        return Response(DOCS_PAGE, mimetype="text/html")
+        return Response(
+            DOCS_PAGE, mimetype="text/html", headers={"Content-Security-Policy": DOCS_CSP}
+        )

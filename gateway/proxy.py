@@ -5,26 +5,20 @@ bounded number: gateway/bodies.py and gateway/uploads.py say why); answers strea
 back in chunks, so the gateway's memory does not grow with their size, and are
 relayed as the service gave them but for what gateway/relay.py keeps from clients.
 Client-sent identity headers never reach a service; the internal credential minted
-here is the only identity a service believes.
+for each request (by the service's :class:`shared.http_client.ServiceClient`, over
+whose pool the request goes) is the only identity a service believes.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import quote
 
 import urllib3
 from flask import Response, request
-from urllib3.exceptions import (
-    ConnectTimeoutError,
-    HTTPError,
-    MaxRetryError,
-    NewConnectionError,
-    ProtocolError,
-    ReadTimeoutError,
-)
+from urllib3.exceptions import ProtocolError, ReadTimeoutError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from gateway import metrics
@@ -41,7 +35,7 @@ from gateway.routing import Route
 from gateway.uploads import UploadSlots
 from shared.config import Settings
 from shared.errors import APIError
-from shared.internal_auth import INTERNAL_TOKEN_HEADER, mint_internal_token
+from shared.http_client import IDEMPOTENT, ServiceClient, upstream_error
 from shared.logs import REQUEST_ID_HEADER
 
 logger = logging.getLogger("frota.gateway.proxy")
@@ -89,7 +83,8 @@ IDENTITY_HEADER_PREFIXES = (
     "x-remote",
     "x-forwarded-user",
 )
-IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+# Connections kept per service and worker (gevent serves many requests at once).
+POOL_SIZE = 64
 
 
 def _hop_by_hop(headers: Any) -> frozenset[str]:
@@ -98,13 +93,33 @@ def _hop_by_hop(headers: Any) -> frozenset[str]:
     return HOP_BY_HOP | named
 
 
+def service_clients(settings: Settings) -> dict[str, ServiceClient]:
+    """The gateway's one client (and connection pool) per service, shared by every use.
+
+    No retries of their own: the proxy decides per request what may be sent
+    again, and the gateway's own calls have a client waiting or a poll behind.
+    Their failures are logged by whoever meets them: the proxy per request, the
+    revocation poll once per outage (not four times a second).
+    """
+    return {
+        name: ServiceClient.for_service(
+            settings,
+            caller="gateway",
+            target=name,
+            connect_retries=0,
+            pool_size=POOL_SIZE,
+            log_failures=False,
+        )
+        for name in settings.service_urls
+    }
+
+
 def upstream_headers(
     *,
     identity: ClientIdentity | None,
-    service: str,
+    service: ServiceClient,
     request_id: str,
     client_ip: str,
-    settings: Settings,
 ) -> dict[str, str]:
     drop = _hop_by_hop(request.headers) | STRIPPED_REQUEST_HEADERS
     headers = {
@@ -112,19 +127,14 @@ def upstream_headers(
         for name, value in request.headers.items()
         if name.lower() not in drop and not name.lower().startswith(IDENTITY_HEADER_PREFIXES)
     }
-    headers[INTERNAL_TOKEN_HEADER] = mint_internal_token(
-        settings.internal_secret_key,
-        issuer="gateway",
-        audience=service,
+    headers |= service.credential_headers(
         request_id=request_id,
         user_id=identity.user_id if identity else None,
         role=identity.role if identity else None,
-        ttl_seconds=settings.internal_token_ttl_seconds,
         client_ip=client_ip,
         token_jti=identity.jti if identity else None,
         token_exp=identity.expires_at if identity else None,
     )
-    headers[REQUEST_ID_HEADER] = request_id
     headers["X-Forwarded-For"] = client_ip
     headers["X-Forwarded-Proto"] = request.scheme
     return headers
@@ -159,12 +169,9 @@ def upstream_target() -> str:
 class Proxy:
     """Forwards requests to services over pooled keep-alive connections."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, services: Mapping[str, ServiceClient]) -> None:
         self.settings = settings
-        self.pools = {
-            name: urllib3.connection_from_url(url, maxsize=64, block=False, retries=False)
-            for name, url in settings.service_urls.items()
-        }
+        self.services = services
         self.internal_netlocs = internal_netlocs(settings.service_urls)
         self.buffer_budget = BufferBudget(settings.body_buffer_mb * 1024 * 1024)
         self.upload_slots = UploadSlots(
@@ -180,10 +187,9 @@ class Proxy:
             raise RequestEntityTooLarge()
         headers = upstream_headers(
             identity=identity,
-            service=route.service,
+            service=self.services[route.service],
             request_id=request_id,
             client_ip=client_ip,
-            settings=self.settings,
         )
         if not _has_body():
             return self._send(route, headers, body=None)
@@ -245,7 +251,7 @@ class Proxy:
             connect=self.settings.upstream_connect_timeout, read=route.read_timeout
         )
         try:
-            upstream = self.pools[route.service].urlopen(
+            upstream = self.services[route.service].pool.urlopen(
                 request.method,
                 upstream_target(),
                 body=body,
@@ -261,31 +267,12 @@ class Proxy:
         except (APIError, HTTPException):
             raise  # the client's own fault, met while sending its body (408, 400, 413)
         except Exception as exc:
-            raise self._upstream_error(route, exc) from exc
+            error = upstream_error(route.service, exc)
+            if error is None:
+                raise
+            metrics.UPSTREAM_ERRORS.labels(route.service, error.kind).inc()
+            raise error from exc
         return self._relay(route, upstream)
-
-    @staticmethod
-    def _upstream_error(route: Route, exc: Exception) -> Exception:
-        """Map a failed upstream call to 502 (unreachable) or 504 (too slow)."""
-        cause = exc.reason if isinstance(exc, MaxRetryError) else exc
-        # NewConnectionError subclasses ConnectTimeoutError: test it first.
-        if isinstance(cause, NewConnectionError):
-            metrics.UPSTREAM_ERRORS.labels(route.service, "refused").inc()
-            logger.warning("upstream %s refused the connection: %s", route.service, cause)
-            return APIError(
-                502, "upstream_unavailable", f"The {route.service} service is unavailable"
-            )
-        if isinstance(cause, ReadTimeoutError | ConnectTimeoutError | TimeoutError):
-            metrics.UPSTREAM_ERRORS.labels(route.service, "timeout").inc()
-            logger.warning("upstream %s timed out: %s", route.service, cause)
-            return APIError(504, "upstream_timeout", f"The {route.service} service timed out")
-        if isinstance(cause, ProtocolError | HTTPError | OSError):
-            metrics.UPSTREAM_ERRORS.labels(route.service, "broken").inc()
-            logger.warning("upstream %s unavailable: %s", route.service, cause)
-            return APIError(
-                502, "upstream_unavailable", f"The {route.service} service is unavailable"
-            )
-        return exc
 
     def _relay(self, route: Route, upstream: urllib3.BaseHTTPResponse) -> Response:
         """The service's answer, streamed back as it was (gateway/relay.py: but for what)."""

@@ -33,7 +33,6 @@ When the publish succeeded, Redis has the change at t0 and a remembered
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -45,10 +44,8 @@ import urllib3
 
 from gateway import metrics
 from gateway.client_auth import ClientIdentity
-from shared.config import Settings
 from shared.errors import APIError
-from shared.internal_auth import INTERNAL_TOKEN_HEADER, mint_internal_token
-from shared.logs import REQUEST_ID_HEADER, new_request_id
+from shared.http_client import ServiceClient
 from shared.revocation import RevocationCache
 
 logger = logging.getLogger("frota.gateway.revocation")
@@ -78,6 +75,9 @@ VERSION_IDLE_SECONDS = 10.0
 VERSION_STALE_SECONDS = VERSION_POLL_SECONDS + VERSION_POLL_TIMEOUT + 0.25
 # While Redis is behind, each worker tries to reload it at most this often.
 CATCH_UP_EVERY_SECONDS = 1.0
+# How long the auth service may take over one token's state (a request waits for it)
+# or its snapshot: a slow auth service costs a request at most this before its 503.
+AUTH_READ_TIMEOUT_SECONDS = 5.0
 
 
 def revoked_error() -> APIError:
@@ -97,10 +97,6 @@ def unavailable_error() -> APIError:
         "Token revocation cannot be checked right now",
         headers={"Retry-After": "5"},
     )
-
-
-class AuthUnavailable(Exception):
-    """The auth service could not answer an internal call about revocations."""
 
 
 class VersionWatch:
@@ -184,15 +180,13 @@ class VersionWatch:
 
 
 class RevocationChecker:
-    def __init__(
-        self,
-        cache: RevocationCache,
-        auth_pool: urllib3.HTTPConnectionPool,
-        settings: Settings,
-    ) -> None:
+    def __init__(self, cache: RevocationCache, auth: ServiceClient) -> None:
         self.cache = cache
-        self.auth_pool = auth_pool
-        self.settings = settings
+        self.auth = auth
+        # Connect as every call to the auth service does; read as the answers need.
+        self.auth_timeout = urllib3.Timeout(
+            connect=auth.connect_timeout, read=AUTH_READ_TIMEOUT_SECONDS
+        )
         self.versions = VersionWatch(self._fetch_version, self._heard_version)
         self._redis_down_until = 0.0
         # (jti, generation) -> (valid until on the monotonic clock, revoked?,
@@ -204,19 +198,19 @@ class RevocationChecker:
         # The version Redis was last seen complete up to (None: empty or not seen).
         self._redis_seen: int | None = None
 
-    def ensure_not_revoked(self, identity: ClientIdentity, request_id: str) -> None:
+    def ensure_not_revoked(self, identity: ClientIdentity) -> None:
         known = self.versions.known()
         key = (identity.jti, identity.generation)
         revoked = self._recall(key, known)
         if revoked is None:
-            revoked = self._look_up(identity, request_id, known)
+            revoked = self._look_up(identity, known)
         if revoked:
             # A revoked token stays revoked: remember it until it expires anyway.
             until = time.monotonic() + identity.expires_at - time.time()
             self._remember(key, True, 0, until=until)
             raise revoked_error()
 
-    def _look_up(self, identity: ClientIdentity, request_id: str, known: int | None) -> bool:
+    def _look_up(self, identity: ClientIdentity, known: int | None) -> bool:
         key = (identity.jti, identity.generation)
         if time.monotonic() >= self._redis_down_until:
             try:
@@ -237,7 +231,7 @@ class RevocationChecker:
                 # (a publish during a stall): not to be believed until reloaded.
                 metrics.REVOCATION_REDIS_BEHIND.inc()
                 self._catch_up_soon(known)
-        revoked, version = self._revoked_per_auth(identity, request_id)
+        revoked, version = self._revoked_per_auth(identity)
         self._remember(key, revoked, version, until=time.monotonic() + FALLBACK_TTL_SECONDS)
         return revoked
 
@@ -257,35 +251,10 @@ class RevocationChecker:
                 self._answers.clear()
             self._answers[key] = (until, revoked, version)
 
-    def _call_auth(
-        self, path: str, request_id: str, *, timeout: urllib3.Timeout | None = None
-    ) -> dict:
-        """GET an internal route of the auth service (AuthUnavailable when it cannot answer)."""
-        token = mint_internal_token(
-            self.settings.internal_secret_key,
-            issuer="gateway",
-            audience="auth",
-            request_id=request_id,
-        )
-        try:
-            response = self.auth_pool.request(
-                "GET",
-                path,
-                headers={INTERNAL_TOKEN_HEADER: token, REQUEST_ID_HEADER: request_id},
-                timeout=timeout
-                or urllib3.Timeout(connect=self.settings.upstream_connect_timeout, read=5.0),
-                retries=False,
-            )
-        except urllib3.exceptions.HTTPError as exc:
-            raise AuthUnavailable(f"{path.split('?')[0]}: {exc}") from exc
-        if response.status != 200:
-            raise AuthUnavailable(f"{path.split('?')[0]}: answered {response.status}")
-        return json.loads(response.data)
-
     def _fetch_version(self) -> int:
-        answer = self._call_auth(
+        answer = self.auth.get_json(
             "/internal/revocation-version",
-            new_request_id(),
+            on_behalf_of_user=False,
             timeout=urllib3.Timeout(total=VERSION_POLL_TIMEOUT),
         )
         return int(answer["version"])
@@ -315,8 +284,8 @@ class RevocationChecker:
             self._redis_seen = self.cache.version()
             if self._redis_seen is not None and known is not None and self._redis_seen >= known:
                 return  # another worker (or a late publish) brought it up to date
-            self._redis_seen = self._reload(new_request_id())
-        except (redis.RedisError, AuthUnavailable) as exc:
+            self._redis_seen = self._reload()
+        except (redis.RedisError, APIError) as exc:
             # Still stalled or unreachable: requests keep asking the auth
             # service, and the next lookup that finds Redis behind tries again.
             logger.warning("revocation cache not reloaded yet: %s", exc)
@@ -324,9 +293,11 @@ class RevocationChecker:
             with self._lock:
                 self._catching_up = False
 
-    def _reload(self, request_id: str) -> int:
+    def _reload(self) -> int:
         """Rebuild the Redis cache from the auth service's snapshot; returns Redis's version."""
-        snapshot = self._call_auth("/internal/revocations", request_id)
+        snapshot = self.auth.get_json(
+            "/internal/revocations", on_behalf_of_user=False, timeout=self.auth_timeout
+        )
         version = self.cache.load(
             [(t["jti"], int(t["exp"])) for t in snapshot["tokens"]],
             {user: int(gen) for user, gen in snapshot["generations"].items()},
@@ -340,13 +311,17 @@ class RevocationChecker:
         )
         return version
 
-    def _revoked_per_auth(self, identity: ClientIdentity, request_id: str) -> tuple[bool, int]:
+    def _revoked_per_auth(self, identity: ClientIdentity) -> tuple[bool, int]:
         query = urlencode(
             {"jti": identity.jti, "sub": identity.user_id, "gen": identity.generation}
         )
         try:
-            answer = self._call_auth(f"/internal/token-status?{query}", request_id)
-        except AuthUnavailable as exc:
+            answer = self.auth.get_json(
+                f"/internal/token-status?{query}",
+                on_behalf_of_user=False,
+                timeout=self.auth_timeout,
+            )
+        except APIError as exc:
             logger.error("auth service unreachable for revocation state: %s", exc)
             raise unavailable_error() from exc
         return bool(answer["revoked"]), int(answer["version"])

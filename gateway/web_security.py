@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, request
 
 from gateway.client_ip import is_trusted, parse_networks
 from shared.config import Settings
@@ -69,7 +69,8 @@ def register_security_headers(app: Flask, settings: Settings) -> None:
         headers["X-Content-Type-Options"] = "nosniff"
         headers["X-Frame-Options"] = "DENY"
         headers["Referrer-Policy"] = "no-referrer"
-        headers.setdefault("Content-Security-Policy", DOCS_CSP if g.get("docs_page") else JSON_CSP)
+        # The docs page sets its own (DOCS_CSP).
+        headers.setdefault("Content-Security-Policy", JSON_CSP)
         headers["Cross-Origin-Resource-Policy"] = "same-site"
         if _came_over_https(peer_is_trusted()):
             headers["Strict-Transport-Security"] = HSTS

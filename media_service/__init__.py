@@ -12,8 +12,9 @@ from flask import Request, current_app, g
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import ClientDisconnected
 
-from media_service import internal_routes, quota, retention, routes
+from media_service import internal_routes, quota, routes
 from media_service.images import Decoder, decode_lock_dir
+from media_service.prune_job import PeriodicPrune
 from media_service.storage import HashingFile, LocalStorage
 from shared.config import Settings
 from shared.db import Database, current_session
@@ -123,12 +124,12 @@ def register_prune_job(app: APIFlask, settings: Settings) -> None:
     """Prune every MEDIA_PRUNE_INTERVAL_MINUTES in each worker (0 or unset: never).
 
     Every gunicorn worker starts the thread; the advisory lock in
-    :func:`retention.run_scheduled_prune` lets one of them prune at a time.
+    :func:`media_service.prune_job.run_scheduled_prune` lets one of them prune at a time.
     """
     minutes = settings.media_prune_interval_minutes
     if minutes <= 0:
         return
-    job = retention.PeriodicPrune(
+    job = PeriodicPrune(
         database=app.extensions["db"],
         storage=app.extensions["media_storage"],
         quota_bytes=settings.media_quota_mb * MB,

@@ -9,7 +9,9 @@ from contextlib import AbstractContextManager, contextmanager
 import click
 import sqlalchemy as sa
 
-from media_service import retention
+from media_service.prune_job import prune_lock
+from media_service.pruning import BATCH_SIZE, prune_media
+from media_service.reconcile import reconcile_volume
 from media_service.storage import LocalStorage
 from shared.config import Settings
 from shared.db import Database, make_engine
@@ -53,7 +55,7 @@ def _media_volume() -> Iterator[tuple[Settings, Database, LocalStorage]]:
     default=None,
     help="Delete unheld files older than this instead of those past MEDIA_RETENTION_DAYS.",
 )
-@click.option("--batch-size", type=click.IntRange(min=1), default=retention.BATCH_SIZE)
+@click.option("--batch-size", type=click.IntRange(min=1), default=BATCH_SIZE)
 def prune(dry_run: bool, older_than_days: int | None, batch_size: int) -> None:
     """Delete unheld files past retention, then the oldest while over the high-water mark."""
 
@@ -62,12 +64,12 @@ def prune(dry_run: bool, older_than_days: int | None, batch_size: int) -> None:
 
     with (
         _media_volume() as (settings, database, storage),
-        retention.prune_lock(database.engine) as acquired,
+        prune_lock(database.engine) as acquired,
     ):
         if not acquired:
             raise click.ClickException("another prune is running; try again later")
         with database.sessionmaker() as db_session:
-            result = retention.prune_media(
+            result = prune_media(
                 db_session=db_session,
                 storage=storage,
                 quota_bytes=settings.media_quota_mb * MB,
@@ -87,7 +89,7 @@ def reconcile(fix: bool) -> None:
     Exits with status 1 when problems are found and not fixed.
     """
     with _media_volume() as (_settings, database, storage), database.sessionmaker() as db_session:
-        report = retention.reconcile_volume(db_session=db_session, storage=storage, fix=fix)
+        report = reconcile_volume(db_session=db_session, storage=storage, fix=fix)
     click.echo(report.summary())
     if report.problems and not fix:
         raise SystemExit(1)

@@ -104,7 +104,7 @@ def upload_file(body: dict[str, Any]) -> Any:
         storage=_storage(),
         upload=upload,
         reservation_id=g.reservation_id,
-        owner=identity,
+        identity=identity,
         kind=body["kind"],
         filename=secure_filename(body["file"].filename or "") or None,
         declared_type=body["file"].mimetype,

@@ -87,7 +87,7 @@ def store_upload(
     storage: LocalStorage,
     upload: HashingFile,
     reservation_id: uuid.UUID,
-    owner: Identity,
+    identity: Identity,
     kind: str,
     filename: str | None,
     declared_type: str | None,
@@ -107,7 +107,7 @@ def store_upload(
         now = datetime.now(UTC)
         media = MediaFile(
             id=uuid.uuid4(),
-            owner_id=uuid.UUID(owner.user_id or ""),
+            owner_id=uuid.UUID(identity.user_id or ""),
             kind=kind,
             content_type=content_type,
             size=upload.size,

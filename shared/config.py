@@ -143,6 +143,8 @@ class Settings:
     upstream_connect_timeout: float = setting("UPSTREAM_CONNECT_TIMEOUT", 2.0, _float)
     upstream_read_timeout: float = setting("UPSTREAM_READ_TIMEOUT", 30.0, _float)
     upload_read_timeout: float = setting("UPLOAD_READ_TIMEOUT", 300.0, _float)
+    # Calls that are not a client's request streamed (shared/http_client.py).
+    internal_read_timeout: float = setting("INTERNAL_READ_TIMEOUT", 10.0, _float)
     # Slow and stalled clients (gateway/bodies.py, gateway/uploads.py say why).
     body_read_timeout_seconds: float = setting("BODY_READ_TIMEOUT_SECONDS", 10.0, _float)
     body_buffer_mb: int = setting("BODY_BUFFER_MB", 64, _int)

@@ -1,9 +1,14 @@
-"""HTTP client for calls from one service to another.
+"""HTTP client for every call inside the stack that is not a client's request streamed.
 
-Pooled connections (one ``requests.Session`` per client), connect/read
-timeouts on every call, the request id and a fresh internal credential passed
-on, retries of idempotent calls on connection errors left to urllib3's
-``Retry`` rather than a hand-written loop.
+The services' calls to each other and the gateway's own (revocation state,
+OpenAPI documents, health probes) all go through :class:`ServiceClient`:
+pooled connections, connect/read timeouts from the settings, the request id
+and a fresh internal credential passed on (lifetime ``INTERNAL_TOKEN_TTL_SECONDS``),
+retries of refused connections left to urllib3's ``Retry`` rather than a
+hand-written loop. The gateway's proxy streams client requests over the same
+pools, with a credential minted by :meth:`ServiceClient.credential_headers`,
+and maps its failures with :func:`upstream_error`, so that a failure reads
+the same whoever met it.
 
 What the caller answers when the other service fails it, so that a fault reads
 the same whether the client's request was served by one service or by two:
@@ -22,10 +27,16 @@ import re
 import time
 from typing import Any
 
-import requests
+import urllib3
 from flask import g, has_request_context
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    HTTPError,
+    MaxRetryError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+)
 
 from shared.config import Settings
 from shared.errors import APIError
@@ -39,9 +50,47 @@ logger = logging.getLogger("frota.http_client")
 ERROR_CODE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 RETRY_AFTER_PATTERN = re.compile(r"^[0-9]{1,5}$")
 DEFAULT_RETRY_AFTER = "5"
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 
-def unavailable_from(response: requests.Response, *, target: str) -> APIError:
+class UpstreamError(APIError):
+    """A call to another service that got no answer: 502 (unreachable, broken) or 504 (slow).
+
+    ``kind`` is ``refused``, ``timeout`` or ``broken`` (the gateway counts them
+    by it); ``cause`` is the transport's own exception.
+    """
+
+    def __init__(self, target: str, kind: str, cause: BaseException) -> None:
+        if kind == "timeout":
+            super().__init__(504, "upstream_timeout", f"The {target} service timed out")
+        else:
+            super().__init__(502, "upstream_unavailable", f"The {target} service is unavailable")
+        self.kind = kind
+        self.cause = cause
+
+
+def upstream_error(target: str, exc: BaseException, *, log: bool = True) -> UpstreamError | None:
+    """The answer to give for a call to ``target`` that failed with ``exc`` (logged if ``log``).
+
+    None when ``exc`` is not a transport failure (the caller's own bug, say):
+    that one propagates as it is.
+    """
+    cause = exc.reason if isinstance(exc, MaxRetryError) and exc.reason else exc
+    # NewConnectionError subclasses ConnectTimeoutError: test it first.
+    if isinstance(cause, NewConnectionError):
+        kind = "refused"
+    elif isinstance(cause, ReadTimeoutError | ConnectTimeoutError | TimeoutError):
+        kind = "timeout"
+    elif isinstance(cause, ProtocolError | HTTPError | OSError):
+        kind = "broken"  # reset, cut off mid-answer, garbled
+    else:
+        return None
+    if log:
+        logger.warning("%s service failed a call (%s): %s", target, kind, cause)
+    return UpstreamError(target, kind, cause)
+
+
+def unavailable_from(response: urllib3.BaseHTTPResponse, *, target: str) -> APIError:
     """The 503 to answer when ``target`` answered 503: its code and Retry-After, passed on.
 
     A client that asked the fleet for something that needed the media service
@@ -73,52 +122,95 @@ class ServiceClient:
         secret: str,
         connect_timeout: float = 2.0,
         read_timeout: float = 10.0,
+        token_ttl_seconds: int = 30,
+        connect_retries: int = 2,
         pool_size: int = 10,
+        log_failures: bool = True,
     ) -> None:
         self.caller = caller
         self.target = target
-        self.base_url = base_url.rstrip("/")
         self.secret = secret
-        self.timeout = (connect_timeout, read_timeout)
-        retry = Retry(
-            total=2,
-            connect=2,
+        self.token_ttl_seconds = token_ttl_seconds
+        self.log_failures = log_failures
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        retry = urllib3.Retry(
+            total=connect_retries,
+            connect=connect_retries,
             # False, not 0: with 0 a read timeout comes back wrapped as a retry
-            # error, which requests reports as a ConnectionError (a slow service
-            # was answered 502 instead of 504). False raises the timeout itself.
+            # error. False raises the timeout itself, and a slow service is not
+            # asked again.
             read=False,
             status=0,
+            redirect=0,
             backoff_factor=0.1,
-            allowed_methods=frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"}),
+            allowed_methods=IDEMPOTENT,
             # Retry on refused connections only. By default urllib3 also retries a 503
             # that carries Retry-After and, with no status retries left, raises
-            # RetryError instead of returning it: a media service answering
-            # "database down, retry in 5 s" became a 500 of the fleet's.
+            # instead of returning it: a media service answering "database down,
+            # retry in 5 s" became a 500 of the fleet's.
             respect_retry_after_header=False,
             raise_on_status=False,
         )
-        self.session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=retry)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
+        # Not blocking: past ``pool_size`` busy connections another is opened
+        # and dropped after use, rather than a request waiting for one.
+        self.pool = urllib3.connection_from_url(
+            base_url, maxsize=pool_size, block=False, retries=retry
+        )
 
-    def _headers(self, on_behalf_of_user: bool) -> dict[str, str]:
-        identity = g.get("identity") if has_request_context() else None
-        request_id = g.get("request_id") if has_request_context() else None
-        request_id = request_id or new_request_id()
-        user_id = identity.user_id if (identity and on_behalf_of_user) else None
-        role = identity.role if (identity and on_behalf_of_user) else None
+    @classmethod
+    def for_service(
+        cls,
+        settings: Settings,
+        *,
+        caller: str,
+        target: str,
+        connect_retries: int = 2,
+        pool_size: int = 10,
+        log_failures: bool = True,
+    ) -> ServiceClient:
+        """A client from ``caller`` to ``target`` at the URL, timeouts and TTL the settings give."""
+        return cls(
+            caller=caller,
+            target=target,
+            base_url=settings.service_urls[target],
+            secret=settings.internal_secret_key,
+            connect_timeout=settings.upstream_connect_timeout,
+            read_timeout=settings.internal_read_timeout,
+            token_ttl_seconds=settings.internal_token_ttl_seconds,
+            connect_retries=connect_retries,
+            pool_size=pool_size,
+            log_failures=log_failures,
+        )
+
+    def credential_headers(self, *, request_id: str, **claims: Any) -> dict[str, str]:
+        """The internal credential (and request id) for one call to the target service.
+
+        ``claims`` are :func:`shared.internal_auth.mint_internal_token`'s optional
+        ones (user, role, client address, the client token's id and expiry).
+        """
         token = mint_internal_token(
             self.secret,
             issuer=self.caller,
             audience=self.target,
             request_id=request_id,
-            user_id=user_id,
-            role=role,
+            ttl_seconds=self.token_ttl_seconds,
+            **claims,
         )
         return {INTERNAL_TOKEN_HEADER: token, REQUEST_ID_HEADER: request_id}
 
-    def _timeout(self) -> tuple[float, float]:
+    def _headers(self, on_behalf_of_user: bool) -> dict[str, str]:
+        identity = g.get("identity") if has_request_context() else None
+        request_id = g.get("request_id") if has_request_context() else None
+        if identity is None or not on_behalf_of_user:
+            return self.credential_headers(request_id=request_id or new_request_id())
+        return self.credential_headers(
+            request_id=request_id or new_request_id(),
+            user_id=identity.user_id,
+            role=identity.role,
+        )
+
+    def _timeout(self) -> urllib3.Timeout:
         """Connect and read timeouts for the next call, within the request's budget.
 
         Every call a request makes to other services shares one read timeout's
@@ -126,69 +218,78 @@ class ServiceClient:
         would otherwise hold a worker thread for 50 read timeouts, long after
         the gateway had answered 504.
         """
-        connect, read = self.timeout
+        connect, read = self.connect_timeout, self.read_timeout
         if not has_request_context():
-            return connect, read
+            return urllib3.Timeout(connect=connect, read=read)
         deadline = g.setdefault("service_calls_deadline", time.monotonic() + read)
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise requests.ReadTimeout(f"no time left for another call to {self.target}")
-        return connect, min(read, remaining)
+            raise ReadTimeoutError(self.pool, None, "no time left for another call")
+        return urllib3.Timeout(connect=connect, read=min(read, remaining))
 
     def request(
-        self, method: str, path: str, *, on_behalf_of_user: bool = True, **kwargs: Any
-    ) -> requests.Response:
-        """Send one request; a timeout becomes a 504 APIError, any other transport failure 502.
+        self,
+        method: str,
+        path: str,
+        *,
+        on_behalf_of_user: bool = True,
+        timeout: urllib3.Timeout | None = None,
+        **kwargs: Any,
+    ) -> urllib3.BaseHTTPResponse:
+        """Send one request; a transport failure becomes :class:`UpstreamError` (502/504).
 
-        The answer is returned whatever its status: :meth:`find` reads it.
+        The answer is returned whatever its status: :meth:`get_json` reads it.
+        ``timeout`` replaces the request's budget for a caller with a bound of
+        its own (the gateway's revocation poll, its health probes).
         """
         headers = {**kwargs.pop("headers", {}), **self._headers(on_behalf_of_user)}
         try:
-            return self.session.request(
-                method, self.base_url + path, headers=headers, timeout=self._timeout(), **kwargs
+            return self.pool.request(
+                method, path, headers=headers, timeout=timeout or self._timeout(), **kwargs
             )
-        except requests.Timeout as exc:
-            logger.warning("%s service timed out: %s", self.target, exc)
-            raise APIError(504, "upstream_timeout", f"The {self.target} service timed out") from exc
-        except requests.RequestException as exc:
-            # Refused or reset connections, and anything else requests gives up on
-            # (a garbled answer, a retry error): the other service failed us.
-            logger.warning("%s service unavailable: %s", self.target, exc)
-            raise APIError(
-                502, "upstream_unavailable", f"The {self.target} service is unavailable"
-            ) from exc
+        except Exception as exc:
+            error = upstream_error(self.target, exc, log=self.log_failures)
+            if error is None:
+                raise
+            raise error from exc
 
-    @classmethod
-    def for_service(cls, settings: Settings, *, caller: str, target: str) -> ServiceClient:
-        """A client from ``caller`` to ``target`` at the URL and timeouts the settings give."""
-        return cls(
-            caller=caller,
-            target=target,
-            base_url=settings.service_urls[target],
-            secret=settings.internal_secret_key,
-            connect_timeout=settings.upstream_connect_timeout,
-        )
-
-    def get(self, path: str, **kwargs: Any) -> requests.Response:
-        return self.request("GET", path, **kwargs)
-
-    def find(self, path: str) -> dict[str, Any] | None:
-        """One resource as JSON, or None when the service has no such thing (404).
+    def get_json(
+        self,
+        path: str,
+        *,
+        on_behalf_of_user: bool = True,
+        timeout: urllib3.Timeout | None = None,
+    ) -> dict[str, Any]:
+        """A JSON object the service answers 200 with.
 
         A 503 of the other service is passed on as 503 with its code and
         Retry-After; any other answer (or a body that is not a JSON object) is
         the other service failing us: 502.
         """
-        response = self.get(path)
-        if response.status_code == 404:
+        response = self.request("GET", path, on_behalf_of_user=on_behalf_of_user, timeout=timeout)
+        return self._json_object(response, path)
+
+    def find(self, path: str) -> dict[str, Any] | None:
+        """One resource as JSON, or None when the service has no such thing (404).
+
+        Any other answer is read as :meth:`get_json` reads it.
+        """
+        response = self.request("GET", path)
+        if response.status == 404:
             return None
-        if response.status_code == 503:
+        return self._json_object(response, path)
+
+    def _json_object(self, response: urllib3.BaseHTTPResponse, path: str) -> dict[str, Any]:
+        if response.status == 503:
             raise unavailable_from(response, target=self.target)
         failed = APIError(
             502, "upstream_unavailable", f"The {self.target} service could not answer"
         )
-        if response.status_code != 200:
-            logger.warning("%s service answered %s for %s", self.target, response.status_code, path)
+        if response.status != 200:
+            # The path only: a query may carry token ids.
+            logger.warning(
+                "%s service answered %s for %s", self.target, response.status, path.split("?")[0]
+            )
             raise failed
         try:
             body = response.json()
@@ -198,3 +299,7 @@ class ServiceClient:
             logger.warning("%s service answered a body that is not a JSON object", self.target)
             raise failed
         return body
+
+    def close(self) -> None:
+        """Close the pooled connections (the client opens new ones if used again)."""
+        self.pool.close()

@@ -13,6 +13,7 @@ import sys
 import time
 import traceback
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import TypeGuard
@@ -179,11 +180,19 @@ def configure_logging(service: str, level: str = "INFO", log_format: str = "json
 access_logger = logging.getLogger("frota.access")
 
 
-def init_request_logging(app: Flask) -> None:
-    """Log one line per request with its status and duration.
+def _credential_user_id() -> str | None:
+    # A service's Identity (shared/internal_auth.py, which imports this module).
+    return getattr(g.get("identity"), "user_id", None)
+
+
+def init_request_logging(
+    app: Flask, *, user_id: Callable[[], str | None] = _credential_user_id
+) -> None:
+    """Log one line per request with its status, duration and ``user_id()``.
 
     The request id itself is established before this runs (by the gateway from
-    the client, by services from the internal credential).
+    the client, by services from the internal credential). The user is by
+    default the internal credential's; the gateway names the client token's.
     """
 
     @app.before_request
@@ -207,7 +216,7 @@ def init_request_logging(app: Flask) -> None:
                 "path": request.path,
                 "status": response.status_code,
                 "duration_ms": duration,
-                "user_id": getattr(g.get("identity"), "user_id", None),
+                "user_id": user_id(),
             },
         )
         return response

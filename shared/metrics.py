@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import time
+from collections.abc import Callable
 
 from flask import Flask, Response, g, request
 from prometheus_client import (
@@ -38,18 +39,30 @@ LATENCY = Histogram(
 FORWARDING_HEADERS = ("X-Forwarded-For", "CF-Connecting-IP", "Forwarded", "X-Real-IP")
 
 
-def route_label() -> str:
-    """A low-cardinality name of the route: its template, or what the app says it is."""
-    label = g.get("metrics_route")
-    if label:
-        return str(label)
-    if request.url_rule is not None:
-        return request.url_rule.rule
-    return "unmatched"
+def _no_label() -> str | None:
+    return None
 
 
-def init_metrics(app: Flask, service: str, settings: Settings) -> None:
-    """Count and time every request of ``app``; serve ``/metrics`` to allowed peers."""
+def init_metrics(
+    app: Flask,
+    service: str,
+    settings: Settings,
+    *,
+    route_label: Callable[[], str | None] = _no_label,
+) -> None:
+    """Count and time every request of ``app``; serve ``/metrics`` to allowed peers.
+
+    Requests are labelled by a low-cardinality name of their route: what
+    ``route_label`` says (the gateway's route prefixes, its one view serving
+    every path), else the URL rule's template.
+    """
+
+    def label() -> str:
+        named = route_label()
+        if named:
+            return named
+        return request.url_rule.rule if request.url_rule is not None else "unmatched"
+
     allowed = tuple(
         ipaddress.ip_network(n, strict=False) for n in settings.metrics_allowed_networks
     )
@@ -62,7 +75,7 @@ def init_metrics(app: Flask, service: str, settings: Settings) -> None:
     def observe(response: Response) -> Response:
         started = g.get("metrics_started")
         if started is not None and request.path != "/metrics":
-            route = route_label()
+            route = label()
             REQUESTS.labels(service, request.method, route, str(response.status_code)).inc()
             LATENCY.labels(service, request.method, route).observe(time.perf_counter() - started)
         return response

@@ -4,6 +4,9 @@ A cursor is the sort key of the last row of a page, JSON-encoded and
 base64url'd, behind a tag naming the order it belongs to (so that a cursor of
 one list or sort order is refused by another, even when its values would fit).
 The next page is ``WHERE (k1, k2) > (:v1, :v2)`` on an index, never an OFFSET.
+
+Jobs that walk a whole table (pruning, reconciling) take the same keyset in
+batches with :func:`keyset_batches`, without cursors.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -120,8 +123,7 @@ def paginate(
     """Run ``stmt`` for one page ordered by ``order_by`` (unique as a whole, last column the id)."""
     if cursor:
         values = decode_cursor(cursor, order_by, descending=descending)
-        key = sa.tuple_(*order_by)
-        stmt = stmt.where(key < sa.tuple_(*values) if descending else key > sa.tuple_(*values))
+        stmt = stmt.where(_past(order_by, values, descending=descending))
     ordering = [c.desc() for c in order_by] if descending else list(order_by)
     rows = session.scalars(stmt.order_by(*ordering).limit(limit + 1)).all()
     next_cursor = None
@@ -132,3 +134,39 @@ def paginate(
             [getattr(last, str(c.key)) for c in order_by], order_by, descending=descending
         )
     return Page(items=list(rows), next_cursor=next_cursor)
+
+
+def keyset_batches(
+    session: Session,
+    stmt: sa.Select[*tuple[Any, ...]],
+    *,
+    order_by: Sequence[OrderColumn],
+    batch_size: int,
+) -> Iterator[Sequence[sa.Row[*tuple[Any, ...]]]]:
+    """The rows of ``stmt`` in ``order_by`` order, ``batch_size`` at a time.
+
+    ``stmt`` has no ORDER BY or LIMIT of its own, and ``order_by`` is unique
+    as a whole (last column the id). Each batch is a query of its own that
+    resumes after the sort key of the last row handed out, so memory holds one
+    batch, and the caller may delete, change or lock rows (and commit) between
+    batches: a row is never handed out twice, rows deleted meanwhile are simply
+    not seen, and the walk ends even when the caller changes nothing. The rows
+    carry the sort key as extra columns at the end; read them by name.
+    """
+    keyed = stmt.add_columns(*(column.label(None) for column in order_by))
+    after: Sequence[Any] | None = None
+    while True:
+        batch = keyed if after is None else keyed.where(_past(order_by, after))
+        rows = session.execute(batch.order_by(*order_by).limit(batch_size)).all()
+        if not rows:
+            return
+        yield rows
+        after = tuple(rows[-1])[-len(order_by) :]
+
+
+def _past(
+    order_by: Sequence[OrderColumn], values: Sequence[Any], *, descending: bool = False
+) -> sa.ColumnElement[bool]:
+    """The rows after the sort key ``values`` in this ordering: never an OFFSET."""
+    key = sa.tuple_(*order_by)
+    return key < sa.tuple_(*values) if descending else key > sa.tuple_(*values)

@@ -8,11 +8,7 @@ from typing import Any
 from apiflask import APIBlueprint
 
 from fleet_service.assignments import service
-from fleet_service.assignments.schemas import (
-    AssignmentCreateIn,
-    AssignmentEndIn,
-    AssignmentOut,
-)
+from fleet_service.assignments.schemas import AssignmentCreateIn, AssignmentEndIn, AssignmentOut
 from fleet_service.drivers.users import auth_users
 from shared.db import current_session
 from shared.internal_auth import user_auth

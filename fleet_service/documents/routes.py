@@ -7,10 +7,7 @@ from typing import Any
 from apiflask import APIBlueprint
 
 from fleet_service.documents import service
-from fleet_service.documents.schemas import (
-    DocumentCreateIn,
-    DocumentOut,
-)
+from fleet_service.documents.schemas import DocumentCreateIn, DocumentOut
 from fleet_service.media_files import media_files
 from shared.db import current_session
 from shared.internal_auth import current_identity, user_auth

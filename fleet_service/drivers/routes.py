@@ -8,11 +8,7 @@ from typing import Any
 from apiflask import APIBlueprint
 
 from fleet_service.drivers import service
-from fleet_service.drivers.schemas import (
-    DriverCreateIn,
-    DriverOut,
-    DriverUpdateIn,
-)
+from fleet_service.drivers.schemas import DriverCreateIn, DriverOut, DriverUpdateIn
 from fleet_service.drivers.users import auth_users
 from shared.db import current_session
 from shared.internal_auth import current_identity, user_auth

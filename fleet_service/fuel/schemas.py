@@ -6,27 +6,23 @@ from decimal import Decimal as D
 
 from apiflask import Schema
 from apiflask.fields import UUID, Boolean, Decimal, Integer, String
-from apiflask.validators import Length, OneOf, Range
+from apiflask.validators import Length, OneOf
 
-from fleet_service.odometer.schemas import MAX_KM
-from fleet_service.trips.schemas import confirm_field
+from fleet_service.fields import confirm_field, money_field, odometer_field
 from fleet_service.vehicles.models import FUEL_TYPES
 from shared.schemas import Trimmed, UTCDateTime, decimal_between
 
 # The biggest trucks carry two 1000 L tanks; anything above is a typo.
 LITERS_RANGE = decimal_between(D("0.001"), D("2000"))
-MAX_MONEY = D("9999999999.99")
 
 
 class FuelLogCreateIn(Schema):
     vehicle_id = UUID(required=True)
     filled_at = UTCDateTime(load_default=None, metadata={"description": "Now when absent"})
-    odometer_km = Integer(required=True, strict=True, validate=Range(0, MAX_KM))
+    odometer_km = odometer_field()
     fuel_type = String(required=True, validate=OneOf(FUEL_TYPES))
     liters = Decimal(required=True, places=3, as_string=True, validate=LITERS_RANGE)
-    total_cost = Decimal(
-        required=True, places=2, as_string=True, validate=decimal_between(D(0), MAX_MONEY)
-    )
+    total_cost = money_field()
     unit_price = Decimal(
         load_default=None,
         allow_none=True,

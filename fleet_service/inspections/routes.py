@@ -9,11 +9,7 @@ from apiflask import APIBlueprint
 
 from fleet_service.drivers.users import auth_users
 from fleet_service.inspections import service
-from fleet_service.inspections.schemas import (
-    InspectionCreateIn,
-    InspectionOut,
-    InspectionResolveIn,
-)
+from fleet_service.inspections.schemas import InspectionCreateIn, InspectionOut, InspectionResolveIn
 from fleet_service.media_files import media_files
 from shared.db import current_session
 from shared.internal_auth import current_identity, user_auth

@@ -9,8 +9,8 @@ from apiflask.fields import UUID, Boolean, List, Nested, String
 from apiflask.validators import Length, OneOf
 from marshmallow import ValidationError, validates_schema
 
+from fleet_service.fields import media_ids_field
 from fleet_service.inspections.models import SEVERITIES
-from fleet_service.maintenance.schemas import media_ids_field
 from shared.schemas import Trimmed, UTCDateTime
 
 MAX_ITEMS = 100

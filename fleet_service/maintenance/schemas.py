@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal as D
 from typing import Any
 
 from apiflask import Schema
@@ -10,17 +9,9 @@ from apiflask.fields import UUID, Decimal, Integer, List, String
 from apiflask.validators import Length, OneOf, Range
 from marshmallow import ValidationError, validates_schema
 
-from fleet_service.fuel.schemas import MAX_MONEY
+from fleet_service.fields import MAX_KM, confirm_field, media_ids_field, money_field, odometer_field
 from fleet_service.maintenance.models import DUE_SOON_DAYS, DUE_SOON_KM, DUE_STATUSES
-from fleet_service.odometer.schemas import MAX_KM
-from fleet_service.trips.schemas import confirm_field
-from shared.schemas import Trimmed, UTCDateTime, decimal_between
-
-MAX_ATTACHMENTS = 20
-
-
-def media_ids_field() -> List:
-    return List(UUID(), load_default=list, validate=Length(max=MAX_ATTACHMENTS))
+from shared.schemas import Trimmed, UTCDateTime
 
 
 class ScheduleCreateIn(Schema):
@@ -61,10 +52,8 @@ class RecordCreateIn(Schema):
     vehicle_id = UUID(required=True)
     schedule_id = UUID(load_default=None, allow_none=True)
     performed_at = UTCDateTime(load_default=None, metadata={"description": "Now when absent"})
-    odometer_km = Integer(required=True, strict=True, validate=Range(0, MAX_KM))
-    cost = Decimal(
-        required=True, places=2, as_string=True, validate=decimal_between(D(0), MAX_MONEY)
-    )
+    odometer_km = odometer_field()
+    cost = money_field()
     vendor = Trimmed(load_default=None, allow_none=True, validate=Length(1, 120))
     notes = Trimmed(load_default=None, allow_none=True, validate=Length(max=2000))
     media_ids = media_ids_field()

@@ -11,11 +11,7 @@ from apiflask import APIBlueprint
 from fleet_service.callers import caller_user_id
 from fleet_service.drivers.users import auth_users
 from fleet_service.odometer import service
-from fleet_service.odometer.schemas import (
-    ReadingCreateIn,
-    ReadingOut,
-    ReadingVoidIn,
-)
+from fleet_service.odometer.schemas import ReadingCreateIn, ReadingOut, ReadingVoidIn
 from shared.db import current_session
 from shared.internal_auth import current_identity, user_auth
 from shared.records import paginated

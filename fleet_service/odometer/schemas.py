@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 from apiflask import Schema
-from apiflask.fields import UUID, Boolean, Integer, String
-from apiflask.validators import Length, Range
+from apiflask.fields import UUID, Integer, String
+from apiflask.validators import Length
 
+from fleet_service.fields import confirm_field, odometer_field
 from shared.schemas import Trimmed, UTCDateTime
-
-MAX_KM = 9_999_999
 
 
 class ReadingCreateIn(Schema):
-    km = Integer(required=True, strict=True, validate=Range(0, MAX_KM))
+    km = odometer_field()
     read_at = UTCDateTime(load_default=None, metadata={"description": "Now when absent"})
-    confirm = Boolean(
-        load_default=False,
-        metadata={"description": "Accept a jump the plausibility check would refuse"},
-    )
+    confirm = confirm_field()
 
 
 class ReadingVoidIn(Schema):

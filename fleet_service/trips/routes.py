@@ -9,11 +9,7 @@ from apiflask import APIBlueprint
 
 from fleet_service.drivers.users import auth_users
 from fleet_service.trips import service
-from fleet_service.trips.schemas import (
-    TripCheckInIn,
-    TripCheckOutIn,
-    TripOut,
-)
+from fleet_service.trips.schemas import TripCheckInIn, TripCheckOutIn, TripOut
 from shared.db import current_session
 from shared.internal_auth import current_identity, user_auth
 from shared.records import get_route, list_route

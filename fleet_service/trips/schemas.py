@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 from apiflask import Schema
-from apiflask.fields import UUID, Boolean, Integer, String
-from apiflask.validators import Length, Range
+from apiflask.fields import UUID, Integer, String
+from apiflask.validators import Length
 
-from fleet_service.odometer.schemas import MAX_KM
+from fleet_service.fields import confirm_field, odometer_field
 from shared.schemas import Trimmed, UTCDateTime
-
-
-def confirm_field() -> Boolean:
-    return Boolean(
-        load_default=False,
-        metadata={"description": "Accept an odometer jump the plausibility check would refuse"},
-    )
 
 
 class TripCheckOutIn(Schema):
     vehicle_id = UUID(required=True)
-    odometer_km = Integer(required=True, strict=True, validate=Range(0, MAX_KM))
+    odometer_km = odometer_field()
     purpose = Trimmed(required=True, validate=Length(1, 200))
     driver_id = UUID(
         load_default=None,
@@ -29,7 +22,7 @@ class TripCheckOutIn(Schema):
 
 
 class TripCheckInIn(Schema):
-    odometer_km = Integer(required=True, strict=True, validate=Range(0, MAX_KM))
+    odometer_km = odometer_field()
     confirm = confirm_field()
 
 

@@ -9,11 +9,7 @@ from apiflask import APIBlueprint
 from flask import current_app
 
 from fleet_service.vehicles import service
-from fleet_service.vehicles.schemas import (
-    VehicleCreateIn,
-    VehicleOut,
-    VehicleUpdateIn,
-)
+from fleet_service.vehicles.schemas import VehicleCreateIn, VehicleOut, VehicleUpdateIn
 from shared.db import current_session
 from shared.internal_auth import user_auth
 from shared.records import get_route, list_route

@@ -56,7 +56,7 @@ def test_every_way_of_ending_sessions_raises_the_version_and_redis_follows(db_se
     for changes in ({"role": "manager"}, {"is_active": False}):
         service.update_user(
             db_session=db_session,
-            actor=as_user(admin),
+            identity=as_user(admin),
             user_id=user.id,
             changes=changes,
             publisher=publisher,
@@ -81,7 +81,7 @@ def test_a_change_that_ends_no_session_leaves_the_version_alone(db_session, cach
     start = revocation.current_version(db_session)
     service.update_user(
         db_session=db_session,
-        actor=as_user(admin),
+        identity=as_user(admin),
         user_id=user.id,
         changes={"full_name": "Renamed"},
         publisher=RevocationPublisher(cache),

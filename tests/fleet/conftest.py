@@ -77,8 +77,8 @@ def fleet_app_with(settings: Settings, database: Database, **service_urls: str) 
         yield app
     finally:
         # Their HTTP clients keep pooled connections open until closed.
-        app.extensions["auth_users"].client.session.close()
-        app.extensions["media_files"].client.session.close()
+        app.extensions["auth_users"].client.close()
+        app.extensions["media_files"].client.close()
 
 
 @contextmanager

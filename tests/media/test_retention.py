@@ -17,8 +17,10 @@ from click.testing import CliRunner
 
 import media_service
 from frota.cli import main as frota
-from media_service import retention
 from media_service.models import MediaFile, UploadReservation, VolumeUsage
+from media_service.prune_job import PeriodicPrune, prune_lock, run_scheduled_prune
+from media_service.pruning import prune_media
+from media_service.reconcile import reconcile_volume
 from media_service.storage import LocalStorage
 from tests.conftest import TEST_SECRETS, make_settings
 from tests.media.conftest import store_files, stored_files, usage_row
@@ -38,13 +40,11 @@ def file_ids_on_volume(storage):
 
 
 def prune(db_session, storage, **kwargs):
-    return retention.prune_media(
-        db_session=db_session, storage=storage, quota_bytes=QUOTA, **kwargs
-    )
+    return prune_media(db_session=db_session, storage=storage, quota_bytes=QUOTA, **kwargs)
 
 
 def assert_volume_agrees_with_rows(db_session, storage):
-    report = retention.reconcile_volume(db_session=db_session, storage=storage, grace=timedelta(0))
+    report = reconcile_volume(db_session=db_session, storage=storage, grace=timedelta(0))
     assert report.problems == 0, report.summary()
     stored = db_session.scalar(sa.select(sa.func.coalesce(sa.func.sum(MediaFile.size), 0)))
     assert usage_row(db_session).used_bytes == stored
@@ -119,12 +119,10 @@ def test_over_the_high_water_mark_the_oldest_unheld_files_go_until_under_the_low
         store_files(db_session, storage, 1, size=100, age=timedelta(days=days), held=days == 10)[0]
         for days in range(10, 0, -1)
     ]
-    dry = retention.prune_media(
-        db_session=db_session, storage=storage, quota_bytes=1000, dry_run=True
-    )
+    dry = prune_media(db_session=db_session, storage=storage, quota_bytes=1000, dry_run=True)
     assert dry.by_reason == {"high_water": 2}
 
-    result = retention.prune_media(db_session=db_session, storage=storage, quota_bytes=1000)
+    result = prune_media(db_session=db_session, storage=storage, quota_bytes=1000)
 
     assert result.by_reason == {"high_water": 2}
     assert rows(db_session) == {by_age[0], *by_age[3:]}
@@ -134,7 +132,7 @@ def test_over_the_high_water_mark_the_oldest_unheld_files_go_until_under_the_low
 
 def test_under_the_high_water_mark_nothing_young_is_pruned(db_session, storage):
     store_files(db_session, storage, 8, size=100, age=timedelta(days=1))
-    result = retention.prune_media(db_session=db_session, storage=storage, quota_bytes=1000)
+    result = prune_media(db_session=db_session, storage=storage, quota_bytes=1000)
     assert result.files == 0
     assert len(rows(db_session)) == 8
 
@@ -162,9 +160,7 @@ def test_prune_crashing_midway_leaves_no_row_without_its_file_and_the_next_run_f
     # Every row the API can see still has its file; the rest are marked for deletion.
     visible = rows(db_session, deleting_at=None)
     assert visible <= file_ids_on_volume(storage)
-    after_crash = retention.reconcile_volume(
-        db_session=db_session, storage=storage, grace=timedelta(0)
-    )
+    after_crash = reconcile_volume(db_session=db_session, storage=storage, grace=timedelta(0))
     assert (after_crash.orphan_files, after_crash.missing_files) == (0, 0)
     assert after_crash.unfinished_deletions == 10  # the batch that was being unlinked
 
@@ -228,7 +224,7 @@ def test_reconcile_reports_and_fixes_what_disagrees(db_session, storage):
     )
     db_session.commit()
 
-    found = retention.reconcile_volume(db_session=db_session, storage=storage)
+    found = reconcile_volume(db_session=db_session, storage=storage)
 
     assert (found.orphan_files, found.orphan_bytes) == (2, len(b"orphan!") + len(b"junk"))
     assert found.missing_files == 1
@@ -239,7 +235,7 @@ def test_reconcile_reports_and_fixes_what_disagrees(db_session, storage):
     assert all(p.exists() for p in (orphan, stranger, stale_upload, orphan_thumbnail))
     assert lost in rows(db_session)
 
-    fixed = retention.reconcile_volume(db_session=db_session, storage=storage, fix=True)
+    fixed = reconcile_volume(db_session=db_session, storage=storage, fix=True)
 
     assert fixed.problems == found.problems
     assert not any(p.exists() for p in (orphan, stranger, stale_upload, orphan_thumbnail))
@@ -248,7 +244,7 @@ def test_reconcile_reports_and_fixes_what_disagrees(db_session, storage):
     assert rows(db_session) == set(kept)
     usage = usage_row(db_session)
     assert (usage.used_bytes, usage.reserved_bytes) == (3 * 16, 0)
-    assert retention.reconcile_volume(db_session=db_session, storage=storage).problems == 0
+    assert reconcile_volume(db_session=db_session, storage=storage).problems == 0
 
 
 def test_the_service_starts_the_periodic_prune_when_configured(
@@ -267,15 +263,15 @@ def test_the_service_starts_the_periodic_prune_when_configured(
 
 def test_only_one_prune_runs_at_a_time(committed_database, committed_settings):
     storage = LocalStorage(committed_settings.media_root)
-    with retention.prune_lock(committed_database.engine) as first:
+    with prune_lock(committed_database.engine) as first:
         assert first
-        with retention.prune_lock(committed_database.engine) as second:
+        with prune_lock(committed_database.engine) as second:
             assert not second
-        skipped = retention.run_scheduled_prune(
+        skipped = run_scheduled_prune(
             database=committed_database, storage=storage, quota_bytes=QUOTA
         )
         assert skipped is None
-    with retention.prune_lock(committed_database.engine) as again:
+    with prune_lock(committed_database.engine) as again:
         assert again
 
 
@@ -284,7 +280,7 @@ def test_the_periodic_job_prunes_in_the_background(committed_database, committed
     with committed_database.sessionmaker() as db_session:
         store_files(db_session, storage, 5, age=timedelta(days=61))
         held = store_files(db_session, storage, 1, age=timedelta(days=61), held=True)
-    job = retention.PeriodicPrune(
+    job = PeriodicPrune(
         database=committed_database,
         storage=storage,
         quota_bytes=QUOTA,
@@ -350,7 +346,7 @@ def test_cli_prune_dry_run_then_prune_then_reconcile(committed_database, committ
 
 
 def test_cli_prune_refuses_to_run_beside_another_prune(committed_database, committed_settings):
-    with retention.prune_lock(committed_database.engine):
+    with prune_lock(committed_database.engine):
         result = CliRunner().invoke(frota, ["media", "prune"], env=cli_env(committed_settings))
     assert result.exit_code == 1
     assert "another prune is running" in result.output
@@ -403,14 +399,10 @@ def test_prune_killed_with_sigkill_midway_leaves_nothing_the_next_run_cannot_fin
     with committed_database.sessionmaker() as db_session:
         visible = rows(db_session, deleting_at=None)
         assert visible <= remaining
-        after_kill = retention.reconcile_volume(
-            db_session=db_session, storage=storage, grace=timedelta(0)
-        )
+        after_kill = reconcile_volume(db_session=db_session, storage=storage, grace=timedelta(0))
         assert (after_kill.orphan_files, after_kill.missing_files) == (0, 0)
 
-        retention.prune_media(
-            db_session=db_session, storage=storage, quota_bytes=QUOTA, older_than_days=0
-        )
+        prune_media(db_session=db_session, storage=storage, quota_bytes=QUOTA, older_than_days=0)
 
         assert rows(db_session) == set(held)
         assert file_ids_on_volume(storage) == set(held)

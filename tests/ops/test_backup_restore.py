@@ -29,8 +29,8 @@ import media_service
 from frota.backup import Backup, prune_backups
 from frota.cli import main as frota
 from frota.roles import service_database_urls, service_roles
-from media_service import retention
 from media_service.models import MediaFile, UploadReservation, VolumeUsage
+from media_service.reconcile import reconcile_volume
 from media_service.storage import LocalStorage
 from shared.config import Settings
 from shared.db import Database, make_engine
@@ -488,7 +488,7 @@ def test_a_backup_taken_while_files_are_uploaded_and_deleted_restores_every_row_
         restored_db = Database(make_engine(new_url, elsewhere))
         try:
             with restored_db.sessionmaker() as db_session:
-                report = retention.reconcile_volume(
+                report = reconcile_volume(
                     db_session=db_session, storage=LocalStorage(new_root), grace=timedelta(0)
                 )
                 sizes = dict(db_session.execute(sa.select(MediaFile.id, MediaFile.size)).all())

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypedDict, Unpack
 
+import jwt
 import pytest
 from flask import Flask
 from werkzeug.serving import make_server
@@ -17,6 +18,8 @@ from werkzeug.wrappers import Request, Response
 
 from shared.errors import APIError
 from shared.http_client import ServiceClient
+from shared.internal_auth import ALGORITHM, INTERNAL_TOKEN_HEADER
+from tests.conftest import make_settings
 
 SECRET = "test-internal-secret-" + "z" * 40
 
@@ -171,3 +174,37 @@ def test_the_calls_of_one_request_share_one_read_timeout():
     assert (caught.value.status_code, caught.value.code) == (504, "upstream_timeout")
     assert len(asked) <= 3
     assert elapsed < 1.5
+
+
+def test_a_client_for_a_service_takes_its_timeouts_and_credential_lifetime_from_the_settings(
+    tmp_path, redis_url
+):
+    credentials: list[str] = []
+
+    def slow(request: Request) -> Response:
+        credentials.append(request.headers[INTERNAL_TOKEN_HEADER])
+        time.sleep(1.0)
+        return Response('{"id": "1"}', 200)
+
+    with serving(slow) as (url, _):
+        settings = make_settings(
+            tmp_path,
+            "postgresql://unused.invalid/unused",
+            redis_url,
+            MEDIA_URL=url,
+            INTERNAL_READ_TIMEOUT="0.2",
+            INTERNAL_TOKEN_TTL_SECONDS="7",
+        )
+        media = ServiceClient.for_service(settings, caller="fleet", target="media")
+        started = time.monotonic()
+        with pytest.raises(APIError) as caught:
+            media.find("/internal/files/1")
+        elapsed = time.monotonic() - started
+        media.close()
+    assert (caught.value.status_code, caught.value.code) == (504, "upstream_timeout")
+    assert elapsed < 0.9
+    [credential] = credentials
+    claims = jwt.decode(
+        credential, settings.internal_secret_key, algorithms=[ALGORITHM], audience="media"
+    )
+    assert (claims["iss"], claims["exp"] - claims["iat"]) == ("fleet", 7)

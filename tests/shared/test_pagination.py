@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,7 +15,14 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from fleet_service.vehicles.models import Vehicle
 from shared.errors import APIError
-from shared.pagination import MAX_CURSOR_LENGTH, decode_cursor, encode_cursor, order_tag, paginate
+from shared.pagination import (
+    MAX_CURSOR_LENGTH,
+    decode_cursor,
+    encode_cursor,
+    keyset_batches,
+    order_tag,
+    paginate,
+)
 from tests.support.factories import make_vehicle
 
 T0 = datetime(2026, 1, 31, 12, 0, tzinfo=UTC)
@@ -268,8 +277,9 @@ def count_items(session: Session) -> int | None:
     return session.scalar(sa.select(sa.func.count()).select_from(Item))
 
 
-def assert_invalid_cursor(session: Session, order_by, cursor: str) -> None:
-    rows = count_items(session)
+@contextmanager
+def statements_sent(session: Session) -> Iterator[list[str]]:
+    """The SQL statements sent to the database inside the block, as they go."""
     sent: list[str] = []
 
     def record(conn, db_cursor, statement, parameters, context, executemany):
@@ -278,10 +288,15 @@ def assert_invalid_cursor(session: Session, order_by, cursor: str) -> None:
     engine = session.get_bind().engine
     sa.event.listen(engine, "before_cursor_execute", record)
     try:
-        with pytest.raises(APIError) as caught:
-            paginate(session, sa.select(Item), order_by=order_by, limit=5, cursor=cursor)
+        yield sent
     finally:
         sa.event.remove(engine, "before_cursor_execute", record)
+
+
+def assert_invalid_cursor(session: Session, order_by, cursor: str) -> None:
+    rows = count_items(session)
+    with statements_sent(session) as sent, pytest.raises(APIError) as caught:
+        paginate(session, sa.select(Item), order_by=order_by, limit=5, cursor=cursor)
     assert caught.value.status_code == 400
     assert caught.value.code == "invalid_cursor"
     # The refusal came before the database: nothing was sent, and the transaction
@@ -393,3 +408,72 @@ def test_a_cursor_over_the_length_limit_is_refused_before_decoding(scratch):
     assert decode_cursor(keyed([label[:1000], SOME_ID], BY_LABEL), BY_LABEL)
 
     assert_invalid_cursor(scratch, BY_LABEL, keyed([label, SOME_ID], BY_LABEL))
+
+
+# --- walking a whole table in batches -------------------------------------------------
+
+
+def batches_of(session: Session, stmt, order_by, batch_size: int) -> list[list[uuid.UUID]]:
+    return [
+        [row.id for row in rows]
+        for rows in keyset_batches(session, stmt, order_by=order_by, batch_size=batch_size)
+    ]
+
+
+@pytest.mark.parametrize("order_by", [BY_TIME, BY_RANK, BY_LABEL], ids=["time", "rank", "label"])
+@pytest.mark.parametrize("batch_size", [1, 4, 23, 24, 200])
+def test_batches_cover_every_row_exactly_once_in_order(scratch, order_by, batch_size):
+    items = add_items(scratch, 23)
+    expected = sorted(items, key=lambda i: tuple(getattr(i, c.key) for c in order_by))
+
+    batches = batches_of(scratch, sa.select(Item.id), order_by, batch_size)
+
+    assert [file_id for batch in batches for file_id in batch] == ids(expected)
+    assert [len(batch) for batch in batches[:-1]] == [batch_size] * (len(batches) - 1)
+    assert 1 <= len(batches[-1]) <= batch_size
+
+
+def test_batches_keep_the_filter_of_the_statement(scratch):
+    items = add_items(scratch, 12)
+
+    batches = batches_of(scratch, sa.select(Item.id).where(Item.rank % 2 == 0), BY_TIME, 2)
+
+    expected = sorted((i for i in items if i.rank % 2 == 0), key=lambda i: (i.created_at, i.id))
+    assert [file_id for batch in batches for file_id in batch] == ids(expected)
+
+
+def test_an_empty_table_is_no_batch_at_all(scratch):
+    assert batches_of(scratch, sa.select(Item.id), BY_TIME, 10) == []
+
+
+def test_each_batch_is_one_query_of_at_most_batch_size_rows_run_when_it_is_wanted(scratch):
+    add_items(scratch, 10)
+
+    with statements_sent(scratch) as sent:
+        batches = keyset_batches(scratch, sa.select(Item.id), order_by=BY_RANK, batch_size=4)
+        assert sent == []
+        assert len(next(batches)) == 4
+        assert len(sent) == 1
+        assert [len(rows) for rows in batches] == [4, 2]
+    # The two batches asked for, and the empty one that ends the walk.
+    assert len(sent) == 4
+    assert all("LIMIT" in statement for statement in sent)
+
+
+def test_the_caller_may_delete_what_it_walks_and_rows_ahead_and_commit_between_batches(scratch):
+    items = add_items(scratch, 30)
+    in_order = ids(sorted(items, key=lambda i: (i.created_at, i.id)))
+    # Rows further on that go while the walk is under way, as another process might.
+    gone_ahead = set(in_order[10:13]) | {in_order[-1]}
+    seen: list[uuid.UUID] = []
+
+    for rows in keyset_batches(scratch, sa.select(Item.id), order_by=BY_TIME, batch_size=4):
+        batch = [row.id for row in rows]
+        seen.extend(batch)
+        # What pruning does: delete the whole batch, resume key included, and commit.
+        doomed = [*batch, *(gone_ahead - set(seen))]
+        scratch.execute(sa.delete(Item).where(Item.id.in_(doomed)))
+        scratch.commit()
+
+    assert seen == [file_id for file_id in in_order if file_id not in gone_ahead]
+    assert count_items(scratch) == 0
