@@ -18,18 +18,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from flask import Flask
-from flask_jwt_extended import JWTManager, create_access_token
-from sqlalchemy.orm import Session
-
-from auth_service import service as auth
 from frota.database import migrate
 from frota.stack import Stack
 from shared.config import Settings
-from shared.db import make_engine
 from shared.internal_auth import mint_internal_token
-from shared.tokens import configure_jwt
 from tests.support.database import postgres_server, scratch_database
+from tests.support.factories import committed_manager
+from tests.support.identity import client_access_token
 from tests.support.processes import RedisProcess, free_port
 
 
@@ -42,13 +37,7 @@ class BenchStack:
         return f"http://127.0.0.1:{self.settings.port_of(part)}"
 
     def client_token(self, user_id: str, role: str = "manager") -> str:
-        app = Flask("bench-tokens")
-        configure_jwt(app, self.settings)
-        JWTManager(app)
-        with app.app_context():
-            return create_access_token(
-                identity=user_id, additional_claims={"role": role, "mcp": False, "gen": 0}
-            )
+        return client_access_token(self.settings, user_id, role)
 
     def internal_token(self, service: str, user_id: str, role: str = "manager") -> str:
         """What the gateway would attach: lets a benchmark call a service directly."""
@@ -63,19 +52,8 @@ class BenchStack:
         )
 
     def create_manager(self) -> str:
-        engine = make_engine(self.settings.database_url or "", self.settings)
-        try:
-            with Session(engine) as session:
-                user, _ = auth.create_user(
-                    db_session=session,
-                    username=f"bench-{uuid.uuid4().hex[:8]}",
-                    full_name="Bench Manager",
-                    role="manager",
-                    password=secrets.token_urlsafe(16),
-                )
-                return str(user.id)
-        finally:
-            engine.dispose()
+        user_id, _ = committed_manager(self.settings, secrets.token_urlsafe(16))
+        return user_id
 
 
 @contextmanager

@@ -7,53 +7,28 @@ import resource
 import tempfile
 import time
 import tracemalloc
-import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from bench.harness import bench_database
 from frota.database import migrate
-from media_service.models import MediaFile, VolumeUsage
 from media_service.pruning import prune_media
 from media_service.storage import LocalStorage
 from shared.config import Settings
 from shared.db import make_engine
+from tests.support.media import store_files
 
 FILES = 100_000
 SIZE = 64
 INSERT_BATCH = 10_000
+EXPIRED = timedelta(days=90)  # past the 60 days of retention
 
 
 def _seed(session: Session, storage: LocalStorage, count: int) -> None:
-    created = datetime.now(UTC) - timedelta(days=90)
-    owner = uuid.uuid4()
-    content = b"x" * SIZE
     for start in range(0, count, INSERT_BATCH):
-        rows = []
-        for _ in range(min(INSERT_BATCH, count - start)):
-            file_id = uuid.uuid4()
-            path = storage.path_for(file_id)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(content)
-            rows.append(
-                {
-                    "id": file_id,
-                    "owner_id": owner,
-                    "kind": "photo",
-                    "content_type": "image/jpeg",
-                    "size": SIZE,
-                    "sha256": "0" * 64,
-                    "held": False,
-                    "created_at": created,
-                    "expires_at": created + timedelta(days=60),
-                }
-            )
-        session.execute(sa.insert(MediaFile), rows)
-    session.execute(sa.update(VolumeUsage).values(used_bytes=VolumeUsage.used_bytes + count * SIZE))
-    session.commit()
+        store_files(session, storage, min(INSERT_BATCH, count - start), size=SIZE, age=EXPIRED)
 
 
 def _max_rss_mb() -> float:

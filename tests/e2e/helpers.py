@@ -6,14 +6,10 @@ import uuid
 
 import psycopg2
 import requests
-from flask import Flask
-from flask_jwt_extended import JWTManager, create_access_token
-from sqlalchemy.orm import Session
 
-from auth_service import service as auth
-from shared.db import make_engine
-from shared.tokens import configure_jwt
 from tests.e2e.conftest import ADMIN_PASSWORD, RunningStack
+from tests.support.factories import committed_manager
+from tests.support.identity import client_access_token
 
 ADMIN_NEW_PASSWORD = "e2e-admin-new-password"
 USER_PASSWORD = "long-enough-password"
@@ -71,30 +67,12 @@ def new_user(http: requests.Session, stack: RunningStack, role: str = "driver") 
 
 def token_for(stack: RunningStack, user_id: str, role: str = "manager") -> str:
     """A valid access token, signed as the auth service would (no login needed)."""
-    app = Flask("token-minter")
-    configure_jwt(app, stack.settings)
-    JWTManager(app)
-    with app.app_context():
-        return create_access_token(
-            identity=user_id, additional_claims={"role": role, "mcp": False, "gen": 0}
-        )
+    return client_access_token(stack.settings, user_id, role)
 
 
 def db_user(stack: RunningStack) -> tuple[str, str]:
     """A real manager in the stack's database: (id, username); password USER_PASSWORD."""
-    engine = make_engine(stack.settings.database_url or "", stack.settings)
-    try:
-        with Session(engine) as session:
-            user, _ = auth.create_user(
-                db_session=session,
-                username=f"m-{uuid.uuid4().hex[:10]}",
-                full_name="Manager",
-                role="manager",
-                password=USER_PASSWORD,
-            )
-            return str(user.id), user.username
-    finally:
-        engine.dispose()
+    return committed_manager(stack.settings, USER_PASSWORD)
 
 
 def db_user_id(stack: RunningStack) -> str:

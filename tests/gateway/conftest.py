@@ -302,20 +302,23 @@ def access_token(
     app: Flask, *, user_id: str | None = None, role: str = "manager", mcp: bool = False
 ) -> str:
     """An access token as the auth service issues it (flask-jwt-extended, same settings)."""
-    with app.app_context():
-        return create_access_token(
-            identity=user_id or str(uuid.uuid4()),
-            additional_claims={"role": role, "mcp": mcp},
-        )
+    return issued(create_access_token, app, user_id=user_id, role=role, mcp=mcp)
 
 
 def refresh_token(
     app: Flask, *, user_id: str | None = None, role: str = "manager", mcp: bool = False
 ) -> str:
+    return issued(create_refresh_token, app, user_id=user_id, role=role, mcp=mcp)
+
+
+def issued(
+    create: Callable[..., str], app: Flask, *, user_id: str | None, role: str, mcp: bool
+) -> str:
+    """A token from ``create`` with the app's JWT settings, for ``user_id`` (a fresh one
+    when None)."""
     with app.app_context():
-        return create_refresh_token(
-            identity=user_id or str(uuid.uuid4()),
-            additional_claims={"role": role, "mcp": mcp},
+        return create(
+            identity=user_id or str(uuid.uuid4()), additional_claims={"role": role, "mcp": mcp}
         )
 
 

@@ -23,7 +23,8 @@ from media_service.pruning import prune_media
 from media_service.reconcile import reconcile_volume
 from media_service.storage import LocalStorage
 from tests.conftest import TEST_SECRETS, make_settings
-from tests.media.conftest import store_files, stored_files, usage_row
+from tests.media.conftest import stored_files, usage_row
+from tests.support.media import store_files
 
 QUOTA = 10 * 1024 * 1024 * 1024
 

@@ -34,12 +34,13 @@ from media_service.reconcile import reconcile_volume
 from media_service.storage import LocalStorage
 from shared.config import Settings
 from shared.db import Database, make_engine
-from tests.media.conftest import MB, multipart, store_files
+from tests.media.conftest import MB, multipart
 from tests.ops.conftest import ops_env
 from tests.support import factories
 from tests.support.database import scratch_database
 from tests.support.files import jpeg_bytes, pdf_bytes, png_bytes
 from tests.support.identity import ApiClient, gateway_credential
+from tests.support.media import store_files
 from tests.support.servers import serving
 
 SCHEMAS = ("auth", "fleet", "media")

@@ -25,6 +25,8 @@ from fleet_service.maintenance import service as maintenance
 from fleet_service.maintenance.models import MaintenanceRecord, MaintenanceSchedule
 from fleet_service.vehicles import service as vehicles
 from fleet_service.vehicles.models import Vehicle
+from shared.config import Settings
+from shared.db import make_engine
 from shared.internal_auth import Identity
 
 DEFAULT_PASSWORD = "correct-horse-battery"
@@ -42,6 +44,24 @@ def make_user(db_session: Session, *, role: str = "driver", **fields: Any) -> Us
     }
     user, _ = auth.create_user(db_session=db_session, role=role, **values)
     return user
+
+
+def committed_manager(settings: Settings, password: str) -> tuple[str, str]:
+    """A manager committed to the database of ``settings`` on a connection of its own, as a
+    running stack sees it: (id, username). The username is unique across runs."""
+    engine = make_engine(settings.database_url or "", settings)
+    try:
+        with Session(engine) as session:
+            user, _ = auth.create_user(
+                db_session=session,
+                username=f"m-{uuid.uuid4().hex[:10]}",
+                full_name="Manager",
+                role="manager",
+                password=password,
+            )
+            return str(user.id), user.username
+    finally:
+        engine.dispose()
 
 
 def plate_for(n: int) -> str:

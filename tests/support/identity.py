@@ -6,9 +6,12 @@ import uuid
 from typing import Any
 
 from flask import Flask
+from flask_jwt_extended import JWTManager, create_access_token
 from werkzeug.test import TestResponse
 
+from shared.config import Settings
 from shared.internal_auth import INTERNAL_TOKEN_HEADER, mint_internal_token
+from shared.tokens import configure_jwt
 
 
 def gateway_credential(
@@ -31,6 +34,18 @@ def gateway_credential(
         client_ip=client_ip,
     )
     return {INTERNAL_TOKEN_HEADER: token}
+
+
+def client_access_token(settings: Settings, user_id: str, role: str = "manager") -> str:
+    """A client's access token, signed with ``settings`` as the auth service would sign it
+    (no login needed)."""
+    app = Flask("token-minter")
+    configure_jwt(app, settings)
+    JWTManager(app)
+    with app.app_context():
+        return create_access_token(
+            identity=user_id, additional_claims={"role": role, "mcp": False, "gen": 0}
+        )
 
 
 class ApiClient:
