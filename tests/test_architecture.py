@@ -282,19 +282,18 @@ def test_every_fleet_domain_has_its_floor_and_its_own_schemas():
     }
 
 
-def test_every_media_module_is_held_to_the_layers():
+@pytest.mark.parametrize("service", ["auth_service", "media_service"])
+def test_every_module_of_a_service_is_held_to_its_layers(service):
     # A module split out of another (as pruning, reconcile and the prune job
     # were out of retention) is under the layers contract from its first commit.
     modules = {
-        f"media_service.{p.stem}"
-        for p in REPO_ROOT.glob("media_service/*.py")
-        if p.stem != "__init__"
+        f"{service}.{p.stem}" for p in REPO_ROOT.glob(f"{service}/*.py") if p.stem != "__init__"
     }
-    (media,) = [
+    (contract,) = [
         c
         for c in importlinter_config()["contracts"]
-        if c["type"] == "layers" and c["layers"][-1] == "media_service.models"
+        if c["type"] == "layers" and c["layers"][-1].startswith(f"{service}.models")
     ]
-    layered = {module for layer in media["layers"] for module in layer.split(" : ")}
+    layered = {module for layer in contract["layers"] for module in layer.split(" : ")}
 
     assert layered == modules
