@@ -127,9 +127,9 @@ class Records(Generic[Record]):
 
     model: type[Record]
     not_found: tuple[str, str]
-    drivers_see: Callable[[Identity], sa.ColumnElement[bool]] | None = None
+    drivers_see: Callable[[Identity], Condition] | None = None
     # Applied for everyone: e.g. rows being deleted are no one's to see.
-    always: Callable[[], sa.ColumnElement[bool]] | None = None
+    always: Callable[[], Condition] | None = None
     options: Sequence[Any] = ()
     order_by: Sequence[OrderColumn] = ()
     descending: bool = False
@@ -228,6 +228,13 @@ def paginated(
     return decorator
 
 
+def _named(view: Callable[..., Any], endpoint: str, summary: str) -> Callable[..., Any]:
+    """The view's name is the endpoint's; its docstring, as any view's, the operation's summary."""
+    view.__name__ = view.__qualname__ = endpoint
+    view.__doc__ = summary
+    return view
+
+
 def list_route(
     bp: APIBlueprint,
     rule: str,
@@ -244,11 +251,8 @@ def list_route(
     def view() -> sa.Select[Any]:
         return records.select(current_identity())
 
-    # The view's name is the endpoint's; its docstring, as any view's, the operation's summary.
-    view.__name__ = view.__qualname__ = endpoint
-    view.__doc__ = summary
     listed = paginated(bp, records, item=item, csv_filename=csv_filename)
-    bp.get(rule)(bp.auth_required(user_auth, roles=roles)(listed(view)))
+    bp.get(rule)(bp.auth_required(user_auth, roles=roles)(listed(_named(view, endpoint, summary))))
 
 
 def get_route(
@@ -267,6 +271,5 @@ def get_route(
         (record_id,) = path.values()
         return records.get(current_session(), current_identity(), record_id)
 
-    view.__name__ = view.__qualname__ = endpoint
-    view.__doc__ = summary
-    bp.get(rule)(bp.auth_required(user_auth, roles=roles)(bp.output(item)(view)))
+    shown = bp.output(item)(_named(view, endpoint, summary))
+    bp.get(rule)(bp.auth_required(user_auth, roles=roles)(shown))
