@@ -27,8 +27,8 @@ from auth_service.throttle import LoginPolicy
 from auth_service.tokens import access_token_for, tokens_for
 from shared.db import current_session
 from shared.internal_auth import current_identity, user_auth
-from shared.records import get_route, list_route
 from shared.roles import ADMINS
+from shared.routes import get_route, list_route
 
 bp = APIBlueprint("auth", __name__, url_prefix="/api/v1/auth", tag="Auth")
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from apiflask import Schema
-from apiflask.fields import UUID, Boolean, Email, Integer, String
+from apiflask.fields import Boolean, Email, Integer, String
 from apiflask.validators import Length, OneOf
 
+from auth_service.models import User
 from shared.roles import ROLE_NAMES
-from shared.schemas import Name, Text, UTCDateTime
+from shared.schemas import ModelSchema, Name, Text
 
 
 class LoginIn(Schema):
@@ -32,15 +33,11 @@ class PasswordChangeIn(Schema):
     new_password = Text(required=True, validate=Length(1, 1024))
 
 
-class UserOut(Schema):
-    id = UUID(required=True)
-    username = Text(required=True)
-    full_name = Text(required=True)
-    email = String(allow_none=True)
-    role = String(required=True)
-    is_active = Boolean(required=True)
-    must_change_password = Boolean(required=True)
-    created_at = UTCDateTime(required=True)
+class UserOut(ModelSchema):
+    class Meta:
+        model = User
+        # Secrets and bookkeeping of the login: never in an answer.
+        exclude = ("password_hash", "username_canonical", "token_generation", "password_changed_at")
 
 
 class UserCreateIn(Schema):

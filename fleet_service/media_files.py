@@ -13,6 +13,7 @@ from shared.config import Settings
 from shared.errors import APIError
 from shared.http_client import ServiceClient
 from shared.internal_auth import Identity
+from shared.routes import Uses
 
 
 @dataclass(frozen=True)
@@ -78,3 +79,7 @@ def media_files() -> MediaFiles:
     """The media service's files, for the app being served."""
     files: MediaFiles = current_app.extensions["media_files"]
     return files
+
+
+# For command routes whose service function attaches files (see shared.routes).
+FIND_FILE: Uses = {"find_file": lambda: media_files().find}

@@ -17,8 +17,8 @@ from shared.config import Settings
 from shared.db import current_session
 from shared.errors import APIError
 from shared.internal_auth import current_identity, current_user, user_auth
-from shared.records import get_route
 from shared.roles import MANAGERS
+from shared.routes import get_route
 
 bp = APIBlueprint("media", __name__, url_prefix="/api/v1/media", tag="Media")
 

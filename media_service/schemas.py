@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from apiflask import Schema
-from apiflask.fields import UUID, Boolean, File, Integer, Nested, String
+from apiflask.fields import UUID, File, Integer, Nested, String
 from apiflask.validators import OneOf
 from marshmallow.fields import NaiveDateTime
 
 from media_service.images import DEFAULT_THUMBNAIL_SIZE, THUMBNAIL_SIZES
-from media_service.models import KINDS
-from shared.schemas import UTCDateTime
+from media_service.models import KINDS, MediaFile
+from shared.schemas import ModelSchema
 
 
 class UploadIn(Schema):
@@ -17,23 +17,19 @@ class UploadIn(Schema):
     kind = String(load_default="photo", validate=OneOf(KINDS))
 
 
-class MediaFileOut(Schema):
-    id = UUID(required=True)
+class MediaFileOut(ModelSchema):
+    class Meta:
+        model = MediaFile
+        # A file being deleted is no one's to see: no answer carries the mark.
+        exclude = ("deleting_at",)
+
     owner_id = UUID(required=True, metadata={"description": "The uploader's user id."})
-    content_type = String(required=True)
-    size = Integer(required=True)
-    sha256 = String(required=True)
-    kind = String(required=True)
     filename = String(allow_none=True, metadata={"description": "The client's name, sanitised."})
-    held = Boolean(required=True)
     width = Integer(allow_none=True, metadata={"description": "Images: as displayed."})
-    height = Integer(allow_none=True)
     captured_at = NaiveDateTime(
         allow_none=True,
         metadata={"description": "Images: EXIF capture time, the camera's clock (no offset)."},
     )
-    created_at = UTCDateTime(required=True)
-    expires_at = UTCDateTime(required=True)
 
 
 class ThumbnailQuery(Schema):

@@ -7,7 +7,8 @@ with it the list's filters (which query parameter puts which condition on the
 rows) and its order. A list route's view only returns the rows the caller
 may see (a select); :func:`paginated` filters, pages and serialises them, as
 JSON or, where the list offers it, as CSV. Where a route only reads what
-the declaration says, :func:`list_route` and :func:`get_route` declare it whole.
+the declaration says, :func:`shared.routes.list_route` and
+:func:`shared.routes.get_route` declare it whole.
 """
 
 from __future__ import annotations
@@ -28,9 +29,8 @@ from sqlalchemy.orm import Session
 from shared.csv_export import format_field, page_as_csv
 from shared.db import current_session
 from shared.errors import APIError
-from shared.internal_auth import Identity, current_identity, user_auth
+from shared.internal_auth import Identity
 from shared.pagination import OrderColumn, Page, paginate
-from shared.roles import Role
 from shared.schemas import PageQuery, Trimmed, UTCDateTime, page_of
 
 Record = TypeVar("Record")
@@ -226,50 +226,3 @@ def paginated(
         return list_view
 
     return decorator
-
-
-def _named(view: Callable[..., Any], endpoint: str, summary: str) -> Callable[..., Any]:
-    """The view's name is the endpoint's; its docstring, as any view's, the operation's summary."""
-    view.__name__ = view.__qualname__ = endpoint
-    view.__doc__ = summary
-    return view
-
-
-def list_route(
-    bp: APIBlueprint,
-    rule: str,
-    records: Records[Any],
-    *,
-    endpoint: str,
-    item: type[Schema],
-    summary: str,
-    roles: list[Role] | None = None,
-    csv_filename: str | None = None,
-) -> None:
-    """Declare ``GET rule``: a page of the records the caller may see, filtered as declared."""
-
-    def view() -> sa.Select[Any]:
-        return records.select(current_identity())
-
-    listed = paginated(bp, records, item=item, csv_filename=csv_filename)
-    bp.get(rule)(bp.auth_required(user_auth, roles=roles)(listed(_named(view, endpoint, summary))))
-
-
-def get_route(
-    bp: APIBlueprint,
-    rule: str,
-    records: Records[Any],
-    *,
-    endpoint: str,
-    item: type[Schema],
-    summary: str,
-    roles: list[Role] | None = None,
-) -> None:
-    """Declare ``GET rule`` (its one variable the record's id): the record, else 404."""
-
-    def view(**path: uuid.UUID) -> Any:
-        (record_id,) = path.values()
-        return records.get(current_session(), current_identity(), record_id)
-
-    shown = bp.output(item)(_named(view, endpoint, summary))
-    bp.get(rule)(bp.auth_required(user_auth, roles=roles)(shown))

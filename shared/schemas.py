@@ -9,10 +9,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, cast
 
+import sqlalchemy as sa
 from apiflask import Schema
-from apiflask.fields import Integer, List, Nested, String
+from apiflask.fields import UUID, Boolean, Date, Integer, List, Nested, String
 from apiflask.validators import Range
 from marshmallow import ValidationError, fields
+from marshmallow.schema import SchemaMeta
 
 from shared.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
@@ -124,6 +126,65 @@ ERROR_SCHEMA: dict[str, Any] = {
         }
     },
 }
+
+
+def column_field(column_type: sa.types.TypeEngine[Any], **options: Any) -> fields.Field:
+    """The API field a column of ``column_type`` is answered with."""
+    match column_type:
+        case sa.DateTime(timezone=True):
+            return UTCDateTime(**options)
+        case sa.DateTime():
+            # A time with no offset, as it was given (a camera's clock, say).
+            return fields.NaiveDateTime(**options)
+        case sa.Numeric():
+            # Money, litres and the like travel as decimal strings: floats would round them.
+            return fields.Decimal(as_string=True, **options)
+        case sa.ARRAY():
+            return List(column_field(column_type.item_type), **options)
+    by_type: dict[type, Callable[..., fields.Field]] = {
+        sa.Uuid: UUID,
+        sa.Date: Date,
+        sa.Boolean: Boolean,
+        sa.Integer: Integer,
+        sa.String: String,
+    }
+    for base, field in by_type.items():
+        if isinstance(column_type, base):
+            return field(**options)
+    raise TypeError(f"no API field for a {column_type!r} column")
+
+
+class _ModelSchemaMeta(SchemaMeta):
+    @classmethod
+    def get_declared_fields(
+        mcs,
+        klass: SchemaMeta,
+        cls_fields: list[tuple[str, fields.Field]],
+        inherited_fields: list[tuple[str, fields.Field]],
+        dict_cls: type[dict[str, fields.Field]] = dict,
+    ) -> dict[str, fields.Field]:
+        declared = super().get_declared_fields(klass, cls_fields, inherited_fields, dict_cls)
+        model = getattr(klass.Meta, "model", None)
+        if model is None:
+            return declared
+        columns = {}
+        for attribute in sa.inspect(model).column_attrs:
+            column = attribute.columns[0]
+            if isinstance(column, sa.Column):  # not an expression (a column_property)
+                columns[attribute.key] = column_field(
+                    column.type, required=not column.nullable, allow_none=bool(column.nullable)
+                )
+        return dict_cls({**columns, **declared})
+
+
+class ModelSchema(Schema, metaclass=_ModelSchemaMeta):
+    """An answer that is a row: a field per column of ``Meta.model``, in the model's order.
+
+    A column is required unless nullable, and null only if nullable, as in the
+    table. Fields declared on the class add to them or, by the same name,
+    replace them (a description, a computed value); ``Meta.exclude`` leaves
+    columns out (what callers must never see).
+    """
 
 
 class PageQuery(Schema):

@@ -2,44 +2,40 @@
 
 from __future__ import annotations
 
-import uuid
-from typing import Any
-
 from apiflask import APIBlueprint
 
 from fleet_service.assignments import service
 from fleet_service.assignments.schemas import AssignmentCreateIn, AssignmentEndIn, AssignmentOut
-from fleet_service.drivers.users import auth_users
-from shared.db import current_session
-from shared.internal_auth import user_auth
-from shared.records import get_route, list_route
+from fleet_service.drivers.users import FIND_USER
 from shared.roles import MANAGERS
+from shared.routes import command_route, get_route, list_route
 
 bp = APIBlueprint(
     "assignments", __name__, url_prefix="/api/v1/fleet/assignments", tag="Assignments"
 )
 
-
-@bp.post("")
-@bp.auth_required(user_auth, roles=MANAGERS)
-@bp.input(AssignmentCreateIn, arg_name="body")
-@bp.output(AssignmentOut, status_code=201)
-def create_assignment(body: dict[str, Any]) -> Any:
-    """Assign a vehicle to a driver over a period (manager)"""
-    return service.create_assignment(
-        db_session=current_session(), find_user=auth_users().find, **body
-    )
-
-
-@bp.post("/<uuid:assignment_id>/end")
-@bp.auth_required(user_auth, roles=MANAGERS)
-@bp.input(AssignmentEndIn, arg_name="body")
-@bp.output(AssignmentOut)
-def end_assignment(assignment_id: uuid.UUID, body: dict[str, Any]) -> Any:
-    """End an assignment, now or at ends_at (manager)"""
-    return service.end_assignment(db_session=current_session(), assignment_id=assignment_id, **body)
-
-
+command_route(
+    bp,
+    "POST",
+    "",
+    service.create_assignment,
+    body=AssignmentCreateIn,
+    item=AssignmentOut,
+    status_code=201,
+    roles=MANAGERS,
+    uses=FIND_USER,
+    summary="Assign a vehicle to a driver over a period (manager)",
+)
+command_route(
+    bp,
+    "POST",
+    "/<uuid:assignment_id>/end",
+    service.end_assignment,
+    body=AssignmentEndIn,
+    item=AssignmentOut,
+    roles=MANAGERS,
+    summary="End an assignment, now or at ends_at (manager)",
+)
 list_route(
     bp,
     "",
@@ -48,8 +44,6 @@ list_route(
     item=AssignmentOut,
     summary="List assignments (a driver sees their own)",
 )
-
-
 get_route(
     bp,
     "/<uuid:assignment_id>",

@@ -5,7 +5,8 @@ from __future__ import annotations
 from apiflask import Schema
 from apiflask.fields import UUID
 
-from shared.schemas import UTCDateTime
+from fleet_service.assignments.models import Assignment
+from shared.schemas import ModelSchema, UTCDateTime
 
 
 class AssignmentCreateIn(Schema):
@@ -21,10 +22,6 @@ class AssignmentEndIn(Schema):
     ends_at = UTCDateTime(load_default=None, metadata={"description": "Now when absent"})
 
 
-class AssignmentOut(Schema):
-    id = UUID(required=True)
-    vehicle_id = UUID(required=True)
-    driver_id = UUID(required=True)
-    starts_at = UTCDateTime(required=True)
-    ends_at = UTCDateTime(allow_none=True)
-    created_at = UTCDateTime(required=True)
+class AssignmentOut(ModelSchema):
+    class Meta:
+        model = Assignment

@@ -2,35 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from apiflask import APIBlueprint
 
 from fleet_service.documents import service
 from fleet_service.documents.schemas import DocumentCreateIn, DocumentOut
-from fleet_service.media_files import media_files
-from shared.db import current_session
-from shared.internal_auth import current_identity, user_auth
-from shared.records import get_route, list_route
+from fleet_service.media_files import FIND_FILE
 from shared.roles import MANAGERS
+from shared.routes import command_route, get_route, list_route
 
 bp = APIBlueprint("documents", __name__, url_prefix="/api/v1/fleet/documents", tag="Documents")
 
-
-@bp.post("")
-@bp.auth_required(user_auth, roles=MANAGERS)
-@bp.input(DocumentCreateIn, arg_name="body")
-@bp.output(DocumentOut, status_code=201)
-def add_document(body: dict[str, Any]) -> Any:
-    """File a document of a vehicle or a driver (manager)"""
-    return service.add_document(
-        db_session=current_session(),
-        identity=current_identity(),
-        find_file=media_files().find,
-        **body,
-    )
-
-
+command_route(
+    bp,
+    "POST",
+    "",
+    service.add_document,
+    body=DocumentCreateIn,
+    item=DocumentOut,
+    status_code=201,
+    roles=MANAGERS,
+    uses=FIND_FILE,
+    summary="File a document of a vehicle or a driver (manager)",
+)
 # After a route whose output is DocumentOut itself (see odometer/routes.py).
 list_route(
     bp,
@@ -40,8 +33,6 @@ list_route(
     item=DocumentOut,
     summary="List documents (a driver: their own and their vehicles')",
 )
-
-
 get_route(
     bp,
     "/<uuid:document_id>",

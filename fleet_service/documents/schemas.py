@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from apiflask import Schema
-from apiflask.fields import UUID, Date, String
+from apiflask.fields import UUID, Date
 from apiflask.validators import Length
 from marshmallow import ValidationError, validates_schema
 
-from shared.schemas import Trimmed, UTCDateTime
+from fleet_service.documents.models import Document
+from shared.schemas import ModelSchema, Trimmed
 
 
 class DocumentCreateIn(Schema):
@@ -36,14 +37,6 @@ class DocumentCreateIn(Schema):
             raise ValidationError("must not be before valid_from", "valid_until")
 
 
-class DocumentOut(Schema):
-    id = UUID(required=True)
-    vehicle_id = UUID(allow_none=True)
-    driver_id = UUID(allow_none=True)
-    type = String(required=True)
-    number = String(required=True)
-    valid_from = Date(allow_none=True)
-    valid_until = Date(allow_none=True)
-    media_id = UUID(allow_none=True)
-    author_user_id = UUID(required=True)
-    created_at = UTCDateTime(required=True)
+class DocumentOut(ModelSchema):
+    class Meta:
+        model = Document

@@ -2,31 +2,28 @@
 
 from __future__ import annotations
 
-import uuid
-from typing import Any
-
 from apiflask import APIBlueprint
 
 from fleet_service.drivers import service
 from fleet_service.drivers.schemas import DriverCreateIn, DriverOut, DriverUpdateIn
-from fleet_service.drivers.users import auth_users
-from shared.db import current_session
-from shared.internal_auth import current_identity, user_auth
-from shared.records import get_route, list_route
+from fleet_service.drivers.users import FIND_USER
 from shared.roles import MANAGERS
+from shared.routes import command_route, get_route, list_route
 
 bp = APIBlueprint("drivers", __name__, url_prefix="/api/v1/fleet/drivers", tag="Drivers")
 
-
-@bp.post("")
-@bp.auth_required(user_auth, roles=MANAGERS)
-@bp.input(DriverCreateIn, arg_name="body")
-@bp.output(DriverOut, status_code=201)
-def create_driver(body: dict[str, Any]) -> Any:
-    """Make an active user a driver (manager)"""
-    return service.create_driver(db_session=current_session(), find_user=auth_users().find, **body)
-
-
+command_route(
+    bp,
+    "POST",
+    "",
+    service.create_driver,
+    body=DriverCreateIn,
+    item=DriverOut,
+    status_code=201,
+    roles=MANAGERS,
+    uses=FIND_USER,
+    summary="Make an active user a driver (manager)",
+)
 list_route(
     bp,
     "",
@@ -35,8 +32,6 @@ list_route(
     item=DriverOut,
     summary="List drivers (a driver sees their own record)",
 )
-
-
 get_route(
     bp,
     "/<uuid:driver_id>",
@@ -45,17 +40,14 @@ get_route(
     item=DriverOut,
     summary="One driver",
 )
-
-
-@bp.patch("/<uuid:driver_id>")
-@bp.auth_required(user_auth, roles=MANAGERS)
-@bp.input(DriverUpdateIn, arg_name="body")
-@bp.output(DriverOut)
-def update_driver(driver_id: uuid.UUID, body: dict[str, Any]) -> Any:
-    """Change a driver's name or license (manager)"""
-    return service.update_driver(
-        db_session=current_session(),
-        identity=current_identity(),
-        driver_id=driver_id,
-        changes=body,
-    )
+command_route(
+    bp,
+    "PATCH",
+    "/<uuid:driver_id>",
+    service.update_driver,
+    body=DriverUpdateIn,
+    body_as="changes",
+    item=DriverOut,
+    roles=MANAGERS,
+    summary="Change a driver's name or license (manager)",
+)

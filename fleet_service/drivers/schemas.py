@@ -6,8 +6,8 @@ from apiflask import Schema
 from apiflask.fields import UUID, Date, String
 from apiflask.validators import Length, OneOf
 
-from fleet_service.drivers.models import LICENSE_CATEGORIES
-from shared.schemas import Name, Trimmed, UTCDateTime
+from fleet_service.drivers.models import LICENSE_CATEGORIES, Driver
+from shared.schemas import ModelSchema, Name, Trimmed
 
 
 class DriverCreateIn(Schema):
@@ -29,11 +29,6 @@ class DriverUpdateIn(Schema):
     license_expires_on = Date()
 
 
-class DriverOut(Schema):
-    id = UUID(required=True)
-    user_id = UUID(required=True)
-    full_name = String(required=True)
-    license_number = String(required=True)
-    license_category = String(required=True)
-    license_expires_on = Date(required=True)
-    created_at = UTCDateTime(required=True)
+class DriverOut(ModelSchema):
+    class Meta:
+        model = Driver

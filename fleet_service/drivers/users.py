@@ -10,6 +10,7 @@ from flask import Flask, current_app
 
 from shared.config import Settings
 from shared.http_client import ServiceClient
+from shared.routes import Uses
 
 
 @dataclass(frozen=True)
@@ -52,3 +53,7 @@ def auth_users() -> AuthUsers:
     """The auth service's users, for the app being served."""
     users: AuthUsers = current_app.extensions["auth_users"]
     return users
+
+
+# For command routes whose service function looks users up (see shared.routes).
+FIND_USER: Uses = {"find_user": lambda: auth_users().find}

@@ -5,12 +5,13 @@ from __future__ import annotations
 from decimal import Decimal as D
 
 from apiflask import Schema
-from apiflask.fields import UUID, Boolean, Decimal, Integer, String
+from apiflask.fields import UUID, Boolean, Decimal, String
 from apiflask.validators import Length, OneOf
 
 from fleet_service.fields import confirm_field, money_field, odometer_field
+from fleet_service.fuel.models import FuelLog
 from fleet_service.vehicles.models import FUEL_TYPES
-from shared.schemas import Trimmed, UTCDateTime, decimal_between
+from shared.schemas import ModelSchema, Trimmed, UTCDateTime, decimal_between
 
 # The biggest trucks carry two 1000 L tanks; anything above is a typo.
 LITERS_RANGE = decimal_between(D("0.001"), D("2000"))
@@ -41,21 +42,10 @@ class FuelLogCreateIn(Schema):
     confirm = confirm_field()
 
 
-class FuelLogOut(Schema):
-    id = UUID(required=True)
-    vehicle_id = UUID(required=True)
-    filled_at = UTCDateTime(required=True)
-    odometer_km = Integer(required=True)
-    odometer_reading_id = UUID(required=True)
-    fuel_type = String(required=True)
-    liters = Decimal(required=True, as_string=True)
-    total_cost = Decimal(required=True, as_string=True)
+class FuelLogOut(ModelSchema):
+    class Meta:
+        model = FuelLog
+
     unit_price = Decimal(
         required=True, as_string=True, metadata={"description": "total_cost / liters, 3 places"}
     )
-    full_tank = Boolean(required=True)
-    missed_previous = Boolean(required=True)
-    station = String(allow_none=True)
-    receipt_media_id = UUID(allow_none=True)
-    author_user_id = UUID(required=True)
-    created_at = UTCDateTime(required=True)

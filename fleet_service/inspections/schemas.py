@@ -10,8 +10,8 @@ from apiflask.validators import Length, OneOf
 from marshmallow import ValidationError, validates_schema
 
 from fleet_service.fields import media_ids_field
-from fleet_service.inspections.models import SEVERITIES
-from shared.schemas import Trimmed, UTCDateTime
+from fleet_service.inspections.models import SEVERITIES, Inspection
+from shared.schemas import ModelSchema, Trimmed
 
 MAX_ITEMS = 100
 # Each file is looked up with the media service, one call each: a bound on the calls.
@@ -55,17 +55,12 @@ class InspectionItemOut(Schema):
     media_ids = List(UUID(), required=True)
 
 
-class InspectionOut(Schema):
-    id = UUID(required=True)
-    vehicle_id = UUID(required=True)
-    trip_id = UUID(allow_none=True)
-    author_user_id = UUID(required=True)
-    inspected_at = UTCDateTime(required=True)
+class InspectionOut(ModelSchema):
+    class Meta:
+        model = Inspection
+
     items = List(Nested(InspectionItemOut), required=True)
     failed = Boolean(required=True)
     failure_severity = String(
         allow_none=True, metadata={"description": "The worst severity among the failed items"}
     )
-    resolved_at = UTCDateTime(allow_none=True)
-    resolved_by_user_id = UUID(allow_none=True)
-    resolution_note = String(allow_none=True)

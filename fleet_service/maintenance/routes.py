@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from apiflask import APIBlueprint
 
 from fleet_service.maintenance import service
@@ -13,28 +11,25 @@ from fleet_service.maintenance.schemas import (
     ScheduleCreateIn,
     ScheduleOut,
 )
-from fleet_service.media_files import media_files
-from shared.db import current_session
-from shared.internal_auth import current_identity, user_auth
-from shared.records import get_route, list_route
+from fleet_service.media_files import FIND_FILE
 from shared.roles import MANAGERS
+from shared.routes import command_route, get_route, list_route
 
 bp = APIBlueprint(
     "maintenance", __name__, url_prefix="/api/v1/fleet/maintenance", tag="Maintenance"
 )
 
-
-@bp.post("/schedules")
-@bp.auth_required(user_auth, roles=MANAGERS)
-@bp.input(ScheduleCreateIn, arg_name="body")
-@bp.output(ScheduleOut, status_code=201)
-def create_schedule(body: dict[str, Any]) -> Any:
-    """Plan recurring maintenance of a vehicle (manager)"""
-    return service.create_schedule(
-        db_session=current_session(), identity=current_identity(), **body
-    )
-
-
+command_route(
+    bp,
+    "POST",
+    "/schedules",
+    service.create_schedule,
+    body=ScheduleCreateIn,
+    item=ScheduleOut,
+    status_code=201,
+    roles=MANAGERS,
+    summary="Plan recurring maintenance of a vehicle (manager)",
+)
 # Each list after a route whose output is its item schema itself (see odometer/routes.py).
 list_route(
     bp,
@@ -45,8 +40,6 @@ list_route(
     roles=MANAGERS,
     summary="List schedules with their due state, computed now (manager)",
 )
-
-
 get_route(
     bp,
     "/schedules/<uuid:schedule_id>",
@@ -56,22 +49,18 @@ get_route(
     roles=MANAGERS,
     summary="One schedule with its due state (manager)",
 )
-
-
-@bp.post("/records")
-@bp.auth_required(user_auth, roles=MANAGERS)
-@bp.input(RecordCreateIn, arg_name="body")
-@bp.output(RecordOut, status_code=201)
-def record_maintenance(body: dict[str, Any]) -> Any:
-    """Record maintenance done, with its odometer reading (manager)"""
-    return service.record_maintenance(
-        db_session=current_session(),
-        identity=current_identity(),
-        find_file=media_files().find,
-        **body,
-    )
-
-
+command_route(
+    bp,
+    "POST",
+    "/records",
+    service.record_maintenance,
+    body=RecordCreateIn,
+    item=RecordOut,
+    status_code=201,
+    roles=MANAGERS,
+    uses=FIND_FILE,
+    summary="Record maintenance done, with its odometer reading (manager)",
+)
 list_route(
     bp,
     "/records",
@@ -82,8 +71,6 @@ list_route(
     roles=MANAGERS,
     summary="List maintenance records, latest first (manager)",
 )
-
-
 get_route(
     bp,
     "/records/<uuid:record_id>",

@@ -5,13 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from apiflask import Schema
-from apiflask.fields import UUID, Decimal, Integer, List, String
+from apiflask.fields import UUID, Integer, String
 from apiflask.validators import Length, OneOf, Range
 from marshmallow import ValidationError, validates_schema
 
 from fleet_service.fields import MAX_KM, confirm_field, media_ids_field, money_field, odometer_field
-from fleet_service.maintenance.models import DUE_SOON_DAYS, DUE_SOON_KM, DUE_STATUSES
-from shared.schemas import Trimmed, UTCDateTime
+from fleet_service.maintenance.models import (
+    DUE_SOON_DAYS,
+    DUE_SOON_KM,
+    DUE_STATUSES,
+    MaintenanceRecord,
+    MaintenanceSchedule,
+)
+from shared.schemas import ModelSchema, Trimmed, UTCDateTime
 
 
 class ScheduleCreateIn(Schema):
@@ -26,14 +32,10 @@ class ScheduleCreateIn(Schema):
             raise ValidationError("every_km or every_days (or both) is required", "every_km")
 
 
-class ScheduleOut(Schema):
-    id = UUID(required=True)
-    vehicle_id = UUID(required=True)
-    name = String(required=True)
-    every_km = Integer(allow_none=True)
-    every_days = Integer(allow_none=True)
-    author_user_id = UUID(required=True)
-    created_at = UTCDateTime(required=True)
+class ScheduleOut(ModelSchema):
+    class Meta:
+        model = MaintenanceSchedule
+
     last_done_at = UTCDateTime(allow_none=True)
     current_km = Integer(allow_none=True, metadata={"description": "The vehicle's odometer"})
     due_at = UTCDateTime(allow_none=True)
@@ -60,16 +62,6 @@ class RecordCreateIn(Schema):
     confirm = confirm_field()
 
 
-class RecordOut(Schema):
-    id = UUID(required=True)
-    vehicle_id = UUID(required=True)
-    schedule_id = UUID(allow_none=True)
-    performed_at = UTCDateTime(required=True)
-    odometer_km = Integer(required=True)
-    odometer_reading_id = UUID(required=True)
-    cost = Decimal(required=True, as_string=True)
-    vendor = String(allow_none=True)
-    notes = String(allow_none=True)
-    media_ids = List(UUID(), required=True)
-    author_user_id = UUID(required=True)
-    created_at = UTCDateTime(required=True)
+class RecordOut(ModelSchema):
+    class Meta:
+        model = MaintenanceRecord

@@ -164,9 +164,9 @@ def record_manual_reading(
 
 
 def void_reading(
-    *, db_session: Session, reading_id: uuid.UUID, reason: str, voided_by: uuid.UUID
+    *, db_session: Session, identity: Identity, reading_id: uuid.UUID, reason: str
 ) -> OdometerReading:
-    """Void a reading, in the caller's transaction (flushed, not committed).
+    """Void a wrong reading, by the caller; committed.
 
     Removing a reading from a non-decreasing sequence leaves it non-decreasing, so
     voiding needs no neighbour check. 409 if it is already void.
@@ -178,8 +178,8 @@ def void_reading(
         raise APIError(409, "reading_already_void", "The reading is already void")
     reading.voided_at = datetime.now(UTC)
     reading.void_reason = reason
-    reading.voided_by_user_id = voided_by
-    db_session.flush()
+    reading.voided_by_user_id = caller_user_id(identity)
+    db_session.commit()
     return reading
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from apiflask import Schema
-from apiflask.fields import UUID, Integer, String
+from apiflask.fields import UUID, Integer
 from apiflask.validators import Length
 
 from fleet_service.fields import confirm_field, odometer_field
-from shared.schemas import Trimmed, UTCDateTime
+from fleet_service.trips.models import Trip
+from shared.schemas import ModelSchema, Trimmed
 
 
 class TripCheckOutIn(Schema):
@@ -26,15 +27,8 @@ class TripCheckInIn(Schema):
     confirm = confirm_field()
 
 
-class TripOut(Schema):
-    id = UUID(required=True)
-    vehicle_id = UUID(required=True)
-    driver_id = UUID(required=True)
-    purpose = String(required=True)
-    started_at = UTCDateTime(required=True)
-    start_km = Integer(required=True)
-    start_reading_id = UUID(required=True)
-    ended_at = UTCDateTime(allow_none=True)
-    end_km = Integer(allow_none=True)
-    end_reading_id = UUID(allow_none=True)
+class TripOut(ModelSchema):
+    class Meta:
+        model = Trip
+
     distance_km = Integer(allow_none=True)

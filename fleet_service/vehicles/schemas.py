@@ -5,11 +5,11 @@ from __future__ import annotations
 import decimal
 
 from apiflask import Schema
-from apiflask.fields import UUID, Decimal, Integer, List, String
+from apiflask.fields import Decimal, Integer, List, String
 from apiflask.validators import Length, OneOf, Range
 
-from fleet_service.vehicles.models import FUEL_TYPES, STATUSES
-from shared.schemas import Trimmed, UTCDateTime, decimal_between
+from fleet_service.vehicles.models import FUEL_TYPES, STATUSES, Vehicle
+from shared.schemas import ModelSchema, Trimmed, decimal_between
 
 MIN_YEAR = 1950
 TANK_CAPACITY_RANGE = decimal_between(decimal.Decimal(1), decimal.Decimal(2000))
@@ -51,18 +51,10 @@ class VehicleUpdateIn(Schema):
     status = String(validate=OneOf(STATUSES))
 
 
-class VehicleOut(Schema):
-    id = UUID(required=True)
-    plate = String(required=True)
-    vin = String(allow_none=True)
-    make = String(required=True)
-    model = String(required=True)
-    year = Integer(required=True)
-    fuel_types = List(String(), required=True)
-    tank_capacity_l = Decimal(allow_none=True, as_string=True)
-    status = String(required=True)
+class VehicleOut(ModelSchema):
+    class Meta:
+        model = Vehicle
+
     odometer_km = Integer(
         allow_none=True, metadata={"description": "Latest reading of the odometer ledger"}
     )
-    created_at = UTCDateTime(required=True)
-    retired_at = UTCDateTime(allow_none=True)
