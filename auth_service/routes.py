@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+import functools
 from typing import Any
 
 import jwt
@@ -28,13 +28,17 @@ from auth_service.tokens import access_token_for, tokens_for
 from shared.db import current_session
 from shared.internal_auth import current_identity, user_auth
 from shared.roles import ADMINS
-from shared.routes import get_route, list_route
+from shared.routes import Uses, command_route, get_route, list_route
 
 bp = APIBlueprint("auth", __name__, url_prefix="/api/v1/auth", tag="Auth")
 
 
 def publisher() -> RevocationPublisher:
     return current_app.extensions["revocation_publisher"]
+
+
+# For commands that end a user's sessions: the other services hear of it at once.
+PUBLISHER: Uses = {"publisher": publisher}
 
 
 def login_policy() -> LoginPolicy:
@@ -168,32 +172,26 @@ get_route(
 )
 
 
-@bp.patch("/users/<uuid:user_id>")
-@bp.auth_required(user_auth, roles=ADMINS)
-@bp.input(UserUpdateIn, arg_name="body")
-@bp.output(UserOut)
-def update_user(user_id: uuid.UUID, body: dict[str, Any]) -> Any:
-    """Change a user's name, email, role or active state (admin)"""
-    identity = current_identity()
-    return service.update_user(
-        db_session=current_session(),
-        identity=identity,
-        user_id=user_id,
-        changes=body,
-        publisher=publisher(),
-    )
-
-
-@bp.delete("/users/<uuid:user_id>")
-@bp.auth_required(user_auth, roles=ADMINS)
-@bp.output(UserOut)
-def deactivate_user(user_id: uuid.UUID) -> Any:
-    """Deactivate a user (admin); their history is kept"""
-    identity = current_identity()
-    return service.update_user(
-        db_session=current_session(),
-        identity=identity,
-        user_id=user_id,
-        changes={"is_active": False},
-        publisher=publisher(),
-    )
+command_route(
+    bp,
+    "PATCH",
+    "/users/<uuid:user_id>",
+    service.update_user,
+    body=UserUpdateIn,
+    body_as="changes",
+    item=UserOut,
+    roles=ADMINS,
+    uses=PUBLISHER,
+    summary="Change a user's name, email, role or active state (admin)",
+)
+command_route(
+    bp,
+    "DELETE",
+    "/users/<uuid:user_id>",
+    functools.partial(service.update_user, changes={"is_active": False}),
+    item=UserOut,
+    roles=ADMINS,
+    uses=PUBLISHER,
+    endpoint="deactivate_user",
+    summary="Deactivate a user (admin); their history is kept",
+)

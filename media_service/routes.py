@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import uuid
 from typing import Any
@@ -18,7 +19,7 @@ from shared.db import current_session
 from shared.errors import APIError
 from shared.internal_auth import current_identity, current_user, user_auth
 from shared.roles import MANAGERS
-from shared.routes import get_route
+from shared.routes import command_route, get_route
 
 bp = APIBlueprint("media", __name__, url_prefix="/api/v1/media", tag="Media")
 
@@ -196,24 +197,26 @@ def delete_file(file_id: uuid.UUID) -> tuple[str, int]:
     return "", 204
 
 
-@bp.post("/files/<uuid:file_id>/hold")
-@bp.auth_required(user_auth, roles=MANAGERS)
-@bp.output(MediaFileOut)
-def hold_file(file_id: uuid.UUID) -> Any:
-    """Put a file on hold: it is never pruned (managers)"""
-    return service.set_hold(
-        db_session=current_session(), identity=current_identity(), file_id=file_id, held=True
-    )
-
-
-@bp.delete("/files/<uuid:file_id>/hold")
-@bp.auth_required(user_auth, roles=MANAGERS)
-@bp.output(MediaFileOut)
-def release_file(file_id: uuid.UUID) -> Any:
-    """Release a file's hold (managers)"""
-    return service.set_hold(
-        db_session=current_session(), identity=current_identity(), file_id=file_id, held=False
-    )
+command_route(
+    bp,
+    "POST",
+    "/files/<uuid:file_id>/hold",
+    functools.partial(service.set_hold, held=True),
+    item=MediaFileOut,
+    roles=MANAGERS,
+    endpoint="hold_file",
+    summary="Put a file on hold: it is never pruned (managers)",
+)
+command_route(
+    bp,
+    "DELETE",
+    "/files/<uuid:file_id>/hold",
+    functools.partial(service.set_hold, held=False),
+    item=MediaFileOut,
+    roles=MANAGERS,
+    endpoint="release_file",
+    summary="Release a file's hold (managers)",
+)
 
 
 @bp.get("/usage")
