@@ -22,7 +22,8 @@ from shared.internal_auth import current_identity, user_auth
 from shared.records import Records, paginated
 from shared.roles import Role
 
-# What makes a value a command's service function is given, by the parameter's name.
+# A parameter's name, and what makes its value for each request: what a command's
+# service function is given, beyond the rule's variables and the body.
 Uses = dict[str, Callable[[], Any]]
 # Every command may name these; ``uses=`` adds the ones only some need.
 REQUEST_VALUES: Uses = {"db_session": current_session, "identity": current_identity}

@@ -141,16 +141,16 @@ def column_field(column_type: sa.types.TypeEngine[Any], **options: Any) -> field
             return fields.Decimal(as_string=True, **options)
         case sa.ARRAY():
             return List(column_field(column_type.item_type), **options)
-    by_type: dict[type, Callable[..., fields.Field]] = {
-        sa.Uuid: UUID,
-        sa.Date: Date,
-        sa.Boolean: Boolean,
-        sa.Integer: Integer,
-        sa.String: String,
-    }
-    for base, field in by_type.items():
-        if isinstance(column_type, base):
-            return field(**options)
+        case sa.Uuid():
+            return UUID(**options)
+        case sa.Date():
+            return Date(**options)
+        case sa.Boolean():
+            return Boolean(**options)
+        case sa.Integer():
+            return Integer(**options)
+        case sa.String():
+            return String(**options)
     raise TypeError(f"no API field for a {column_type!r} column")
 
 
