@@ -45,6 +45,12 @@ test-compose: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench.run
 
+# docs/openapi.json written anew from the code, after a change of the API (a test
+# fails while it is stale, so that every contract change shows in review).
+openapi: $(STAMP)
+	FROTA_WRITE_OPENAPI=1 $(VENV)/bin/pytest tests/test_openapi.py -q -p no:cacheprovider \
+	  -k committed_document
+
 format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .

@@ -75,6 +75,7 @@ def login(body: dict[str, Any]) -> dict[str, Any]:
 @bp.post("/refresh")
 @bp.auth_required(user_auth)
 @bp.output(TokensOut)
+@bp.doc(security="refreshToken")
 def refresh() -> dict[str, Any]:
     """Exchange a refresh token (sent as Bearer) for a new access token"""
     identity = current_identity()

@@ -8,10 +8,10 @@ from apiflask.validators import Length, OneOf
 
 from auth_service.models import User
 from shared.roles import ROLE_NAMES
-from shared.schemas import ModelSchema, Name, Text
+from shared.schemas import Body, ModelSchema, Name, Text
 
 
-class LoginIn(Schema):
+class LoginIn(Body):
     username = Text(required=True, validate=Length(1, 64))
     password = Text(required=True, validate=Length(1, 1024))
 
@@ -24,11 +24,11 @@ class TokensOut(Schema):
     must_change_password = Boolean(required=True)
 
 
-class LogoutIn(Schema):
+class LogoutIn(Body):
     refresh_token = Text(load_default=None, validate=Length(1, 4096))
 
 
-class PasswordChangeIn(Schema):
+class PasswordChangeIn(Body):
     current_password = Text(required=True, validate=Length(1, 1024))
     new_password = Text(required=True, validate=Length(1, 1024))
 
@@ -40,7 +40,7 @@ class UserOut(ModelSchema):
         exclude = ("password_hash", "username_canonical", "token_generation", "password_changed_at")
 
 
-class UserCreateIn(Schema):
+class UserCreateIn(Body):
     username = Text(required=True, validate=Length(3, 64))
     full_name = Name(required=True, validate=Length(1, 200))
     email = Email(load_default=None, allow_none=True)
@@ -52,7 +52,7 @@ class UserCreatedOut(UserOut):
     one_time_password = Text()
 
 
-class UserUpdateIn(Schema):
+class UserUpdateIn(Body):
     full_name = Name(validate=Length(1, 200))
     email = Email(allow_none=True)
     role = String(validate=OneOf(ROLE_NAMES))

@@ -15,28 +15,31 @@ from typing import Any
 
 from flask import Flask, Response, jsonify
 
-from gateway.web_security import DOCS_CSP
 from shared.http_client import ServiceClient
 
 CACHE_SECONDS = 60.0
-DOCS_PAGE = """<!doctype html>
-<html lang="en">
-<head>
-  <meta charset="utf-8">
-  <title>Frota API</title>
-  <link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css">
-</head>
-<body>
-  <div id="docs"></div>
-  <script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
-  <script>SwaggerUIBundle({url: "/api/v1/openapi.json", dom_id: "#docs"});</script>
-</body>
-</html>
-"""
+
+# What the gateway itself answers, in front of every operation.
+GATEWAY_ERRORS = {
+    429: "Too many requests (rate_limited, or a login limit's code): Retry-After says when "
+    "to try again, RateLimit-* what is left",
+    502: "A service failed to answer (upstream_error)",
+    503: "A service or the gateway cannot take the request now (service_unavailable, "
+    "gateway_busy, revocation_unavailable, database_unavailable): retry after Retry-After",
+    504: "A service took too long to answer (upstream_timeout)",
+}
+# And in front of every operation that takes a body.
+GATEWAY_BODY_ERRORS = {
+    400: "The body is malformed or ended before it was complete (malformed_body)",
+    408: "The body stopped arriving (request_timeout)",
+    413: "The body is larger than this operation takes (payload_too_large)",
+}
+ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/HTTPError"}}}
 
 
 def merge_documents(documents: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Merge per-service OpenAPI documents into one (paths never overlap by design)."""
+    """Merge per-service OpenAPI documents into one (paths never overlap by design),
+    with the statuses the gateway answers itself on each operation."""
     versions = {document.get("openapi", "3.1.0") for document in documents.values()}
     merged: dict[str, Any] = {
         # The services' generator (APIFlask) writes 3.1 documents.
@@ -48,24 +51,35 @@ def merge_documents(documents: dict[str, dict[str, Any]]) -> dict[str, Any]:
         },
         "servers": [{"url": "/"}],
         "paths": {},
-        "components": {
-            "schemas": {},
-            "securitySchemes": {
-                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
-            },
-        },
-        "security": [{"bearerAuth": []}],
+        "components": {"schemas": {}, "securitySchemes": {}},
         "tags": [],
     }
     seen_tags: set[str] = set()
     for document in documents.values():
         merged["paths"].update(document.get("paths", {}))
-        merged["components"]["schemas"].update(document.get("components", {}).get("schemas", {}))
+        components = document.get("components", {})
+        merged["components"]["schemas"].update(components.get("schemas", {}))
+        merged["components"]["securitySchemes"].update(components.get("securitySchemes", {}))
         for tag in document.get("tags", []):
             if tag["name"] not in seen_tags:
                 seen_tags.add(tag["name"])
                 merged["tags"].append(tag)
+    for operations in merged["paths"].values():
+        for operation in operations.values():
+            _add_gateway_errors(operation)
     return merged
+
+
+def _add_gateway_errors(operation: dict[str, Any]) -> None:
+    # An operation without declared security is public (login): said, not inherited.
+    operation.setdefault("security", [])
+    errors = dict(GATEWAY_ERRORS)
+    if "requestBody" in operation:
+        errors |= GATEWAY_BODY_ERRORS
+    for status, description in sorted(errors.items()):
+        operation["responses"].setdefault(
+            str(status), {"description": description, "content": ERROR_CONTENT}
+        )
 
 
 class MergedSpec:
@@ -94,9 +108,3 @@ def register_openapi(app: Flask, services: Mapping[str, ServiceClient]) -> None:
     @app.get("/api/v1/openapi.json")
     def openapi_document() -> Response:
         return jsonify(spec.document())
-
-    @app.get("/api/docs")
-    def api_docs() -> Response:
-        return Response(
-            DOCS_PAGE, mimetype="text/html", headers={"Content-Security-Policy": DOCS_CSP}
-        )

@@ -5,9 +5,11 @@ from __future__ import annotations
 import functools
 import io
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from apiflask import APIBlueprint
+from apiflask.types import ResponsesObjectType
 from flask import Response, current_app, g, request, send_file
 from werkzeug.utils import secure_filename
 
@@ -24,6 +26,42 @@ from shared.routes import command_route, get_route
 bp = APIBlueprint("media", __name__, url_prefix="/api/v1/media", tag="Media")
 
 MB = 1024 * 1024
+
+
+def _bytes_of(media_types: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """An OpenAPI response content of raw bytes of each of ``media_types``."""
+    return {
+        media_type: {"schema": {"type": "string", "format": "binary"}} for media_type in media_types
+    }
+
+
+NOT_MODIFIED = "Not modified since the ETag sent in If-None-Match"
+CONTENT_RESPONSES: ResponsesObjectType = {
+    200: {
+        "description": "The bytes, of the type the file's content_type says",
+        "content": _bytes_of(sorted(set(service.ALLOWED_TYPES.values()))),
+    },
+    206: {
+        "description": "The part a Range header asked for",
+        "content": _bytes_of(sorted(set(service.ALLOWED_TYPES.values()))),
+    },
+    304: {"description": NOT_MODIFIED},
+    404: {
+        "description": "No such file (file_not_found), "
+        "or its content is no longer stored (file_missing)"
+    },
+    416: {"description": "The Range asked for lies outside the file"},
+}
+THUMBNAIL_RESPONSES: ResponsesObjectType = {
+    200: {"description": "The JPEG thumbnail", "content": _bytes_of(["image/jpeg"])},
+    304: {"description": NOT_MODIFIED},
+    404: {"description": "No such file, or not an image (no_thumbnail)"},
+    422: {
+        "description": "More than MEDIA_MAX_IMAGE_PIXELS to decode (image_too_large), "
+        "or undecodable (image_unreadable)"
+    },
+    503: {"description": "Every decoding slot stayed busy (thumbnails_busy, with Retry-After)"},
+}
 
 
 def _storage() -> LocalStorage:
@@ -128,6 +166,7 @@ get_route(
 
 @bp.get("/files/<uuid:file_id>/content")
 @bp.auth_required(user_auth)
+@bp.doc(responses=CONTENT_RESPONSES)
 def get_file_content(file_id: uuid.UUID) -> Response:
     """A file's bytes (streamed; ETag and Range supported)"""
     identity = current_identity()
@@ -151,14 +190,7 @@ def get_file_content(file_id: uuid.UUID) -> Response:
 @bp.get("/files/<uuid:file_id>/thumbnail")
 @bp.auth_required(user_auth)
 @bp.input(ThumbnailQuery, location="query", arg_name="query")
-@bp.doc(
-    responses={
-        404: "No such file, or not an image (no_thumbnail)",
-        422: "More than MEDIA_MAX_IMAGE_PIXELS to decode (image_too_large), "
-        "or undecodable (image_unreadable)",
-        503: "Every decoding slot stayed busy (thumbnails_busy, with Retry-After)",
-    },
-)
+@bp.doc(responses=THUMBNAIL_RESPONSES)
 def get_thumbnail(file_id: uuid.UUID, query: dict[str, Any]) -> Response:
     """A JPEG thumbnail of an image: upright, without metadata, made once and cached"""
     media, thumbnail = service.thumbnail_of(

@@ -109,8 +109,9 @@ def unless_included(usual: Callable[[], Condition]) -> Filter:
 
 
 def text(where: Callable[[str], Condition], *, max_length: int) -> Filter:
-    """A text parameter (a search, a name) turned into a condition by ``where``."""
-    return Filter(where, lambda: Trimmed(load_default=None, validate=Length(1, max_length)))
+    """A text parameter (a search, a name) turned into a condition by ``where``; blank
+    is no condition, as absent is."""
+    return Filter(where, lambda: Trimmed(load_default=None, validate=Length(max=max_length)))
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, cast
@@ -12,17 +11,45 @@ from typing import Any, cast
 import sqlalchemy as sa
 from apiflask import Schema
 from apiflask.fields import UUID, Boolean, Date, Integer, List, Nested, String
-from apiflask.validators import Range
-from marshmallow import ValidationError, fields
+from apiflask.validators import Length, Range
+from marshmallow import ValidationError, fields, pre_load
 from marshmallow.schema import SchemaMeta
 
 from shared.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
 # Nothing Frota records happened before 1970 or is planned after 2199; outside
-# that range a time is a typo (or an attempt to overflow something).
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+# that range a time is a typo (or an attempt to overflow something). The year
+# as written counts, so that the OpenAPI document can state the rule as a pattern.
+YEARS = range(1970, 2200)
+YEAR_PATTERN = "^(19[7-9][0-9]|2[01][0-9][0-9])-"
 _SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _char_class(*ranges: tuple[int, int]) -> str:
+    """A regex character class's inside, written with escapes as both Python's re and
+    the OpenAPI document's ECMA 262 read them (``\\s`` differs between the two)."""
+    return "".join(
+        f"\\u{low:04x}" if low == high else f"\\u{low:04x}-\\u{high:04x}" for low, high in ranges
+    )
+
+
+# What str.strip() strips (str.isspace), spelled out so the document can say it.
+_WHITESPACE_RANGES = (
+    (0x09, 0x0D),
+    (0x1C, 0x20),
+    (0x85, 0x85),
+    (0xA0, 0xA0),
+    (0x1680, 0x1680),
+    (0x2000, 0x200A),
+    (0x2028, 0x2029),
+    (0x202F, 0x202F),
+    (0x205F, 0x205F),
+    (0x3000, 0x3000),
+)
+_WHITESPACE = _char_class(*_WHITESPACE_RANGES)
+_WHITESPACE_CHARS = "".join(
+    chr(c) for low, high in _WHITESPACE_RANGES for c in range(low, high + 1)
+)
 
 
 class Text(String):
@@ -32,6 +59,13 @@ class Text(String):
     shared.json_body refuses surrogates in JSON bodies already; this names the
     field wherever else a string comes from.
     """
+
+    # What the text must not contain, as a character class (for the document's pattern).
+    excluded = _char_class((0x00, 0x00))
+
+    @property
+    def pattern(self) -> str:
+        return f"^[^{self.excluded}]*$"
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
         text: str = super()._deserialize(value, attr, data, **kwargs)
@@ -48,10 +82,25 @@ class Trimmed(Text):
     blank required field is refused. (Passwords and tokens are plain ``Text``: every
     character of theirs counts.)"""
 
+    @property
+    def blank_is_null(self) -> bool:
+        return bool(self.allow_none)
+
+    @property
+    def pattern(self) -> str:
+        """Blank text is null where null is allowed; elsewhere, with a minimum length,
+        it is refused: the pattern says so."""
+        excluded = self.excluded
+        if self.blank_is_null or not any(
+            isinstance(check, Length) and (check.min or 0) >= 1 for check in self.validators
+        ):
+            return super().pattern
+        return f"^[^{excluded}]*[^{_WHITESPACE}{excluded}][^{excluded}]*$"
+
     def deserialize(self, value: Any, attr: Any = None, data: Any = None, **kwargs: Any) -> Any:
         if isinstance(value, str):
-            value = value.strip()
-            if not value and self.allow_none:
+            value = value.strip(_WHITESPACE_CHARS)
+            if not value and self.blank_is_null:
                 value = None
         return super().deserialize(value, attr, data, **kwargs)
 
@@ -60,30 +109,44 @@ class Trimmed(Text):
 # breaks included), bidi controls that reorder what follows (U+202E shows
 # "evil\u202eexe.pdf" as "evilfdp.exe"), and invisible characters that make two
 # names look alike. ZWJ/ZWNJ stay: Persian and Indic names need them.
-_MISLEADING_IN_NAMES = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b\u200e\u200f\u202a-\u202e"
-    "\u2060-\u2064\u2066-\u2069\ufeff]"
+_MISLEADING = _char_class(
+    (0x00, 0x1F),
+    (0x7F, 0x9F),
+    (0xAD, 0xAD),
+    (0x61C, 0x61C),
+    (0x180E, 0x180E),
+    (0x200B, 0x200B),
+    (0x200E, 0x200F),
+    (0x202A, 0x202E),
+    (0x2060, 0x2064),
+    (0x2066, 0x2069),
+    (0xFEFF, 0xFEFF),
 )
+_MISLEADING_IN_NAMES = re.compile(f"[{_MISLEADING}]")
 
 
 class Name(Trimmed):
     """A name a person reads as an identity (a user's or a driver's full name): one
     line, without bidi controls or invisible characters."""
 
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
-        text = super()._deserialize(value, attr, data, **kwargs)
-        found = _MISLEADING_IN_NAMES.search(text)
+    excluded = _MISLEADING
+
+    def deserialize(self, value: Any, attr: Any = None, data: Any = None, **kwargs: Any) -> Any:
+        # Before trimming: a line break or a bidi control at either end is refused too.
+        found = _MISLEADING_IN_NAMES.search(value) if isinstance(value, str) else None
         if found:
             raise ValidationError(
                 f"Must not contain control, bidi or invisible characters "
                 f"(found U+{ord(found.group()):04X})."
             )
-        return text
+        return super().deserialize(value, attr, data, **kwargs)
 
 
 class UTCDateTime(fields.DateTime):
     """RFC 3339 in UTC with a ``Z``; input must carry an offset (naive times are ambiguous)
-    and lie between 1970 and 2199."""
+    and a year from 1970 to 2199."""
+
+    pattern = YEAR_PATTERN
 
     def _serialize(self, value: datetime | None, attr: Any, obj: Any, **kwargs: Any) -> str | None:
         if value is None:
@@ -99,14 +162,78 @@ class UTCDateTime(fields.DateTime):
             raise ValidationError("Not a valid RFC 3339 date-time.") from None
         if parsed.tzinfo is None:
             raise ValidationError("Must include a UTC offset, e.g. 2026-01-31T12:00:00Z.")
-        try:
-            moment = parsed.astimezone(UTC)
-        except OverflowError:
-            # e.g. 0001-01-01T00:00:00+14:00 has no UTC equivalent in Python.
-            raise ValidationError("Out of range.") from None
-        if not EARLIEST <= moment < LATEST:
+        if parsed.year not in YEARS:
             raise ValidationError("Must be between 1970 and 2199.")
-        return moment
+        return parsed.astimezone(UTC)
+
+
+class Body(Schema):
+    """A JSON request body: each value must be of the JSON type the document gives it.
+
+    marshmallow reads ``"5"`` as 5 and ``0`` or ``"yes"`` as true, which suits a
+    query string (all text) but would let a body through that the OpenAPI
+    document calls invalid, and a typed client would never send. As in JSON
+    Schema, ``5.0`` is the integer 5.
+    """
+
+    @pre_load
+    def of_json_types(self, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        typed, problems = dict(data), {}
+        for name, field in self.fields.items():
+            key = field.data_key or name
+            value = data.get(key)
+            if isinstance(field, fields.Boolean) and value is not None:
+                if not isinstance(value, bool):
+                    problems[key] = ["Not a valid boolean."]
+            elif isinstance(field, fields.Integer) and value is not None:
+                if isinstance(value, float) and value.is_integer():
+                    typed[key] = int(value)
+                elif isinstance(value, bool) or not isinstance(value, int):
+                    problems[key] = ["Not a valid integer."]
+        if problems:
+            raise ValidationError(problems)
+        return typed
+
+
+class DecimalString(fields.Decimal):
+    """Money, litres and the like: decimal strings both ways (``"45.50"``), since floats
+    would round them. A JSON number is refused, so that a client's typed value is
+    never a float. The OpenAPI document says ``type: string, format: decimal`` with
+    the pattern, and ``between`` in the description: JSON Schema bounds only numbers.
+    """
+
+    def __init__(
+        self,
+        *,
+        between: tuple[Decimal, Decimal] | None = None,
+        places: int | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(places=places, as_string=True, **options)
+        self.between = between
+        # The pattern bounds what it can: the sign and the digits before the point.
+        sign, digits = "-?", "+"
+        if between is not None:
+            sign = "" if between[0] >= 0 else sign
+            digits = f"{{1,{len(str(int(between[1])))}}}"
+        self.pattern = rf"^{sign}[0-9]{digits}(\.[0-9]+)?$"
+        self._matches = re.compile(self.pattern).match
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Decimal:
+        if not isinstance(value, str) or not self._matches(value):
+            raise ValidationError('Must be a decimal string, e.g. "45.50".')
+        number: Decimal = super()._deserialize(value, attr, data, **kwargs)
+        if self.between is not None and not self.between[0] <= number <= self.between[1]:
+            raise ValidationError(self.bounds)
+        return number
+
+    @property
+    def bounds(self) -> str:
+        """The bounds in words, for the error and the document."""
+        assert self.between is not None
+        return f"Must be between {self.between[0]} and {self.between[1]}."
 
 
 # The JSON error body of every non-2xx response (shared.errors), for OpenAPI.
@@ -137,8 +264,7 @@ def column_field(column_type: sa.types.TypeEngine[Any], **options: Any) -> field
             # A time with no offset, as it was given (a camera's clock, say).
             return fields.NaiveDateTime(**options)
         case sa.Numeric():
-            # Money, litres and the like travel as decimal strings: floats would round them.
-            return fields.Decimal(as_string=True, **options)
+            return DecimalString(**options)
         case sa.ARRAY():
             return List(column_field(column_type.item_type), **options)
         case sa.Uuid():
@@ -187,6 +313,12 @@ class ModelSchema(Schema, metaclass=_ModelSchemaMeta):
     """
 
 
+def present(name: str, json_type: str) -> dict[str, Any]:
+    """The JSON Schema of a body in which ``name`` is given, not null: for a schema's
+    ``json_schema`` rules that tie fields together (``anyOf``, ``oneOf``, ``if``)."""
+    return {"required": [name], "properties": {name: {"type": json_type}}}
+
+
 class PageQuery(Schema):
     limit = Integer(load_default=DEFAULT_LIMIT, validate=Range(1, MAX_LIMIT))
     cursor = String(load_default=None)
@@ -208,18 +340,3 @@ def page_of(item_schema: type[Schema]) -> type[Schema]:
     # from_dict subclasses the class it is called on (APIFlask's Schema here),
     # but marshmallow annotates it as returning its own Schema class.
     return cast(type[Schema], page)
-
-
-def decimal_between(minimum: Decimal, maximum: Decimal) -> Callable[[Decimal], None]:
-    """A range check for Decimal fields.
-
-    marshmallow's Range would do, but apispec copies its bounds through the
-    field's serializer, so a string-serialized Decimal would put string bounds
-    in the OpenAPI document (which is then invalid).
-    """
-
-    def check(value: Decimal) -> None:
-        if not minimum <= value <= maximum:
-            raise ValidationError(f"Must be between {minimum} and {maximum}.")
-
-    return check

@@ -9,7 +9,6 @@ registers its own blueprints and commands.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from apiflask import APIFlask
 from flask import Response, jsonify
@@ -21,6 +20,7 @@ from shared.internal_auth import init_internal_auth
 from shared.json_body import init_strict_json
 from shared.logs import configure_logging, init_request_logging
 from shared.metrics import init_metrics
+from shared.openapi import FieldRules, complete_document
 from shared.schemas import ERROR_SCHEMA
 
 # Answered without an internal credential: probes and the metrics scrape.
@@ -41,19 +41,35 @@ def create_service_app(
     ``conflicts``: what each of its database constraints' refusals answers.
     """
     configure_logging(service, settings.log_level, settings.log_format)
-    app = APIFlask(import_name, title=title, version="1.0.0", docs_path=None, spec_path=None)
+    app = APIFlask(
+        import_name,
+        title=title,
+        version="1.0.0",
+        docs_path=None,
+        spec_path=None,
+        spec_plugins=[FieldRules()],
+    )
     app.config.update(
         FROTA_SETTINGS=settings,
         MAX_CONTENT_LENGTH=settings.json_max_body_kb * 1024,
         AUTO_SERVERS=False,
+        # shared.openapi documents the error statuses, each operation's by its shape.
         AUTO_404_RESPONSE=False,
+        AUTO_AUTH_ERROR_RESPONSE=False,
+        AUTO_VALIDATION_ERROR_RESPONSE=False,
         SPEC_FORMAT="json",
         # Document the error body every response really has.
         HTTP_ERROR_SCHEMA=ERROR_SCHEMA,
-        VALIDATION_ERROR_SCHEMA=ERROR_SCHEMA,
     )
     app.security_schemes = {
-        "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+        "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+        # Only POST /api/v1/auth/refresh takes it.
+        "refreshToken": {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": "The refresh token login answered with",
+        },
     }
     register_error_handlers(app, conflicts)
     init_internal_auth(
@@ -68,7 +84,7 @@ def create_service_app(
     database.init_app(app)
     register_probes(app, database)
     register_spec_route(app)
-    app.spec_processor(document_role_refusals)
+    app.spec_processor(complete_document(app))
     return app
 
 
@@ -93,22 +109,6 @@ def register_probes(app: APIFlask, database: Database) -> None:
         if database.is_ready():
             return jsonify(status="ok", database="ok"), 200
         return jsonify(status="down", database="unreachable"), 503
-
-
-def document_role_refusals(spec: dict[str, Any] | str) -> dict[str, Any] | str:
-    """A 403 on each operation whose declared access names roles (APIFlask adds the 401)."""
-    # APIFlask hands the document over as a dict unless SPEC_FORMAT asks for text.
-    if not isinstance(spec, dict):
-        return spec
-    refusal = {
-        "description": "The caller's role may not do this (forbidden)",
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HTTPError"}}},
-    }
-    for operations in spec["paths"].values():
-        for operation in operations.values():
-            if any(roles for scheme in operation.get("security", []) for roles in scheme.values()):
-                operation["responses"].setdefault("403", refusal)
-    return spec
 
 
 def register_spec_route(app: APIFlask) -> None:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from apiflask import Schema
 from apiflask.fields import UUID
 
 from fleet_service.assignments.models import Assignment
-from shared.schemas import ModelSchema, UTCDateTime
+from shared.schemas import Body, ModelSchema, UTCDateTime
 
 
-class AssignmentCreateIn(Schema):
+class AssignmentCreateIn(Body):
     vehicle_id = UUID(required=True)
     driver_id = UUID(required=True)
     starts_at = UTCDateTime(required=True)
@@ -18,7 +17,7 @@ class AssignmentCreateIn(Schema):
     )
 
 
-class AssignmentEndIn(Schema):
+class AssignmentEndIn(Body):
     ends_at = UTCDateTime(load_default=None, metadata={"description": "Now when absent"})
 
 

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
-from apiflask import Schema
 from apiflask.fields import UUID, Date
 from apiflask.validators import Length
 from marshmallow import ValidationError, validates_schema
 
 from fleet_service.documents.models import Document
-from shared.schemas import ModelSchema, Trimmed
+from shared.schemas import Body, ModelSchema, Trimmed, present
 
 
-class DocumentCreateIn(Schema):
+class DocumentCreateIn(Body):
     vehicle_id = UUID(load_default=None, allow_none=True)
     driver_id = UUID(load_default=None, allow_none=True)
     type = Trimmed(
@@ -27,6 +26,9 @@ class DocumentCreateIn(Schema):
         load_default=None, allow_none=True, metadata={"description": "None: never expires"}
     )
     media_id = UUID(load_default=None, allow_none=True)
+    json_schema: ClassVar = {
+        "oneOf": [present("vehicle_id", "string"), present("driver_id", "string")]
+    }
 
     @validates_schema
     def has_one_holder(self, data: dict[str, Any], **kwargs: Any) -> None:

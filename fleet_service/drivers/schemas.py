@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from apiflask import Schema
 from apiflask.fields import UUID, Date, String
 from apiflask.validators import Length, OneOf
 
 from fleet_service.drivers.models import LICENSE_CATEGORIES, Driver
-from shared.schemas import ModelSchema, Name, Trimmed
+from shared.schemas import Body, ModelSchema, Name, Trimmed
 
 
-class DriverCreateIn(Schema):
+class DriverCreateIn(Body):
     user_id = UUID(required=True, metadata={"description": "The driver's user (auth service)"})
     full_name = Name(
         load_default=None,
@@ -22,7 +21,7 @@ class DriverCreateIn(Schema):
     license_expires_on = Date(required=True)
 
 
-class DriverUpdateIn(Schema):
+class DriverUpdateIn(Body):
     full_name = Name(validate=Length(1, 200))
     license_number = Trimmed(validate=Length(1, 32))
     license_category = String(validate=OneOf(LICENSE_CATEGORIES))

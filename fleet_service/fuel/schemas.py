@@ -4,32 +4,30 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
-from apiflask import Schema
-from apiflask.fields import UUID, Boolean, Decimal, String
+from apiflask.fields import UUID, Boolean, String
 from apiflask.validators import Length, OneOf
 
 from fleet_service.fields import confirm_field, money_field, odometer_field
 from fleet_service.fuel.models import FuelLog
 from fleet_service.vehicles.models import FUEL_TYPES
-from shared.schemas import ModelSchema, Trimmed, UTCDateTime, decimal_between
+from shared.schemas import Body, DecimalString, ModelSchema, Trimmed, UTCDateTime
 
 # The biggest trucks carry two 1000 L tanks; anything above is a typo.
-LITERS_RANGE = decimal_between(D("0.001"), D("2000"))
+LITERS_RANGE = (D("0.001"), D("2000"))
 
 
-class FuelLogCreateIn(Schema):
+class FuelLogCreateIn(Body):
     vehicle_id = UUID(required=True)
     filled_at = UTCDateTime(load_default=None, metadata={"description": "Now when absent"})
     odometer_km = odometer_field()
     fuel_type = String(required=True, validate=OneOf(FUEL_TYPES))
-    liters = Decimal(required=True, places=3, as_string=True, validate=LITERS_RANGE)
+    liters = DecimalString(required=True, places=3, between=LITERS_RANGE)
     total_cost = money_field()
-    unit_price = Decimal(
+    unit_price = DecimalString(
         load_default=None,
         allow_none=True,
         places=3,
-        as_string=True,
-        validate=decimal_between(D(0), D("99999.999")),
+        between=(D(0), D("99999.999")),
         metadata={"description": "Checked against total_cost / liters (within 0.01) when given"},
     )
     full_tank = Boolean(required=True)
@@ -46,6 +44,6 @@ class FuelLogOut(ModelSchema):
     class Meta:
         model = FuelLog
 
-    unit_price = Decimal(
-        required=True, as_string=True, metadata={"description": "total_cost / liters, 3 places"}
+    unit_price = DecimalString(
+        required=True, metadata={"description": "total_cost / liters, 3 places"}
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from apiflask import Schema
 from apiflask.fields import UUID, Boolean, List, Nested, String
@@ -11,14 +11,14 @@ from marshmallow import ValidationError, validates_schema
 
 from fleet_service.fields import media_ids_field
 from fleet_service.inspections.models import SEVERITIES, Inspection
-from shared.schemas import ModelSchema, Trimmed
+from shared.schemas import Body, ModelSchema, Trimmed, present
 
 MAX_ITEMS = 100
 # Each file is looked up with the media service, one call each: a bound on the calls.
 MAX_FILES = 50
 
 
-class InspectionItemIn(Schema):
+class InspectionItemIn(Body):
     item = Trimmed(required=True, validate=Length(1, 120))
     ok = Boolean(required=True)
     severity = String(
@@ -29,9 +29,13 @@ class InspectionItemIn(Schema):
     )
     note = Trimmed(load_default=None, allow_none=True, validate=Length(max=500))
     media_ids = media_ids_field()
+    json_schema: ClassVar = {
+        "if": {"required": ["ok"], "properties": {"ok": {"const": False}}},
+        "then": present("severity", "string"),
+    }
 
 
-class InspectionCreateIn(Schema):
+class InspectionCreateIn(Body):
     vehicle_id = UUID(required=True)
     trip_id = UUID(load_default=None, allow_none=True)
     items = List(Nested(InspectionItemIn), required=True, validate=Length(1, MAX_ITEMS))
@@ -43,7 +47,7 @@ class InspectionCreateIn(Schema):
             raise ValidationError(f"at most {MAX_FILES} files per inspection", "items")
 
 
-class InspectionResolveIn(Schema):
+class InspectionResolveIn(Body):
     note = Trimmed(required=True, validate=Length(1, 500))
 
 

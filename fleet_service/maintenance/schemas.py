@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
-from apiflask import Schema
 from apiflask.fields import UUID, Integer, String
 from apiflask.validators import Length, OneOf, Range
 from marshmallow import ValidationError, validates_schema
@@ -17,14 +16,17 @@ from fleet_service.maintenance.models import (
     MaintenanceRecord,
     MaintenanceSchedule,
 )
-from shared.schemas import ModelSchema, Trimmed, UTCDateTime
+from shared.schemas import Body, ModelSchema, Trimmed, UTCDateTime, present
 
 
-class ScheduleCreateIn(Schema):
+class ScheduleCreateIn(Body):
     vehicle_id = UUID(required=True)
     name = Trimmed(required=True, validate=Length(1, 120))
-    every_km = Integer(load_default=None, allow_none=True, strict=True, validate=Range(1, MAX_KM))
-    every_days = Integer(load_default=None, allow_none=True, strict=True, validate=Range(1, 3660))
+    every_km = Integer(load_default=None, allow_none=True, validate=Range(1, MAX_KM))
+    every_days = Integer(load_default=None, allow_none=True, validate=Range(1, 3660))
+    json_schema: ClassVar = {
+        "anyOf": [present("every_km", "integer"), present("every_days", "integer")]
+    }
 
     @validates_schema
     def has_an_interval(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -50,7 +52,7 @@ class ScheduleOut(ModelSchema):
     )
 
 
-class RecordCreateIn(Schema):
+class RecordCreateIn(Body):
     vehicle_id = UUID(required=True)
     schedule_id = UUID(load_default=None, allow_none=True)
     performed_at = UTCDateTime(load_default=None, metadata={"description": "Now when absent"})

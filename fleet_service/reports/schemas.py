@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from apiflask import Schema
-from apiflask.fields import UUID, Decimal, Integer, List, Nested, String
+from apiflask.fields import UUID, Integer, List, Nested, String
 
 from fleet_service.vehicles.models import FUEL_TYPES
 from shared.csv_export import format_field
-from shared.schemas import UTCDateTime
+from shared.schemas import DecimalString, UTCDateTime
 
 
 class ReportQuery(Schema):
@@ -22,12 +22,12 @@ class ReportQuery(Schema):
     format = format_field()
 
 
-def litres() -> Decimal:
-    return Decimal(required=True, places=3, as_string=True)
+def litres() -> DecimalString:
+    return DecimalString(required=True, places=3)
 
 
-def money() -> Decimal:
-    return Decimal(required=True, places=2, as_string=True)
+def money() -> DecimalString:
+    return DecimalString(required=True, places=2)
 
 
 class FuelTypeFiguresOut(Schema):
@@ -39,10 +39,9 @@ class FuelTypeFiguresOut(Schema):
         required=True, metadata={"description": "km of the full-tank intervals behind km_per_liter"}
     )
     measured_liters = litres()
-    km_per_liter = Decimal(
+    km_per_liter = DecimalString(
         allow_none=True,
         places=2,
-        as_string=True,
         metadata={"description": "Between full tanks, partial fills included; none measured: null"},
     )
 
@@ -53,10 +52,9 @@ class ReportFiguresOut(Schema):
     fuel_cost = money()
     maintenance_cost = money()
     total_cost = money()
-    cost_per_km = Decimal(
+    cost_per_km = DecimalString(
         allow_none=True,
         places=3,
-        as_string=True,
         metadata={"description": "total_cost / km_driven; null when no km were driven"},
     )
     fuel_types = List(Nested(FuelTypeFiguresOut), required=True)

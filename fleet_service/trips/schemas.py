@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from apiflask import Schema
 from apiflask.fields import UUID, Integer
 from apiflask.validators import Length
 
 from fleet_service.fields import confirm_field, odometer_field
 from fleet_service.trips.models import Trip
-from shared.schemas import ModelSchema, Trimmed
+from shared.schemas import Body, ModelSchema, Trimmed
 
 
-class TripCheckOutIn(Schema):
+class TripCheckOutIn(Body):
     vehicle_id = UUID(required=True)
     odometer_km = odometer_field()
     purpose = Trimmed(required=True, validate=Length(1, 200))
@@ -22,7 +21,7 @@ class TripCheckOutIn(Schema):
     confirm = confirm_field()
 
 
-class TripCheckInIn(Schema):
+class TripCheckInIn(Body):
     odometer_km = odometer_field()
     confirm = confirm_field()
 

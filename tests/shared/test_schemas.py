@@ -3,20 +3,34 @@ a model's answer has the table's columns."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from apiflask import Schema
-from apiflask.fields import String
+from apiflask.fields import Boolean, Integer, String
 from apiflask.validators import Length
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from marshmallow import ValidationError
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, mapped_column
 
-from shared.schemas import ModelSchema, Name, Text, Trimmed, column_field
+from shared.schemas import (
+    YEAR_PATTERN,
+    Body,
+    DecimalString,
+    ModelSchema,
+    Name,
+    Text,
+    Trimmed,
+    UTCDateTime,
+    column_field,
+)
 
 
 class NoteIn(Schema):
@@ -164,3 +178,109 @@ def test_a_model_schema_answers_each_column_as_the_table_has_it():
 def test_a_column_of_a_type_with_no_api_field_is_refused_when_the_schema_is_made():
     with pytest.raises(TypeError, match="no API field"):
         column_field(sa.LargeBinary())
+
+
+# What the OpenAPI document says of a field is what the field does.
+
+
+class MoneyIn(Body):
+    amount = DecimalString(required=True, places=2, between=(Decimal(0), Decimal("999.99")))
+
+
+@pytest.mark.parametrize("value", [45.5, 45, "45,50", "4.5e1", "NaN", "-1", " 1", "1000"])
+def test_a_decimal_is_a_decimal_string_within_its_bounds(value):
+    with pytest.raises(ValidationError) as caught:
+        MoneyIn().load({"amount": value})
+
+    assert list(caught.value.messages) == ["amount"]
+
+
+def test_a_decimal_string_is_read_exactly_and_answered_as_a_string():
+    assert MoneyIn().load({"amount": "0.10"}) == {"amount": Decimal("0.10")}
+    assert MoneyIn().dump({"amount": Decimal("7.5")}) == {"amount": "7.50"}
+
+
+class FlagsIn(Body):
+    count = Integer(required=True)
+    sure = Boolean(required=True)
+
+
+@pytest.mark.parametrize(
+    ("body", "refused"),
+    [
+        ({"count": "5", "sure": True}, "count"),
+        ({"count": 5.5, "sure": True}, "count"),
+        ({"count": True, "sure": True}, "count"),
+        ({"count": 5, "sure": 0}, "sure"),
+        ({"count": 5, "sure": "yes"}, "sure"),
+    ],
+)
+def test_a_body_value_must_be_of_its_json_type(body, refused):
+    with pytest.raises(ValidationError) as caught:
+        FlagsIn().load(body)
+
+    assert list(caught.value.messages) == [refused]
+
+
+def test_a_whole_number_written_with_a_point_is_an_integer_as_in_json_schema():
+    assert FlagsIn().load({"count": 5.0, "sure": False}) == {"count": 5, "sure": False}
+
+
+def test_a_time_counts_the_year_as_written():
+    field = UTCDateTime()
+    # 1969 in UTC, but written in 1970: the pattern a client sees decides.
+    assert field.deserialize("1970-01-01T00:30:00+01:00").year == 1969
+    with pytest.raises(ValidationError):
+        field.deserialize("2200-01-01T00:00:00-01:00")
+
+
+def ecma_search(pattern: str, value: str) -> bool:
+    """The pattern as JSON Schema applies it (ECMA 262): Python's re reads these patterns'
+    escapes the same, but its ``$`` also matches before a final line break."""
+    return re.search(pattern.replace("$", r"\Z"), value) is not None
+
+
+def loads(field: Any, value: str) -> bool:
+    try:
+        field.deserialize(value)
+    except ValidationError:
+        return False
+    return True
+
+
+# Characters the rules are about, among ordinary ones, so that examples hit them.
+TRICKY = st.text(
+    alphabet=st.sampled_from(
+        ["a", "Z", "9", " ", "\t", "\n", "\x00", "\x1f", "\u202e", "\u200b", "\ufeff", "é", "."]
+    ),
+    max_size=6,
+)
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        Text(required=True),
+        Trimmed(required=True, validate=Length(1, 50)),
+        Trimmed(allow_none=True, load_default=None, validate=Length(1, 50)),
+        Name(required=True, validate=Length(1, 50)),
+        DecimalString(between=(Decimal("0.001"), Decimal(2000))),
+    ],
+    ids=["text", "required-trimmed", "nullable-trimmed", "name", "decimal"],
+)
+@settings(max_examples=300, deadline=None)
+@given(value=TRICKY | st.from_regex(r"-?[0-9]{1,5}(\.[0-9]{1,3})?", fullmatch=True))
+def test_a_documented_pattern_admits_what_the_field_admits(field, value):
+    matches = ecma_search(field.pattern, value)
+    if isinstance(field, DecimalString):
+        # The bounds are in the description, not the pattern: the pattern is necessary.
+        assert matches or not loads(field, value)
+    else:
+        assert matches == loads(field, value), (field.pattern, value)
+
+
+@settings(max_examples=200, deadline=None)
+@given(year=st.integers(1, 9999), offset=st.sampled_from(["Z", "+14:00", "-12:00"]))
+def test_the_documented_year_pattern_is_the_time_fields_rule(year, offset):
+    value = f"{year:04d}-06-15T12:00:00{offset}"
+    assert ecma_search(YEAR_PATTERN, value) == loads(UTCDateTime(), value)
