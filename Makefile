@@ -4,7 +4,7 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: up test test-compose lint format migrate bench clean redis-server
+.PHONY: up test test-compose lint format openapi migrate bench clean redis-server chromium
 
 $(STAMP): pyproject.toml
 	@echo "Setting up $(VENV): installing Frota and its dependencies (first run: a minute or two) ..."
@@ -20,6 +20,12 @@ redis-server:
 	  echo "redis-server is missing: installing Debian's redis-server package ..."; \
 	  apt-get update -q && apt-get install -y -q redis-server; }
 
+# tests/e2e/test_docs_page.py drives Debian's chromium (Playwright cannot download its own).
+chromium:
+	@test -x /usr/bin/chromium || { \
+	  echo "chromium is missing: installing Debian's chromium package ..."; \
+	  apt-get update -q && apt-get install -y -q chromium; }
+
 up: $(STAMP)
 	$(VENV)/bin/frota up
 
@@ -32,7 +38,7 @@ lint: $(STAMP)
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
 
-test: lint redis-server
+test: lint redis-server chromium
 	$(VENV)/bin/pytest
 
 # The production docker-compose.yml brought up in real containers, checked and

@@ -14,6 +14,7 @@ from flask_limiter import Limiter
 
 from gateway import context
 from gateway.client_auth import VerifiedTokens, enforce_password_gate
+from gateway.docs_page import register_docs_page
 from gateway.health import stack_health
 from gateway.limits import init_rate_limits, limit_proxy_view
 from gateway.openapi import register_openapi
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     init_request_logging(app, user_id=lambda: context.current().user_id)
     init_metrics(app, "gateway", settings, route_label=lambda: context.current().metrics_route)
     register_openapi(app, services)
+    register_docs_page(app)
     register_routes(app, settings, proxy, limiter)
     return app
 

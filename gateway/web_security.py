@@ -9,12 +9,12 @@ from shared.config import Settings
 from shared.errors import APIError
 from shared.json_body import parse_json
 
-# JSON needs no scripts, styles or frames; the docs page loads Swagger UI.
+# JSON needs no scripts, styles or frames. The docs page (gateway/docs_page.py) loads
+# Swagger UI from this origin; its stylesheet draws its icons as data: images.
 JSON_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
 DOCS_CSP = (
-    "default-src 'none'; script-src 'self' https://cdn.jsdelivr.net 'unsafe-inline'; "
-    "style-src https://cdn.jsdelivr.net 'unsafe-inline'; img-src 'self' data: "
-    "https://cdn.jsdelivr.net; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
 )
 CORS_ALLOWED_HEADERS = "Authorization, Content-Type, X-Request-ID, If-None-Match, Range"
 CORS_EXPOSED_HEADERS = (

@@ -130,8 +130,10 @@ def test_merged_openapi_document_is_valid_and_covers_every_service(e2e_stack, ht
     assert not any(p.startswith("/internal") for p in paths)
     docs = http.get(f"{e2e_stack.url}/api/docs")
     assert docs.status_code == 200
-    assert "swagger-ui" in docs.text
-    assert "/api/v1/openapi.json" in docs.text
+    assert "/api/docs/assets/swagger-ui-bundle.js" in docs.text
+    initializer = http.get(f"{e2e_stack.url}/api/docs/assets/frota-docs.js")
+    assert initializer.status_code == 200
+    assert "/api/v1/openapi.json" in initializer.text
 
 
 def test_metrics_count_requests_and_are_not_public(e2e_stack, http):
