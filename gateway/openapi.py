@@ -21,6 +21,8 @@ CACHE_SECONDS = 60.0
 
 # What the gateway itself answers, in front of every operation.
 GATEWAY_ERRORS = {
+    414: "The request line (path and query) is too long (uri_too_long)",
+    431: "Too many header fields, or one too large (request_header_fields_too_large)",
     429: "Too many requests (rate_limited, or a login limit's code): Retry-After says when "
     "to try again, RateLimit-* what is left",
     502: "A service failed to answer (upstream_error)",

@@ -9,7 +9,7 @@ from marshmallow.fields import NaiveDateTime
 
 from media_service.images import DEFAULT_THUMBNAIL_SIZE, THUMBNAIL_SIZES
 from media_service.models import KINDS, MediaFile
-from shared.schemas import ModelSchema
+from shared.schemas import ModelSchema, Query
 
 
 class UploadIn(Schema):
@@ -32,7 +32,7 @@ class MediaFileOut(ModelSchema):
     )
 
 
-class ThumbnailQuery(Schema):
+class ThumbnailQuery(Query):
     size = Integer(load_default=DEFAULT_THUMBNAIL_SIZE, validate=OneOf(THUMBNAIL_SIZES))
 
 

@@ -129,3 +129,16 @@ def init_strict_json(app: Flask) -> None:
             body = request.get_data(cache=True)
             if body:
                 parse_json(body)
+        elif _takes_json(app) and (request.mimetype or request.get_data(cache=True)):
+            # Read as JSON regardless, a form or a text body would be an empty
+            # document: a 422 naming every field as missing, hiding the real mistake.
+            sent = request.mimetype or "a body of no declared type"
+            raise APIError(
+                415, "unsupported_media_type", f"This operation takes application/json, not {sent}"
+            )
+
+
+def _takes_json(app: Flask) -> bool:
+    """Whether the matched view declares a JSON body (APIFlask's ``@input`` annotation)."""
+    view = app.view_functions.get(request.endpoint or "")
+    return getattr(view, "_spec", {}).get("content_type") == "application/json"

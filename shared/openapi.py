@@ -99,24 +99,68 @@ def complete_document(app: Flask) -> Callable[[Document | str], Document | str]:
             return spec
         spec.setdefault("components", {}).setdefault("schemas", {})["HTTPError"] = ERROR_SCHEMA
         components = spec["components"]["schemas"]
-        for (path, method), endpoint in _endpoints(app).items():
+        for (path, method), (endpoint, uuids) in _endpoints(app).items():
             operation = spec["paths"].get(path, {}).get(method)
             if operation is not None:
                 operation["operationId"] = operation_id(endpoint)
+                for parameter in operation.get("parameters", []):
+                    if parameter["in"] == "path" and parameter["name"] in uuids:
+                        parameter["schema"] = {"type": "string", "format": "uuid"}
                 _complete_operation(operation, method, components)
+        _link_created_resources(spec["paths"])
+        for schema in components.values():
+            for prop in schema.get("properties", {}).values():
+                _one_nullable_enum(prop)
         return spec
 
     return process
 
 
-def _endpoints(app: Flask) -> dict[tuple[str, str], str]:
-    """(OpenAPI path, method) → endpoint, for every route of the app."""
+def _endpoints(app: Flask) -> dict[tuple[str, str], tuple[str, set[str]]]:
+    """(OpenAPI path, method) → (endpoint, the path's uuid variables), for every route."""
     endpoints = {}
     for rule in app.url_map.iter_rules():
         path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
+        # APIFlask documents every path variable as a plain string.
+        uuids = set(re.findall(r"<uuid:([^<>]+)>", rule.rule))
         for method in rule.methods or ():
-            endpoints[path, method.lower()] = rule.endpoint
+            endpoints[path, method.lower()] = (rule.endpoint, uuids)
     return endpoints
+
+
+def _one_nullable_enum(prop: Document) -> None:
+    """``{"type": ["string", "null"], "enum": [..., null]}`` as ``anyOf`` the enum or
+    null: the same values, which generated clients read as one enum (or None)
+    instead of one enum class per way of writing it."""
+    kinds = prop.get("type")
+    if "enum" not in prop or not isinstance(kinds, list) or "null" not in kinds:
+        return
+    (kind,) = (k for k in kinds if k != "null")
+    values = [value for value in prop.pop("enum") if value is not None]
+    del prop["type"]
+    prop["anyOf"] = [{"type": kind, "enum": values}, {"type": "null"}]
+
+
+def _link_created_resources(paths: Document) -> None:
+    """Links from each ``201`` to what can be done with what it created: ``POST /trips``
+    to ``GET``, and ``POST .../check-in`` on, ``/trips/{trip_id}``, whose id is the
+    answer's ``id``. Clients (and Schemathesis's stateful runs) follow them."""
+    for path, item in paths.items():
+        created = item.get("post", {}).get("responses", {}).get("201")
+        if created is None:
+            continue
+        links = {}
+        for target, target_item in paths.items():
+            found = re.fullmatch(re.escape(path) + r"/\{([a-z_]+)\}(/[^{}]*)?", target)
+            if found is None:
+                continue
+            for operation in target_item.values():
+                links[operation["operationId"]] = {
+                    "operationId": operation["operationId"],
+                    "parameters": {found.group(1): "$response.body#/id"},
+                }
+        if links:
+            created["links"] = dict(sorted(links.items()))
 
 
 def operation_id(endpoint: str) -> str:

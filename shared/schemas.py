@@ -78,9 +78,9 @@ class Text(String):
 
 class Trimmed(Text):
     """Free text as it is stored: without surrounding whitespace, and null rather than
-    blank where the field may be null. Length limits apply to the trimmed text, so a
-    blank required field is refused. (Passwords and tokens are plain ``Text``: every
-    character of theirs counts.)"""
+    blank where the field may be null. The minimum length applies to the trimmed text,
+    so a blank required field is refused; the maximum to the text as sent. (Passwords
+    and tokens are plain ``Text``: every character of theirs counts.)"""
 
     @property
     def blank_is_null(self) -> bool:
@@ -99,6 +99,13 @@ class Trimmed(Text):
 
     def deserialize(self, value: Any, attr: Any = None, data: Any = None, **kwargs: Any) -> Any:
         if isinstance(value, str):
+            # The document's maxLength counts the text as sent, whitespace included.
+            longest = min(
+                (check.max for check in self.validators if isinstance(check, Length) and check.max),
+                default=None,
+            )
+            if longest is not None and len(value) > longest:
+                raise ValidationError(f"Longer than maximum length {longest}.")
             value = value.strip(_WHITESPACE_CHARS)
             if not value and self.blank_is_null:
                 value = None
@@ -140,6 +147,51 @@ class Name(Trimmed):
                 f"(found U+{ord(found.group()):04X})."
             )
         return super().deserialize(value, attr, data, **kwargs)
+
+
+_SEPARATOR = f"[^A-Za-z0-9{_char_class((0x00, 0x00))}]"
+
+
+class Code(Trimmed):
+    """An identifier as people write it (a plate, a license number, a VIN): ASCII
+    letters of either case and digits, in the form ``characters{low,high}`` (a
+    character class over upper-case letters and digits, and its counts, per part).
+    With ``separated``, anything else between them (``-``, ``.``, spaces) is
+    dropped. Stored upper-case, without separators.
+
+    The document's pattern is the rule the field checks, on the text as sent
+    (trimmed): a client can validate before sending, a fuzzer cannot find a gap.
+    """
+
+    def __init__(
+        self,
+        *parts: tuple[str, int, int],
+        message: str,
+        separated: bool = True,
+        **options: Any,
+    ) -> None:
+        super().__init__(**options)
+        between = f"{_SEPARATOR}*" if separated else ""
+        # Lower-casing a class's inside gives the lower-case ranges ("A-HJ-N" -> "a-hj-n").
+        body = "".join(
+            f"(?:[{chars[1:-1]}{chars[1:-1].lower()}]{between}){{{low},{high}}}"
+            for chars, low, high in parts
+        )
+        self._code_pattern = f"^[{_WHITESPACE}]*{between}{body}[{_WHITESPACE}]*$"
+        self._matches = re.compile(self._code_pattern.removesuffix("$") + r"\Z").match
+        self.message = message
+
+    @property
+    def pattern(self) -> str:
+        if self.blank_is_null:
+            return f"^[{_WHITESPACE}]*$|{self._code_pattern}"
+        return self._code_pattern
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if not self._matches(text):
+            raise ValidationError(self.message)
+        return re.sub("[^A-Za-z0-9]", "", text).upper()
 
 
 class UTCDateTime(fields.DateTime):
@@ -297,17 +349,20 @@ class _ModelSchemaMeta(SchemaMeta):
         for attribute in sa.inspect(model).column_attrs:
             column = attribute.columns[0]
             if isinstance(column, sa.Column):  # not an expression (a column_property)
-                columns[attribute.key] = column_field(
-                    column.type, required=not column.nullable, allow_none=bool(column.nullable)
-                )
-        return dict_cls({**columns, **declared})
+                columns[attribute.key] = column_field(column.type, allow_none=bool(column.nullable))
+        answered = {**columns, **declared}
+        # Every field is in every answer (null where nullable): the document says
+        # required, so that generated clients type them ``X | None``, not "maybe absent".
+        for field in answered.values():
+            field.required = True
+        return dict_cls(answered)
 
 
 class ModelSchema(Schema, metaclass=_ModelSchemaMeta):
     """An answer that is a row: a field per column of ``Meta.model``, in the model's order.
 
-    A column is required unless nullable, and null only if nullable, as in the
-    table. Fields declared on the class add to them or, by the same name,
+    Every field is always answered, null only if its column is nullable, as in
+    the table. Fields declared on the class add to them or, by the same name,
     replace them (a description, a computed value); ``Meta.exclude`` leaves
     columns out (what callers must never see).
     """
@@ -315,11 +370,40 @@ class ModelSchema(Schema, metaclass=_ModelSchemaMeta):
 
 def present(name: str, json_type: str) -> dict[str, Any]:
     """The JSON Schema of a body in which ``name`` is given, not null: for a schema's
-    ``json_schema`` rules that tie fields together (``anyOf``, ``oneOf``, ``if``)."""
+    ``json_schema`` rules that tie fields together.
+
+    Those rules are written with ``if``/``then``/``else`` (and ``not``), which say
+    the same as ``anyOf``/``oneOf`` over the whole body: code generators
+    (openapi-python-client) read a body-level ``anyOf`` as a union of partial
+    models and lose the body's other fields, and they leave ``if`` alone.
+    """
     return {"required": [name], "properties": {name: {"type": json_type}}}
 
 
-class PageQuery(Schema):
+class Query(Schema):
+    """A query string: each parameter once, unless its field takes a list.
+
+    webargs reads the first of ``?limit=5&limit=500`` and drops the rest, so a
+    request the OpenAPI document calls invalid (the parameter is not an array)
+    would be answered as if it were another one.
+    """
+
+    @pre_load
+    def given_once(self, data: Any, **kwargs: Any) -> Any:
+        multidict = getattr(data, "data", None)
+        if multidict is None or not hasattr(multidict, "getlist"):
+            return data
+        repeated = {
+            key: ["Given more than once; this parameter takes one value."]
+            for key in multidict
+            if len(multidict.getlist(key)) > 1 and key not in data.multiple_keys
+        }
+        if repeated:
+            raise ValidationError(repeated)
+        return data
+
+
+class PageQuery(Query):
     limit = Integer(load_default=DEFAULT_LIMIT, validate=Range(1, MAX_LIMIT))
     cursor = String(load_default=None)
 

@@ -7,10 +7,10 @@ from apiflask.fields import UUID, Date, Integer, List, Nested, String
 from apiflask.validators import OneOf, Range
 
 from fleet_service.alerts.service import DEFAULT_WITHIN_DAYS, KINDS, STATUSES
-from shared.schemas import UTCDateTime
+from shared.schemas import Query, UTCDateTime
 
 
-class AlertQuery(Schema):
+class AlertQuery(Query):
     within_days = Integer(
         load_default=DEFAULT_WITHIN_DAYS,
         validate=Range(0, 366),

@@ -26,8 +26,12 @@ class DocumentCreateIn(Body):
         load_default=None, allow_none=True, metadata={"description": "None: never expires"}
     )
     media_id = UUID(load_default=None, allow_none=True)
+    # Exactly one of vehicle_id and driver_id: as if/then/else, not oneOf
+    # (shared.schemas.present says why).
     json_schema: ClassVar = {
-        "oneOf": [present("vehicle_id", "string"), present("driver_id", "string")]
+        "if": present("vehicle_id", "string"),
+        "then": {"not": present("driver_id", "string")},
+        "else": present("driver_id", "string"),
     }
 
     @validates_schema

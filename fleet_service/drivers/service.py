@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import date
 from typing import Any
@@ -16,17 +15,6 @@ from fleet_service.drivers.users import FindUser
 from shared.errors import APIError
 from shared.internal_auth import Identity
 from shared.records import Records, equals, text
-
-# License numbers vary by country (a Brazilian CNH has 11 digits): letters and digits
-# once separators go.
-LICENSE_NUMBER_PATTERN = re.compile(r"^[A-Z0-9]{5,20}$")
-
-
-def normalize_license_number(raw: str) -> str:
-    number = re.sub(r"[^A-Za-z0-9]", "", raw).upper()
-    if not LICENSE_NUMBER_PATTERN.match(number):
-        raise APIError(422, details={"license_number": ["must be 5 to 20 letters or digits"]})
-    return number
 
 
 def create_driver(
@@ -48,7 +36,7 @@ def create_driver(
     driver = Driver(
         user_id=user.id,
         full_name=full_name or user.full_name,
-        license_number=normalize_license_number(license_number),
+        license_number=license_number,
         license_category=license_category,
         license_expires_on=license_expires_on,
     )
@@ -128,9 +116,7 @@ def update_driver(
     driver = DRIVERS.get(db_session, identity, driver_id, for_update=True)
     if "full_name" in changes:
         driver.full_name = changes["full_name"]
-    if "license_number" in changes:
-        driver.license_number = normalize_license_number(changes["license_number"])
-    for name in ("license_category", "license_expires_on"):
+    for name in ("license_number", "license_category", "license_expires_on"):
         if name in changes:
             setattr(driver, name, changes[name])
     db_session.commit()

@@ -24,8 +24,10 @@ class ScheduleCreateIn(Body):
     name = Trimmed(required=True, validate=Length(1, 120))
     every_km = Integer(load_default=None, allow_none=True, validate=Range(1, MAX_KM))
     every_days = Integer(load_default=None, allow_none=True, validate=Range(1, 3660))
+    # every_km or every_days: as if/then, not anyOf (shared.schemas.present says why).
     json_schema: ClassVar = {
-        "anyOf": [present("every_km", "integer"), present("every_days", "integer")]
+        "if": {"not": present("every_km", "integer")},
+        "then": present("every_days", "integer"),
     }
 
     @validates_schema

@@ -9,10 +9,10 @@ from apiflask.fields import UUID, Integer, List, Nested, String
 
 from fleet_service.vehicles.models import FUEL_TYPES
 from shared.csv_export import format_field
-from shared.schemas import DecimalString, UTCDateTime
+from shared.schemas import DecimalString, Query, UTCDateTime
 
 
-class ReportQuery(Schema):
+class ReportQuery(Query):
     period_from = UTCDateTime(
         data_key="from", required=True, metadata={"description": "Start of the period"}
     )

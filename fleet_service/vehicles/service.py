@@ -21,32 +21,15 @@ from shared.internal_auth import Identity
 from shared.records import Records, equals, text, unless_included
 
 # Brazilian plates: the old ABC1234 and Mercosul ABC1D23 (one pattern covers both).
-PLATE_PATTERNS = {
-    "br": re.compile(r"^[A-Z]{3}[0-9][A-Z0-9][0-9]{2}$"),
-    # Other countries: letters and digits, 2 to 10 of them once separators go.
-    "any": re.compile(r"^[A-Z0-9]{2,10}$"),
-}
-# 17 characters; I, O and Q are never used in VINs (confusable with 1 and 0).
-VIN_PATTERN = re.compile(r"^[A-HJ-NPR-Z0-9]{17}$")
+BRAZILIAN_PLATE = re.compile(r"^[A-Z]{3}[0-9][A-Z0-9][0-9]{2}$")
 
 
-def normalize_plate(raw: str, *, plate_format: str) -> str:
-    """Upper-case the plate and drop separators; 422 unless it matches the format."""
-    plate = re.sub(r"[^A-Za-z0-9]", "", raw).upper()
-    pattern = PLATE_PATTERNS.get(plate_format, PLATE_PATTERNS["br"])
-    if not pattern.match(plate):
-        expected = "ABC1234 or ABC1D23" if plate_format == "br" else "2 to 10 letters or digits"
-        raise APIError(422, details={"plate": [f"must be a valid plate ({expected})"]})
+def check_plate(plate: str, *, plate_format: str) -> str:
+    """The plate, already in the schema's form (vehicles.schemas.plate); 422 unless it
+    is also one of the deployment's (PLATE_FORMAT=br: Brazilian plates only)."""
+    if plate_format == "br" and not BRAZILIAN_PLATE.match(plate):
+        raise APIError(422, details={"plate": ["must be a valid plate (ABC1234 or ABC1D23)"]})
     return plate
-
-
-def normalize_vin(raw: str | None) -> str | None:
-    if raw is None:
-        return None
-    vin = raw.upper()
-    if not VIN_PATTERN.match(vin):
-        raise APIError(422, details={"vin": ["must be 17 letters or digits, without I, O or Q"]})
-    return vin
 
 
 def max_model_year() -> int:
@@ -75,8 +58,8 @@ def create_vehicle(
     """Register a vehicle; 409 when its plate or VIN belongs to one in service."""
     check_year(year)
     vehicle = Vehicle(
-        plate=normalize_plate(plate, plate_format=plate_format),
-        vin=normalize_vin(vin),
+        plate=check_plate(plate, plate_format=plate_format),
+        vin=vin,
         make=make,
         model=model,
         year=year,
@@ -115,15 +98,13 @@ def update_vehicle(
     if vehicle.retired_at is not None:
         raise APIError(409, "vehicle_retired", "A retired vehicle cannot be changed")
     if "plate" in changes:
-        vehicle.plate = normalize_plate(changes["plate"], plate_format=plate_format)
-    if "vin" in changes:
-        vehicle.vin = normalize_vin(changes["vin"])
+        vehicle.plate = check_plate(changes["plate"], plate_format=plate_format)
     if "year" in changes:
         check_year(changes["year"])
         vehicle.year = changes["year"]
     if "fuel_types" in changes:
         vehicle.fuel_types = sorted(set(changes["fuel_types"]))
-    for name in ("make", "model", "tank_capacity_l", "status"):
+    for name in ("vin", "make", "model", "tank_capacity_l", "status"):
         if name in changes:
             setattr(vehicle, name, changes[name])
     db_session.commit()

@@ -118,3 +118,30 @@ def test_an_empty_json_body_is_left_to_the_schema(auth_api):
     response = auth_api.post("/api/v1/auth/login", data=b"", content_type="application/json")
 
     assert response.status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"username=a&password=x", "application/x-www-form-urlencoded"),
+        (b'{"username": "a", "password": "x"}', "text/plain"),
+        (b'{"username": "a", "password": "x"}', None),
+    ],
+    ids=["form", "json as text", "no declared type"],
+)
+def test_a_body_not_declared_json_is_415_not_a_list_of_missing_fields(auth_api, body, content_type):
+    headers = {} if content_type is None else {"Content-Type": content_type}
+    response = auth_api.post("/api/v1/auth/login", data=body, headers=headers)
+
+    assert response.status_code == 415, response.data[:300]
+    error = response.get_json()["error"]
+    assert error["code"] == "unsupported_media_type"
+    assert (content_type or "no declared type") in error["message"]
+
+
+def test_a_write_with_no_body_at_all_is_read_as_an_empty_document(fleet_api):
+    # A client ending an assignment or calling a write with nothing to send
+    # declares no type: the schema, not the media type, answers.
+    response = fleet_api.post("/api/v1/fleet/vehicles", user=str(uuid.uuid4()), role="admin")
+
+    assert response.status_code == 422, response.data[:300]

@@ -23,6 +23,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, mapped_colu
 from shared.schemas import (
     YEAR_PATTERN,
     Body,
+    Code,
     DecimalString,
     ModelSchema,
     Name,
@@ -108,8 +109,11 @@ def test_blank_free_text_is_null_where_null_is_allowed_and_refused_where_require
     assert list(caught.value.messages) == ["station"]
 
 
-def test_length_limits_count_the_trimmed_text():
-    assert StopIn().load({"station": " " * 10 + "x" * 20 + " " * 10})["station"] == "x" * 20
+def test_the_minimum_length_counts_the_trimmed_text_the_maximum_the_text_as_sent():
+    # As the document's minLength (with the non-blank pattern) and maxLength say.
+    assert StopIn().load({"station": " " * 5 + "x" * 15})["station"] == "x" * 15
+    with pytest.raises(ValidationError, match="maximum length 20"):
+        StopIn().load({"station": " " * 6 + "x" * 15})
 
 
 def test_a_password_is_plain_text_and_keeps_its_spaces():
@@ -164,15 +168,20 @@ def test_a_model_schema_answers_each_column_as_the_table_has_it():
     fields = GadgetOut().fields
     assert list(fields) == ["id", "name", "price", "seen_at", "taken_at", "parts"]
     assert fields["name"].metadata["description"].startswith("Declared")
-    # Required unless nullable, null only if nullable: as the table says.
+    # Always answered (required), null only if nullable: as the table says.
     assert {name: (f.required, f.allow_none) for name, f in fields.items()} == {
         "id": (True, False),
         "name": (True, False),
         "price": (True, False),
-        "seen_at": (False, True),
-        "taken_at": (False, True),
+        "seen_at": (True, True),
+        "taken_at": (True, True),
         "parts": (True, False),
     }
+    # A row with nulls answers them as null, not by leaving them out.
+    assert (
+        GadgetOut().dump(Gadget(id=uuid.UUID(int=1), name="x", price=1, parts=[]))["seen_at"]
+        is None
+    )
 
 
 def test_a_column_of_a_type_with_no_api_field_is_refused_when_the_schema_is_made():
@@ -265,11 +274,17 @@ TRICKY = st.text(
         Trimmed(allow_none=True, load_default=None, validate=Length(1, 50)),
         Name(required=True, validate=Length(1, 50)),
         DecimalString(between=(Decimal("0.001"), Decimal(2000))),
+        Code(("[A-Z]", 1, 2), ("[0-9]", 1, 1), message="a plate", required=True),
+        Code(("[A-HJ-NPR-Z0-9]", 3, 3), separated=False, message="a VIN", allow_none=True),
     ],
-    ids=["text", "required-trimmed", "nullable-trimmed", "name", "decimal"],
+    ids=["text", "required-trimmed", "nullable-trimmed", "name", "decimal", "code", "vin"],
 )
 @settings(max_examples=300, deadline=None)
-@given(value=TRICKY | st.from_regex(r"-?[0-9]{1,5}(\.[0-9]{1,3})?", fullmatch=True))
+@given(
+    value=TRICKY
+    | st.from_regex(r"-?[0-9]{1,5}(\.[0-9]{1,3})?", fullmatch=True)
+    | st.from_regex(r" ?[A-Za-zIOoé]{0,3}[-. ]?[0-9]{0,2}ß?", fullmatch=True)
+)
 def test_a_documented_pattern_admits_what_the_field_admits(field, value):
     matches = ecma_search(field.pattern, value)
     if isinstance(field, DecimalString):
@@ -284,3 +299,23 @@ def test_a_documented_pattern_admits_what_the_field_admits(field, value):
 def test_the_documented_year_pattern_is_the_time_fields_rule(year, offset):
     value = f"{year:04d}-06-15T12:00:00{offset}"
     assert ecma_search(YEAR_PATTERN, value) == loads(UTCDateTime(), value)
+
+
+def test_a_code_is_stored_upper_case_without_its_separators():
+    plate = Code(("[A-Z]", 3, 3), ("[0-9]", 4, 4), message="a plate", required=True)
+
+    assert plate.deserialize(" abc-12.34 ") == "ABC1234"
+    for wrong in ["ab-1234", "abc12345", "ABC12é34x", "ÅBC1234"]:
+        with pytest.raises(ValidationError, match="a plate"):
+            plate.deserialize(wrong)
+
+
+def test_a_code_without_separators_refuses_them_and_what_upper_case_would_make_valid():
+    vin = Code(("[A-HJ-NPR-Z0-9]", 3, 3), separated=False, message="a VIN", allow_none=True)
+
+    assert vin.deserialize("ab1") == "AB1"
+    assert vin.deserialize("  ") is None
+    # "ß".upper() is "SS": the text as sent is what the rule is about.
+    for wrong in ["a-b1", "io1", "ßA"]:
+        with pytest.raises(ValidationError, match="a VIN"):
+            vin.deserialize(wrong)
