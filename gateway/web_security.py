@@ -18,7 +18,7 @@ DOCS_CSP = (
 )
 CORS_ALLOWED_HEADERS = "Authorization, Content-Type, X-Request-ID, If-None-Match, Range"
 CORS_EXPOSED_HEADERS = (
-    "X-Request-ID, ETag, Content-Disposition, Content-Range, Retry-After, "
+    "X-Request-ID, X-Next-Cursor, ETag, Content-Disposition, Content-Range, Retry-After, "
     "RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset"
 )
 CORS_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"

@@ -89,8 +89,11 @@ def record_reading(
     source: str,
     author_user_id: uuid.UUID,
     confirm: bool = False,
+    km_field: str = "odometer_km",
 ) -> OdometerReading:
     """Append a reading to a vehicle's ledger, in the caller's transaction.
+
+    ``km_field`` is the name ``km`` has in the caller's body, for the 422's details.
 
     The vehicle row stays locked until the caller commits or rolls back, so
     concurrent writers for one vehicle check their neighbours one after another.
@@ -118,7 +121,7 @@ def record_reading(
                 "The reading is implausibly far above the previous one; send confirm: true "
                 "if it is right",
                 details={
-                    "km": [f"more than {allowance} km above the previous reading"],
+                    km_field: [f"more than {allowance} km above the previous reading"],
                     "previous": _describe(previous),
                 },
             )
@@ -158,6 +161,7 @@ def record_manual_reading(
         source="manual",
         author_user_id=caller_user_id(identity),
         confirm=confirm,
+        km_field="km",
     )
     db_session.commit()
     return reading

@@ -2,24 +2,40 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apiflask import Schema
 from apiflask.fields import UUID, Integer, List, Nested, String
+from marshmallow import post_load
 
 from fleet_service.vehicles.models import FUEL_TYPES
 from shared.csv_export import format_field
 from shared.schemas import DecimalString, Query, UTCDateTime
 
 
+# Without a period, a report covers the last 30 days ending now.
+DEFAULT_PERIOD = timedelta(days=30)
+
+
 class ReportQuery(Query):
     period_from = UTCDateTime(
-        data_key="from", required=True, metadata={"description": "Start of the period"}
+        data_key="from",
+        load_default=None,
+        metadata={"description": "Start of the period; by default 30 days before its end"},
     )
     period_to = UTCDateTime(
-        data_key="to", required=True, metadata={"description": "End of the period (excluded)"}
+        data_key="to",
+        load_default=None,
+        metadata={"description": "End of the period (excluded); by default now"},
     )
     format = format_field()
+
+    @post_load
+    def with_default_period(self, query: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        period_to = query["period_to"] or datetime.now(UTC)
+        period_from = query["period_from"] or period_to - DEFAULT_PERIOD
+        return {**query, "period_from": period_from, "period_to": period_to}
 
 
 def litres() -> DecimalString:

@@ -6,7 +6,8 @@ answers without authentication. Then hostile bodies and query strings on every
 operation: JSON 4xx, never a 5xx.
 
 One run per role (admin, manager, driver), each as its own user so that logging
-out, refreshing or deactivating cannot lock the other runs out. The seed, the
+out, refreshing or deactivating cannot lock the other runs out (the admin's, which
+can deactivate users, runs after the others). The seed, the
 number of examples per operation and the stateful steps are fixed
 (tests/e2e/schemathesis.toml): a run is repeatable and takes a known time.
 """
@@ -18,8 +19,11 @@ import re
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
+import pytest
 import requests
 
 from tests.e2e.conftest import NO_RATE_LIMITS, RunningStack, module_stack
@@ -28,7 +32,7 @@ from tests.e2e.helpers import admin_token, bearer, new_user
 # The fuzzer's own stack: what it creates does not leak into other tests' lists.
 fuzz_stack = module_stack("fuzz-var", **NO_RATE_LIMITS)
 CONFIG = Path(__file__).with_name("schemathesis.toml")
-EXAMPLES_PER_OPERATION = 6
+EXAMPLES_PER_OPERATION = 3
 SESSION_ENDING = r"^/api/v1/auth/(logout|me/password)$"
 
 
@@ -92,60 +96,84 @@ def test_hostile_bodies_and_queries_through_the_gateway_are_json_4xx(fuzz_stack)
     assert not failures, "\n".join(failures)
 
 
-ROLES = ("admin", "manager", "driver")
+# What each role's run covers. A manager has every fleet and media right an admin
+# has: the admin's run is the operations only an admin may call (user management).
+RUNS = {"manager": (), "driver": (), "admin": ("--include-tag", "Auth")}
+RUN_SECONDS = 300
 
 
-def schemathesis_run(stack: RunningStack, user: dict, report: Path) -> subprocess.Popen[str]:
-    """``st run`` with every check as ``user``, its JUnit report at ``report``."""
-    return subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("st")),
-            "--config-file",
-            str(CONFIG),
-            "run",
-            f"{stack.url}/api/v1/openapi.json",
-            "--url",
-            stack.url,
-            "--checks",
-            "all",
-            "--max-examples",
-            str(EXAMPLES_PER_OPERATION),
-            "--report",
-            "junit",
-            "--report-junit-path",
-            str(report),
-            "--no-color",
-        ],
+@contextmanager
+def schemathesis_run(
+    stack: RunningStack, user: dict, report: Path, options: tuple[str, ...]
+) -> Iterator[subprocess.Popen[str]]:
+    """``st run`` with every check as ``user``, its JUnit report at ``report``; killed
+    if the test ends before it does."""
+    command = [
+        str(Path(sys.executable).with_name("st")),
+        "--config-file",
+        str(CONFIG),
+        "run",
+        f"{stack.url}/api/v1/openapi.json",
+        "--url",
+        stack.url,
+        "--checks",
+        "all",
+        # Read after DELETE: a user's DELETE deactivates it and a vehicle's retires it;
+        # the record stays readable with its history, as the contract says. Schemathesis
+        # cannot be told so per operation (its per-operation check settings do not reach
+        # its stateful phase), and a deleted file being gone is tests/media's to check.
+        "--exclude-checks",
+        "use_after_free",
+        "--max-examples",
+        str(EXAMPLES_PER_OPERATION),
+        "--report",
+        "junit",
+        "--report-junit-path",
+        str(report),
+        "--no-color",
+        *options,
+    ]
+    with subprocess.Popen(
+        command,
         env={**os.environ, "FUZZ_USERNAME": user["username"], "FUZZ_PASSWORD": user["password"]},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         # Its cache (.schemathesis/) beside the report, not in the checkout.
         cwd=report.parent,
-    )
+    ) as run:
+        try:
+            yield run
+        finally:
+            run.kill()
 
 
+@pytest.mark.timeout(2 * RUN_SECONDS + 60)
 def test_schemathesis_with_every_check_finds_nothing_as_any_role(fuzz_stack, tmp_path):
     with requests.Session() as http:
-        users = {role: new_user(http, fuzz_stack, role) for role in ROLES}
-    outputs, failed = {}, {}
+        users = {role: new_user(http, fuzz_stack, role) for role in RUNS}
+    outputs = {}
     # A manager or a driver cannot end another user's session: their runs go together.
     # The admin's can (it deactivates and demotes users it finds), so it runs last.
     for roles in (("manager", "driver"), ("admin",)):
-        runs = {
-            role: schemathesis_run(fuzz_stack, users[role], tmp_path / f"{role}.xml")
-            for role in roles
-        }
-        for role, run in runs.items():
-            outputs[role] = run.communicate(timeout=420)[0]
-            if run.returncode != 0:
-                failed[role] = outputs[role]
+        with ExitStack() as running:
+            runs = {
+                role: running.enter_context(
+                    schemathesis_run(fuzz_stack, users[role], tmp_path / f"{role}.xml", RUNS[role])
+                )
+                for role in roles
+            }
+            for role, run in runs.items():
+                outputs[role] = (run.communicate(timeout=RUN_SECONDS)[0], run.returncode)
+    failed = {role: output for role, (output, code) in outputs.items() if code != 0}
     assert not failed, "\n\n".join(f"== as {role}\n{out[-15000:]}" for role, out in failed.items())
-    for role, output in outputs.items():
+    for role, (output, _) in outputs.items():
         selected = re.search(r"Selected: (\d+)/(\d+)\s+Tested: (\d+)", output)
         generated = re.search(r"(\d+) generated, \1 passed", output)
         assert selected, (role, output[-3000:])
         assert generated, (role, output[-3000:])
-        # Every operation tested, thousands of cases in all: not stopped at a 401.
-        assert selected.group(1) == selected.group(2) == selected.group(3), (role, selected[0])
-        assert int(generated.group(1)) >= 2000, (role, generated[0])
+        # Every selected operation tested (all of them but for the admin), hundreds of
+        # cases each: not stopped at a 401.
+        assert selected.group(1) == selected.group(3), (role, selected[0])
+        assert RUNS[role] or selected.group(1) == selected.group(2), (role, selected[0])
+        assert int(generated.group(1)) >= 30 * int(selected.group(1)), (role, generated[0])

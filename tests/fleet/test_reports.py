@@ -52,6 +52,10 @@ def parse_csv(response):
     return list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
 
 
+def parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
 def test_a_vehicle_report_adds_up_distance_fuel_and_maintenance(fleet_api, db_session, manager):
     vehicle = make_vehicle(db_session)
     # Before the period: the odometer at its start is the last reading before it.
@@ -181,9 +185,11 @@ def test_reports_check_their_period_and_caller(fleet_api, db_session, manager):
     backwards = fleet_api.get(path, user=manager, query_string=period(START, START))
     assert backwards.status_code == 422
     assert "to" in backwards.json["error"]["details"]
-    missing = fleet_api.get(path, user=manager, query_string={"from": rfc3339(START)})
-    assert missing.status_code == 422
-    assert "to" in missing.json["error"]["details"]
+    # Without `to` the period ends now.
+    open_ended = fleet_api.get(path, user=manager, query_string={"from": rfc3339(START)})
+    assert open_ended.status_code == 200, open_ended.json
+    assert open_ended.json["from"] == rfc3339(START)
+    assert parse_time(open_ended.json["to"]) > datetime.now(UTC) - timedelta(minutes=1)
     unknown = fleet_api.get(
         f"{REPORTS}/vehicles/{uuid.uuid4()}",
         user=manager,
@@ -193,6 +199,21 @@ def test_reports_check_their_period_and_caller(fleet_api, db_session, manager):
     driver = make_user(db_session, role="driver")
     query = period(START, START + timedelta(1))
     assert fleet_api.get(f"{REPORTS}/fleet", user=driver, query_string=query).status_code == 403
+
+
+def test_without_a_period_a_report_covers_the_last_30_days_ending_now(
+    fleet_api, db_session, manager
+):
+    vehicle = make_vehicle(db_session)
+    before = datetime.now(UTC)
+    for path in (f"{REPORTS}/vehicles/{vehicle.id}", f"{REPORTS}/fleet"):
+        response = fleet_api.get(path, user=manager)
+        assert response.status_code == 200, response.json
+        period_from, period_to = parse_time(response.json["from"]), parse_time(response.json["to"])
+        assert before - timedelta(seconds=1) <= period_to <= datetime.now(UTC)
+        assert period_to - period_from == timedelta(days=30)
+    ends = fleet_api.get(f"{REPORTS}/fleet", user=manager, query_string={"to": rfc3339(START)}).json
+    assert parse_time(ends["from"]) == START - timedelta(days=30)
 
 
 def test_the_fleet_report_leaves_out_vehicles_retired_before_the_period(

@@ -96,6 +96,8 @@ def test_check_out_is_all_or_nothing(fleet_api, manager, driver_user, vehicle):
     jump = check_out(fleet_api, driver_user, vehicle, km=90_000)
     assert jump.status_code == 422
     assert jump.json["error"]["code"] == "implausible_odometer_jump"
+    # The details name the field as the body has it.
+    assert set(jump.json["error"]["details"]) == {"odometer_km", "previous"}
 
     assert fleet_api.get(TRIPS, user=manager).json["items"] == []
     assert [r["km"] for r in fleet_api.get(path, user=manager).json["items"]] == [20_000]

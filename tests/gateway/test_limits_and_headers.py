@@ -104,6 +104,8 @@ def test_cors_allows_only_listed_origins(make_gateway, upstream):
     )
     assert actual.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
     assert "RateLimit-Remaining" in actual.headers["Access-Control-Expose-Headers"]
+    # A browser client pages a CSV export by this header.
+    assert "X-Next-Cursor" in actual.headers["Access-Control-Expose-Headers"]
 
 
 def test_successful_responses_carry_rate_limit_headers(make_gateway):
