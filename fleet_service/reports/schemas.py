@@ -13,7 +13,6 @@ from fleet_service.vehicles.models import FUEL_TYPES
 from shared.csv_export import format_field
 from shared.schemas import DecimalString, Query, UTCDateTime
 
-
 # Without a period, a report covers the last 30 days ending now.
 DEFAULT_PERIOD = timedelta(days=30)
 
