@@ -16,6 +16,7 @@ from typing import Any
 from flask import Flask, Response, jsonify
 
 from shared.http_client import ServiceClient
+from shared.openapi import ERROR_CONTENT
 
 CACHE_SECONDS = 60.0
 
@@ -36,7 +37,6 @@ GATEWAY_BODY_ERRORS = {
     408: "The body stopped arriving (request_timeout)",
     413: "The body is larger than this operation takes (payload_too_large)",
 }
-ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/HTTPError"}}}
 
 
 def merge_documents(documents: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -49,8 +49,8 @@ class FieldRules(BasePlugin):
 
     A :class:`~shared.schemas.DecimalString` is a string of format ``decimal``
     with its pattern and bounds; a :class:`~shared.schemas.UTCDateTime` has its
-    year range as a pattern; a schema class's ``json_schema`` (``anyOf``,
-    ``oneOf``, ``if``/``then``) joins its properties.
+    year range as a pattern; a schema class's ``json_schema`` (``if``/``then``/
+    ``else`` rules, see :func:`shared.schemas.present`) joins its properties.
     """
 
     def init_spec(self, spec: APISpec) -> None:

@@ -47,6 +47,7 @@ _WHITESPACE_RANGES = (
     (0x3000, 0x3000),
 )
 _WHITESPACE = _char_class(*_WHITESPACE_RANGES)
+_NUL = _char_class((0x00, 0x00))
 _WHITESPACE_CHARS = "".join(
     chr(c) for low, high in _WHITESPACE_RANGES for c in range(low, high + 1)
 )
@@ -61,7 +62,7 @@ class Text(String):
     """
 
     # What the text must not contain, as a character class (for the document's pattern).
-    excluded = _char_class((0x00, 0x00))
+    excluded = _NUL
 
     @property
     def pattern(self) -> str:
@@ -86,6 +87,12 @@ class Trimmed(Text):
     def blank_is_null(self) -> bool:
         return bool(self.allow_none)
 
+    @functools.cached_property
+    def max_length(self) -> int | None:
+        """The tightest maximum of the field's Length checks (fixed once it is made)."""
+        maxima = [check.max for check in self.validators if isinstance(check, Length)]
+        return min((m for m in maxima if m is not None), default=None)
+
     @property
     def pattern(self) -> str:
         """Blank text is null where null is allowed; elsewhere, with a minimum length,
@@ -100,12 +107,8 @@ class Trimmed(Text):
     def deserialize(self, value: Any, attr: Any = None, data: Any = None, **kwargs: Any) -> Any:
         if isinstance(value, str):
             # The document's maxLength counts the text as sent, whitespace included.
-            longest = min(
-                (check.max for check in self.validators if isinstance(check, Length) and check.max),
-                default=None,
-            )
-            if longest is not None and len(value) > longest:
-                raise ValidationError(f"Longer than maximum length {longest}.")
+            if self.max_length is not None and len(value) > self.max_length:
+                raise ValidationError(f"Longer than maximum length {self.max_length}.")
             value = value.strip(_WHITESPACE_CHARS)
             if not value and self.blank_is_null:
                 value = None
@@ -149,7 +152,7 @@ class Name(Trimmed):
         return super().deserialize(value, attr, data, **kwargs)
 
 
-_SEPARATOR = f"[^A-Za-z0-9{_char_class((0x00, 0x00))}]"
+_SEPARATOR = f"[^A-Za-z0-9{_NUL}]"
 
 
 class Code(Trimmed):
