@@ -77,8 +77,8 @@ def needs_rehash(password_hash: str) -> bool:
 DUMMY_HASH = hash_password("frota-dummy-password-for-timing")
 
 
-def check_password_policy(password: str, *, username: str) -> None:
-    """Raise 422 naming the rule a new password breaks."""
+def check_password_policy(password: str, *, username: str, field: str = "password") -> None:
+    """Raise 422 naming the rule a new password breaks, under the body's ``field``."""
     problems = []
     if len(password) < MIN_LENGTH:
         problems.append(f"must be at least {MIN_LENGTH} characters long")
@@ -92,5 +92,5 @@ def check_password_policy(password: str, *, username: str) -> None:
             422,
             "weak_password",
             "The password does not meet the policy",
-            details={"password": problems},
+            details={field: problems},
         )

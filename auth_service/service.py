@@ -207,9 +207,9 @@ def _check_new_password(user: User, current_password: str, new_password: str) ->
             422,
             "weak_password",
             "The new password must differ from the current one",
-            details={"password": ["must differ from the current password"]},
+            details={"new_password": ["must differ from the current password"]},
         )
-    check_password_policy(new_password, username=user.username)
+    check_password_policy(new_password, username=user.username, field="new_password")
 
 
 def _refuse_check(

@@ -1,4 +1,4 @@
-"""Running the four processes of the stack under gunicorn, and stopping them cleanly.
+"""Running the five processes of the stack under gunicorn, and stopping them cleanly.
 
 Used by `frota up` in the foreground and by the end-to-end tests, which start
 the same stack on free ports.
@@ -25,11 +25,13 @@ from shared.config import Settings
 
 # What each process runs, and the kind of gunicorn worker that suits it: the
 # gateway streams bodies and waits on upstreams (gevent); the services do
-# short database work and keep connections from the gateway alive (gthread).
+# short database work and keep connections from the gateway alive (gthread), as
+# does the web console with its short calls to the API.
 APPS = {
     "auth": ("auth_service:create_app()", "gthread"),
     "fleet": ("fleet_service:create_app()", "gthread"),
     "media": ("media_service:create_app()", "gthread"),
+    "web": ("web:create_app()", "gthread"),
     "gateway": ("gateway:create_app()", "gevent"),
 }
 # gunicorn's workers of each kind, answering what gunicorn itself refuses (a bad
@@ -43,6 +45,9 @@ LOGGER_CLASSES = {
     "json": "shared.gunicorn_workers.JSONLogger",
     "console": "shared.gunicorn_workers.ConsoleLogger",
 }
+# Parts whose liveness probe is /livez: their /health asks others (the gateway's
+# asks the services) or they have none (the console's pages need a session).
+LIVEZ_PARTS = frozenset({"gateway", "web"})
 STOP_GRACE_SECONDS = 15
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
@@ -130,7 +135,7 @@ class Stack:
     log_dir: Path | None = None
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
-    def start(self, parts: tuple[str, ...] = ("auth", "fleet", "media", "gateway")) -> None:
+    def start(self, parts: tuple[str, ...] = tuple(APPS)) -> None:
         for part in parts:
             self.start_part(part)
 
@@ -166,7 +171,7 @@ class Stack:
         http = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=0.5, read=2))
         for part in self.processes:
             url = f"http://{self.settings.bind_host}:{self.settings.port_of(part)}"
-            url += "/health" if part != "gateway" else "/livez"
+            url += "/livez" if part in LIVEZ_PARTS else "/health"
             while True:
                 self._raise_if_exited(part)
                 try:

@@ -13,6 +13,7 @@ from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
 
 from gateway import context
+from gateway.console import register_console
 from gateway.client_auth import VerifiedTokens, enforce_password_gate
 from gateway.docs_page import register_docs_page
 from gateway.health import stack_health
@@ -60,6 +61,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     register_openapi(app, services)
     register_docs_page(app)
     register_routes(app, settings, proxy, limiter)
+    # Last: every path the rules above do not claim is the console's.
+    register_console(app, settings)
     return app
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, Response, request
 
-from gateway.client_ip import is_trusted, parse_networks
+from gateway.client_ip import Network, is_trusted, parse_networks
 from shared.config import Settings
 from shared.errors import APIError
 from shared.json_body import parse_json
@@ -25,11 +25,12 @@ CORS_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
 HSTS = "max-age=31536000; includeSubDomains"
 
 
-def _came_over_https(trusted_peer: bool) -> bool:
-    """HTTPS as seen by the client: our own TLS, or a trusted proxy that says so."""
+def came_over_https(trusted: tuple[Network, ...]) -> bool:
+    """HTTPS as seen by the client: our own TLS, or a trusted proxy (of ``trusted``) that
+    says so."""
     if request.scheme == "https":
         return True
-    if not trusted_peer:
+    if not trusted or not is_trusted(request.remote_addr or "", trusted):
         return False
     if request.headers.get("X-Forwarded-Proto", "").lower() == "https":
         return True
@@ -44,9 +45,6 @@ def _came_over_https(trusted_peer: bool) -> bool:
 def register_security_headers(app: Flask, settings: Settings) -> None:
     trusted = parse_networks(settings.trusted_proxies)
     origins = frozenset(settings.cors_origins)
-
-    def peer_is_trusted() -> bool:
-        return bool(trusted) and is_trusted(request.remote_addr or "", trusted)
 
     @app.before_request
     def answer_cors_preflight() -> Response | None:
@@ -72,7 +70,7 @@ def register_security_headers(app: Flask, settings: Settings) -> None:
         # The docs page sets its own (DOCS_CSP).
         headers.setdefault("Content-Security-Policy", JSON_CSP)
         headers["Cross-Origin-Resource-Policy"] = "same-site"
-        if _came_over_https(peer_is_trusted()):
+        if came_over_https(trusted):
             headers["Strict-Transport-Security"] = HSTS
         origin = request.headers.get("Origin")
         if origin and origin in origins:

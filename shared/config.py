@@ -20,7 +20,8 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 SERVICES = ("auth", "fleet", "media")
-PARTS = ("gateway", *SERVICES)
+# The processes that serve HTTP: the gateway, the services and the web console.
+PARTS = ("gateway", *SERVICES, "web")
 # Variables read once per service, besides the settings' own (see :func:`variables`).
 SERVICE_VARIABLES = ("{}_URL", "{}_DATABASE_URL", "{}_DB_PASSWORD")
 
@@ -30,6 +31,9 @@ MIN_SECRET_LENGTH = 32
 PLACEHOLDER_SECRETS = frozenset({"changeme", "secret", "change-me", "dev", "test", ""})
 # The secrets generated once into var/secrets for local runs (never in production).
 LOCAL_SECRETS = ("JWT_SECRET_KEY", "INTERNAL_SECRET_KEY")
+# The console's session key, in a file of its own (var/ directories made before the
+# console existed hold the other two already).
+WEB_SECRETS = ("WEB_SECRET_KEY",)
 # Passwords of the per-service database roles; generated into var/ for local runs too.
 DB_PASSWORD_VARIABLES = {service: f"{service.upper()}_DB_PASSWORD" for service in SERVICES}
 LOG_FORMATS = ("console", "json")
@@ -138,6 +142,14 @@ class Settings:
     auth_port: int = setting("AUTH_PORT", 8001, _int)
     fleet_port: int = setting("FLEET_PORT", 8002, _int)
     media_port: int = setting("MEDIA_PORT", 8003, _int)
+    web_port: int = setting("WEB_PORT", 8004, _int)
+    # The console's address as the gateway reaches it; unset: 127.0.0.1 and WEB_PORT.
+    web_url: str = setting("WEB_URL", "")
+    # The gateway's address as the console reaches it, to call the public API;
+    # unset: 127.0.0.1 and GATEWAY_PORT.
+    api_url: str = setting("API_URL", "")
+    # Signs the console's session cookies.
+    web_secret_key: str = setting("WEB_SECRET_KEY", "")
     bind_host: str = setting("BIND_HOST", "127.0.0.1")
     service_urls: Mapping[str, str] = field(default_factory=dict)
     upstream_connect_timeout: float = setting("UPSTREAM_CONNECT_TIMEOUT", 2.0, _float)
@@ -193,6 +205,8 @@ class Settings:
             "log_format", _default_log_format(values.get("environment", cls.environment))
         )
         ports = {part: values.get(f"{part}_port", getattr(cls, f"{part}_port")) for part in PARTS}
+        values.setdefault("web_url", f"http://127.0.0.1:{ports['web']}")
+        values.setdefault("api_url", f"http://127.0.0.1:{ports['gateway']}")
         # One variable per service (SERVICE_VARIABLES).
         values["service_urls"] = {
             name: env.get(f"{name.upper()}_URL") or f"http://127.0.0.1:{ports[name]}"
@@ -215,6 +229,9 @@ class Settings:
                 jwt_secret_key=settings.jwt_secret_key or stored["JWT_SECRET_KEY"],
                 internal_secret_key=settings.internal_secret_key or stored["INTERNAL_SECRET_KEY"],
             )
+        if not settings.is_production and not settings.web_secret_key:
+            stored = load_or_create_local_secrets(settings.var_dir / "web-secrets", WEB_SECRETS)
+            settings = settings.replace(web_secret_key=stored["WEB_SECRET_KEY"])
         if not 1 <= settings.internal_token_ttl_seconds <= 60:
             raise ConfigError("INTERNAL_TOKEN_TTL_SECONDS must be between 1 and 60")
         if not DB_ROLE_PREFIX_PATTERN.fullmatch(settings.db_role_prefix):
@@ -289,9 +306,13 @@ class Settings:
         service fails at start-up without its own. The database passwords a
         process was given must be as strong as the secrets.
         """
-        problems = [_secret_problem(name, getattr(self, name.lower())) for name in LOCAL_SECRETS]
-        if self.jwt_secret_key and self.jwt_secret_key == self.internal_secret_key:
-            problems.append("JWT_SECRET_KEY and INTERNAL_SECRET_KEY must differ")
+        problems = [
+            _secret_problem(name, getattr(self, name.lower()))
+            for name in (*LOCAL_SECRETS, *WEB_SECRETS)
+        ]
+        keys = [self.jwt_secret_key, self.internal_secret_key, self.web_secret_key]
+        if len(set(keys)) < len(keys):
+            problems.append("JWT_SECRET_KEY, INTERNAL_SECRET_KEY and WEB_SECRET_KEY must differ")
         for service, password in self.database_role_passwords.items():
             problems.append(_secret_problem(DB_PASSWORD_VARIABLES[service], password))
         for service, url in self.service_database_urls.items():

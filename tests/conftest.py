@@ -28,6 +28,7 @@ from tests.support.identity import ApiClient
 TEST_SECRETS = {
     "JWT_SECRET_KEY": "test-jwt-secret-" + "x" * 40,
     "INTERNAL_SECRET_KEY": "test-internal-secret-" + "y" * 40,
+    "WEB_SECRET_KEY": "test-web-secret-" + "z" * 40,
 }
 
 

@@ -34,7 +34,7 @@ def test_wrong_current_password_is_refused(auth_api, db_session):
     assert response.json["error"]["code"] == "invalid_current_password"
 
 
-def test_weak_new_password_is_422_saying_why(auth_api, db_session):
+def test_weak_new_password_is_422_saying_why_under_the_field_sent(auth_api, db_session):
     user = make_user(db_session, username="joana")
     for weak, reason in [("short", "at least"), ("joana", "at least"), ("password123", "common")]:
         response = auth_api.post(
@@ -43,7 +43,8 @@ def test_weak_new_password_is_422_saying_why(auth_api, db_session):
             json={"current_password": DEFAULT_PASSWORD, "new_password": weak},
         )
         assert response.status_code == 422
-        assert reason in " ".join(response.json["error"]["details"]["password"])
+        # Named as the body names it, so that a form shows it beside its own field.
+        assert reason in " ".join(response.json["error"]["details"]["new_password"])
 
 
 def test_admin_creates_user_with_one_time_password(auth_api, db_session):

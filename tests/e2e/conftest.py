@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from _pytest.fixtures import FixtureFunctionDefinition
 
 ADMIN_PASSWORD = "first-admin-password"
-ALL_PARTS = ("auth", "fleet", "media", "gateway")
+ALL_PARTS = ("auth", "fleet", "media", "web", "gateway")
 
 
 @dataclass
@@ -57,6 +57,7 @@ def stack_env(database_url: str, redis_url: str, var_dir: Path, **extra: str) ->
         "AUTH_PORT": str(free_port()),
         "FLEET_PORT": str(free_port()),
         "MEDIA_PORT": str(free_port()),
+        "WEB_PORT": str(free_port()),
         "WEB_CONCURRENCY": "2",
         "UPSTREAM_READ_TIMEOUT": "5",
         "LOG_LEVEL": "WARNING",
