@@ -63,6 +63,7 @@ COPY gateway ./gateway
 COPY auth_service ./auth_service
 COPY fleet_service ./fleet_service
 COPY media_service ./media_service
+COPY web ./web
 COPY frota ./frota
 # The mount points exist, owned by the app user: a named volume mounted there
 # starts out with this owner.
@@ -75,5 +76,5 @@ ENV FROTA_ENV=production \
     MEDIA_ROOT=/data/media \
     BACKUP_DIR=/backups \
     BIND_HOST=0.0.0.0
-EXPOSE 8000 8001 8002 8003
+EXPOSE 8000 8001 8002 8003 8004
 CMD ["frota", "serve", "gateway"]

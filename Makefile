@@ -4,7 +4,7 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: up test test-compose lint format openapi migrate bench clean redis-server chromium
+.PHONY: up test test-compose lint format openapi translations migrate bench clean redis-server chromium
 
 $(STAMP): pyproject.toml
 	@echo "Setting up $(VENV): installing Frota and its dependencies (first run: a minute or two) ..."
@@ -20,11 +20,12 @@ redis-server:
 	  echo "redis-server is missing: installing Debian's redis-server package ..."; \
 	  apt-get update -q && apt-get install -y -q redis-server; }
 
-# tests/e2e/test_docs_page.py drives Debian's chromium (Playwright cannot download its own).
+# The browser tests (the console, /api/docs) drive Debian's chromium (Playwright cannot
+# download its own), with fonts for pt-BR's accents and the screenshots.
 chromium:
-	@test -x /usr/bin/chromium || { \
-	  echo "chromium is missing: installing Debian's chromium package ..."; \
-	  apt-get update -q && apt-get install -y -q chromium; }
+	@test -x /usr/bin/chromium && test -d /usr/share/fonts/truetype/dejavu || { \
+	  echo "chromium or its fonts are missing: installing Debian's packages ..."; \
+	  apt-get update -q && apt-get install -y -q chromium fonts-dejavu-core fonts-liberation; }
 
 up: $(STAMP)
 	$(VENV)/bin/frota up
@@ -56,6 +57,15 @@ bench: $(STAMP)
 openapi: $(STAMP)
 	FROTA_WRITE_OPENAPI=1 $(VENV)/bin/pytest tests/test_openapi.py -q -p no:cacheprovider \
 	  -k committed_document
+
+# The console's message catalogs: strings extracted from web/, merged into each
+# language's .po (translate the new ones there), compiled to the .mo files served.
+translations: $(STAMP)
+	$(VENV)/bin/pybabel extract -F web/babel.cfg -k _l -o web/translations/messages.pot \
+	  --no-location --omit-header --sort-output web
+	$(VENV)/bin/pybabel update -i web/translations/messages.pot -d web/translations \
+	  --no-location --omit-header --ignore-obsolete --no-fuzzy-matching --no-wrap
+	$(VENV)/bin/pybabel compile --statistics -d web/translations
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .

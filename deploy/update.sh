@@ -14,7 +14,7 @@
 #      serves meanwhile, so a migration must suit both releases (ours add
 #      before they remove; a release whose notes say otherwise is updated with
 #      `docker compose up -d --wait` and its downtime);
-#   3. auth, fleet and media each get a second container of the new image
+#   3. auth, fleet, media and web each get a second container of the new image
 #      beside the old one; the gateway reaches whichever answers (a service
 #      name resolves to both, and a refused connection tries the next address);
 #      once the new ones are healthy the old ones are stopped and removed;
@@ -28,7 +28,7 @@ cd "$(dirname "$0")/.."
 : "${FROTA_IMAGE_TAG:?set FROTA_IMAGE_TAG to the tag to update to}"
 export FROTA_IMAGE_TAG
 read -r -a compose <<< "${COMPOSE:-docker compose}"
-SERVICES=(auth fleet media)
+SERVICES=(auth fleet media web)
 WAIT_SECONDS=180
 
 say() { echo "update: $(date +%T) $*" >&2; }

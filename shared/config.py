@@ -223,15 +223,8 @@ class Settings:
         settings = cls(**values)
         if settings.is_production:
             settings.check_production()
-        elif not (settings.jwt_secret_key and settings.internal_secret_key):
-            stored = load_or_create_local_secrets(settings.var_dir / "secrets")
-            settings = settings.replace(
-                jwt_secret_key=settings.jwt_secret_key or stored["JWT_SECRET_KEY"],
-                internal_secret_key=settings.internal_secret_key or stored["INTERNAL_SECRET_KEY"],
-            )
-        if not settings.is_production and not settings.web_secret_key:
-            stored = load_or_create_local_secrets(settings.var_dir / "web-secrets", WEB_SECRETS)
-            settings = settings.replace(web_secret_key=stored["WEB_SECRET_KEY"])
+        else:
+            settings = settings._with_local_secrets()
         if not 1 <= settings.internal_token_ttl_seconds <= 60:
             raise ConfigError("INTERNAL_TOKEN_TTL_SECONDS must be between 1 and 60")
         if not DB_ROLE_PREFIX_PATTERN.fullmatch(settings.db_role_prefix):
@@ -246,6 +239,15 @@ class Settings:
         if min(settings.max_uploads_in_flight, settings.max_uploads_in_flight_per_user) < 1:
             raise ConfigError("MAX_UPLOADS_IN_FLIGHT(_PER_USER) must be at least 1")
         return settings
+
+    def _with_local_secrets(self) -> Settings:
+        """Outside production: the secrets not set, from (or generated into) ``var/``."""
+        missing: dict[str, str] = {}
+        for path, names in (("secrets", LOCAL_SECRETS), ("web-secrets", WEB_SECRETS)):
+            if not all(getattr(self, name.lower()) for name in names):
+                stored = load_or_create_local_secrets(self.var_dir / path, names)
+                missing |= {n.lower(): stored[n] for n in names if not getattr(self, n.lower())}
+        return self.replace(**missing)
 
     @property
     def is_production(self) -> bool:

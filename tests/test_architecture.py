@@ -21,7 +21,7 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FLEET = REPO_ROOT / "fleet_service"
-SERVICES = ("gateway", "auth_service", "fleet_service", "media_service")
+SERVICES = ("gateway", "auth_service", "fleet_service", "media_service", "web")
 SHARED = "shared"
 FIRST_PARTY = frozenset({*SERVICES, SHARED, "frota"})
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")

@@ -22,7 +22,7 @@ state: dict[str, str] = {}
 UPDATE_DOWNTIME_BOUND_SECONDS = 10
 BACKUP_FILES = (".sql.gz", ".media.tar", ".manifest.json")
 UPDATE = REPO / "deploy" / "update.sh"
-APP_SERVICES = ("auth", "fleet", "media", "gateway")
+APP_SERVICES = ("auth", "fleet", "media", "web", "gateway")
 COUNTS = (
     "SELECT (SELECT count(*) FROM auth.users) AS users,"
     " (SELECT count(*) FROM fleet.vehicles) AS vehicles,"
@@ -127,6 +127,30 @@ def test_first_admin_changes_the_password_then_a_vehicle_and_a_photo(stack: Comp
     )
     assert downloaded.status_code == 200
     assert downloaded.content == photo
+
+
+def test_the_console_signs_the_admin_in_through_the_gateway(stack: Compose):
+    browser = requests.Session()
+    page = browser.get(f"{stack.url}/login", headers={"Accept-Language": "en"}, timeout=10)
+    assert page.status_code == 200, page.text
+    assert "Sign in" in page.text
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text)
+    assert token, page.text
+    signed_in = browser.post(
+        f"{stack.url}/login",
+        data={
+            "csrf_token": token[1],
+            "username": "admin",
+            "password": "compose-test-admin-password",
+        },
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert signed_in.status_code == 302, signed_in.text
+    # The console's own call to the API, from its container, as the admin.
+    vehicles = browser.get(f"{stack.url}/vehicles", timeout=10)
+    assert vehicles.status_code == 200
+    assert "CMP1A23" in vehicles.text
 
 
 def test_the_backup_job_writes_a_backup_that_verifies(stack: Compose):

@@ -130,7 +130,7 @@ def test_status_of_the_running_stack_names_each_part_its_health_data_and_disk(up
     report = json.loads(frota(up.directory, "status", "--json").stdout)
     assert report["ok"] is True
     assert {p: (v["running"], v["workers"]) for p, v in report["parts"].items()} == {
-        part: (True, 1) for part in ("auth", "fleet", "media", "gateway")
+        part: (True, 1) for part in ("auth", "fleet", "media", "web", "gateway")
     }
     assert report["health"]["http_status"] == 200
     assert {d["status"] for d in report["health"]["dependencies"].values()} == {"ok"}

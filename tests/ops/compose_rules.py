@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-API_SERVICES = ("auth", "fleet", "media", "gateway")
+API_SERVICES = ("auth", "fleet", "media", "web", "gateway")
 JOBS = ("migrate", "backup")  # one-shot: run to completion, never restarted
 DATABASE_SERVICES = ("auth", "fleet", "media")
 
@@ -35,7 +35,7 @@ PARALLEL_SETTINGS = (
     "max_parallel_workers",
     "max_parallel_workers_per_gather",
 )
-SECRETS = ("JWT_SECRET_KEY", "INTERNAL_SECRET_KEY", "POSTGRES_PASSWORD")
+SECRETS = ("JWT_SECRET_KEY", "INTERNAL_SECRET_KEY", "WEB_SECRET_KEY", "POSTGRES_PASSWORD")
 OWNER_ONLY = re.compile(r"^(DATABASE_URL|POSTGRES_PASSWORD|\w+_DB_PASSWORD)$")
 
 

@@ -18,6 +18,7 @@ from shared.config import ConfigError, Settings
 STRONG = {
     "JWT_SECRET_KEY": "j" * 48,
     "INTERNAL_SECRET_KEY": "i" * 48,
+    "WEB_SECRET_KEY": "w" * 48,
     "AUTH_DB_PASSWORD": "a" * 48,
     "FLEET_DB_PASSWORD": "f" * 48,
     "MEDIA_DB_PASSWORD": "m" * 48,

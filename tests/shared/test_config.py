@@ -39,6 +39,7 @@ def production_env(tmp_path: Path, **env: str) -> dict[str, str]:
         "FROTA_VAR_DIR": str(tmp_path / "var"),
         "JWT_SECRET_KEY": GOOD_JWT_SECRET,
         "INTERNAL_SECRET_KEY": GOOD_INTERNAL_SECRET,
+        "WEB_SECRET_KEY": "w" * 48,
         "DATABASE_URL": "postgresql://frota:pw@db.internal:5432/frota",
         **env,
     }
@@ -268,7 +269,11 @@ def test_generated_secrets_are_stored_in_var_secrets_readable_by_the_owner_only(
         "JWT_SECRET_KEY": settings.jwt_secret_key,
         "INTERNAL_SECRET_KEY": settings.internal_secret_key,
     }
-    leftovers = [p.name for p in secrets_file.parent.iterdir() if p.name != "secrets"]
+    web_secrets = tmp_path / "var" / "web-secrets"
+    assert stat.S_IMODE(web_secrets.stat().st_mode) == 0o600
+    assert json.loads(web_secrets.read_text()) == {"WEB_SECRET_KEY": settings.web_secret_key}
+    stored = {"secrets", "web-secrets"}
+    leftovers = [p.name for p in secrets_file.parent.iterdir() if p.name not in stored]
     assert leftovers == [], "no temporary files are left beside the secrets"
 
 

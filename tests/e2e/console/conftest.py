@@ -13,7 +13,7 @@ import requests
 from tests.e2e.conftest import RunningStack
 from tests.e2e.helpers import new_user
 
-CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
 def csrf_token(html: str) -> str:
