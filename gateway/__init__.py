@@ -13,8 +13,8 @@ from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
 
 from gateway import context
-from gateway.console import register_console
 from gateway.client_auth import VerifiedTokens, enforce_password_gate
+from gateway.console import register_console
 from gateway.docs_page import register_docs_page
 from gateway.health import stack_health
 from gateway.limits import init_rate_limits, limit_proxy_view

@@ -214,7 +214,8 @@ def test_production_accepts_a_secret_of_exactly_32_characters(tmp_path):
 def test_production_refuses_equal_jwt_and_internal_secrets(tmp_path):
     env = production_env(tmp_path, INTERNAL_SECRET_KEY=GOOD_JWT_SECRET)
 
-    with pytest.raises(ConfigError, match="JWT_SECRET_KEY, INTERNAL_SECRET_KEY and WEB_SECRET_KEY must differ"):
+    differ = "JWT_SECRET_KEY, INTERNAL_SECRET_KEY and WEB_SECRET_KEY must differ"
+    with pytest.raises(ConfigError, match=differ):
         Settings.from_env(env)
 
 
