@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import functools
+import uuid
 from typing import Any
 
 import jwt
+import sqlalchemy as sa
 from apiflask import APIBlueprint
 from flask import current_app
 from flask_jwt_extended import decode_token
@@ -27,8 +29,9 @@ from auth_service.throttle import LoginPolicy
 from auth_service.tokens import access_token_for, tokens_for
 from shared.db import current_session
 from shared.internal_auth import current_identity, user_auth
-from shared.roles import ADMINS
-from shared.routes import Uses, command_route, get_route, list_route
+from shared.records import paginated
+from shared.roles import ADMINS, MANAGERS
+from shared.routes import Uses, command_route
 
 bp = APIBlueprint("auth", __name__, url_prefix="/api/v1/auth", tag="Auth")
 
@@ -137,15 +140,18 @@ def change_password(body: dict[str, Any]) -> dict[str, Any]:
     return tokens_for(user)
 
 
-list_route(
-    bp,
-    "/users",
-    service.USERS,
-    endpoint="list_users",
-    item=UserOut,
-    roles=ADMINS,
-    summary="List users (admin)",
-)
+@bp.get("/users")
+@bp.auth_required(user_auth, roles=MANAGERS)
+@paginated(bp, service.USERS, item=UserOut)
+def list_users() -> sa.Select[Any]:
+    """List users (admin); a manager, the drivers' accounts only
+
+    An admin sees every user. A manager sees only the users whose role is `driver`
+    (to find the account a new driver record names, `POST /api/v1/fleet/drivers`):
+    the role filter is forced to `driver`, so `?role=manager` or `?role=admin` answers
+    an empty page. Creating, changing and deactivating users stay admin-only.
+    """
+    return service.users_seen_by(current_identity())
 
 
 @bp.post("/users")
@@ -162,15 +168,18 @@ def create_user(body: dict[str, Any]) -> Any:
     return result
 
 
-get_route(
-    bp,
-    "/users/<uuid:user_id>",
-    service.USERS,
-    endpoint="get_user",
-    item=UserOut,
-    roles=ADMINS,
-    summary="One user (admin)",
-)
+@bp.get("/users/<uuid:user_id>")
+@bp.auth_required(user_auth, roles=MANAGERS)
+@bp.output(UserOut)
+def get_user(user_id: uuid.UUID) -> Any:
+    """One user (admin); a manager, a driver's account only
+
+    For a manager, a user whose role is not `driver` is 404 `user_not_found`, as an
+    unknown one is.
+    """
+    return service.get_user_seen_by(
+        db_session=current_session(), identity=current_identity(), user_id=user_id
+    )
 
 
 command_route(

@@ -323,7 +323,7 @@ def change_password(
     return user
 
 
-# Admins only (the routes say so).
+# Admins see every user; managers only drivers' accounts (users_seen_by).
 USERS = Records(
     User,
     not_found=("user_not_found", "No such user"),
@@ -341,6 +341,27 @@ USERS = Records(
         ),
     },
 )
+
+
+def users_seen_by(identity: Identity) -> sa.Select[Any]:
+    """The users ``identity`` may read: every one for an admin, drivers' for a manager.
+
+    A manager registers drivers (a driver record names its user) and so must find
+    the accounts of drivers; the accounts of managers and admins stay an admin's
+    business. Whatever ``?role=`` a manager asks for, only drivers come back.
+    """
+    stmt = USERS.select(identity)
+    if not identity.is_admin:
+        stmt = stmt.where(User.role == Role.DRIVER)
+    return stmt
+
+
+def get_user_seen_by(*, db_session: Session, identity: Identity, user_id: uuid.UUID) -> User:
+    """The user if ``identity`` may read them (users_seen_by), else 404 as if unknown."""
+    user = db_session.scalar(users_seen_by(identity).where(User.id == user_id))
+    if user is None:
+        raise APIError(404, *USERS.not_found)
+    return user
 
 
 def _ensure_another_admin(db_session: Session, user: User) -> None:

@@ -35,7 +35,9 @@ PROXY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     configure_logging("gateway", settings.log_level, settings.log_format)
-    app = Flask(__name__)
+    # No static route of Flask's: /static/ is the console's (gateway/console.py); the docs
+    # page serves its own files under /api/docs/assets.
+    app = Flask(__name__, static_folder=None)
     app.config["FROTA_SETTINGS"] = settings
     configure_jwt(app, settings)
     JWTManager(app)

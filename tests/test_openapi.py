@@ -99,7 +99,7 @@ def test_role_restricted_operations_name_their_roles(merged):
         {"bearerAuth": ["admin", "manager"]}
     ]
     assert paths["/api/v1/fleet/vehicles"]["get"]["security"] == [{"bearerAuth": []}]
-    assert paths["/api/v1/auth/users"]["get"]["security"] == [{"bearerAuth": ["admin"]}]
+    assert paths["/api/v1/auth/users"]["post"]["security"] == [{"bearerAuth": ["admin"]}]
 
 
 def test_each_operation_documents_the_statuses_its_shape_can_answer(merged):

@@ -48,6 +48,12 @@ CONFLICTS = {
     "driver_record_required": _l("Your user has no driver record yet; ask your manager."),
     "rate_limited": _l("Too many attempts. Wait a moment and try again."),
     "payload_too_large": _l("The file is too large."),
+    "file_too_large": _l("The file is too large."),
+    "content_type_mismatch": _l("The file is not of the type its name says."),
+    "quota_exceeded": _l("The photo storage is full; tell your manager."),
+    "implausible_odometer_jump": _l(
+        "The odometer reading is far above the last one: check it for a typo, or confirm it."
+    ),
     "unsupported_media_type": _l("That file is not a photo or PDF we can keep."),
     "insufficient_storage": _l("The photo storage is full; tell your manager."),
     "image_unreadable": _l("The photo could not be read."),
@@ -93,17 +99,23 @@ class ApiForm(FlaskForm):
         return body
 
     def show(self, error: ApiError) -> None:
-        """Put the API's refusal beside the fields it names, the rest at the top."""
+        """Put the API's refusal beside the fields it names, the rest at the top.
+
+        Only a 422's details are messages about fields; other refusals' details are
+        facts for programs (the neighbouring odometer readings of a 409), said here by
+        the code's plain words.
+        """
         placed = False
-        for name, messages in (error.details or {}).items():
+        details = error.details if error.status == 422 else {}
+        for name, messages in details.items():
             field = self._fields.get(name.split(".")[0])
-            texts = [api_message(str(m)) for m in _flatten(messages)]
+            texts = [api_message(m) for m in _flatten(messages) if isinstance(m, str)]
             if field is not None and field.name != "csrf_token":
                 field.errors = [*field.errors, *texts]
                 placed = True
             else:
                 self.form_errors.extend(texts)
-        if not placed or error.status != 422:
+        if not placed:
             self.form_errors.insert(0, plain_words(error))
 
 

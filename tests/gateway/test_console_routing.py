@@ -87,3 +87,14 @@ def test_a_console_that_does_not_answer_is_a_502(make_gateway, upstream):
 
     assert response.status_code == 502
     assert response.get_json()["error"]["code"] == "upstream_error"
+
+
+@pytest.mark.parametrize("path", ["/", "/login", "/static/app.css", "/vehicles/new", "/health-x"])
+def test_every_path_outside_api_and_the_gateways_own_is_the_consoles(
+    console_gateway, upstream, path
+):
+    # Even /static/: the gateway has no static route of its own to shadow the console's.
+    response = console_gateway.test_client().get(path)
+
+    assert response.status_code == 200
+    assert upstream.only().target == path
