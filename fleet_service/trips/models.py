@@ -6,9 +6,10 @@ import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, column_property, mapped_column
 
 from fleet_service.base import Base
+from fleet_service.vehicles.models import Vehicle
 
 OPEN = sa.text("ended_at IS NULL")
 
@@ -41,6 +42,11 @@ class Trip(Base):
     ended_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     end_km: Mapped[int | None]
     end_reading_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("odometer_readings.id"))
+    # Read with the trip (a primary-key look-up): a driver's past trips name their
+    # vehicle even once it is no longer theirs to read.
+    vehicle_plate: Mapped[str] = column_property(
+        sa.select(Vehicle.plate).where(Vehicle.id == vehicle_id).scalar_subquery()
+    )
 
     @property
     def distance_km(self) -> int | None:

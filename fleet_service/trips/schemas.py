@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from apiflask.fields import UUID, Integer
+from apiflask.fields import UUID, Integer, String
 from apiflask.validators import Length
 
 from fleet_service.fields import confirm_field, odometer_field
@@ -31,3 +31,6 @@ class TripOut(ModelSchema):
         model = Trip
 
     distance_km = Integer(allow_none=True)
+    vehicle_plate = String(
+        required=True, metadata={"description": "The vehicle's plate (also once retired)"}
+    )

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from fleet_service.trips.models import Trip
-from tests.support.factories import make_driver, make_user, make_vehicle
+from tests.support.factories import make_assignment, make_driver, make_user, make_vehicle
 
 TRIPS = "/api/v1/fleet/trips"
 
@@ -237,3 +237,21 @@ def test_a_page_of_trips_comes_as_csv_too(fleet_api, manager, driver, vehicle):
     assert [(r["id"], r["distance_km"], r["purpose"]) for r in rows] == [
         (trip["id"], "42", "deliveries")
     ]
+
+
+def test_a_trip_names_its_vehicles_plate_even_once_the_vehicle_is_no_longer_the_drivers(
+    fleet_api, db_session, manager, driver_user, driver
+):
+    vehicle = make_vehicle(db_session)
+    assignment = make_assignment(db_session, vehicle=vehicle, driver=driver)
+    trip = check_out(fleet_api, driver_user, vehicle).json
+    assert trip["vehicle_plate"] == vehicle.plate
+    check_in(fleet_api, driver_user, trip["id"], 10_050)
+    ended = fleet_api.post(f"/api/v1/fleet/assignments/{assignment.id}/end", user=manager, json={})
+    assert ended.status_code == 200, ended.json
+    hidden = fleet_api.get(f"/api/v1/fleet/vehicles/{vehicle.id}", user=driver_user)
+    assert hidden.status_code == 404
+
+    (listed,) = fleet_api.get(TRIPS, user=driver_user).json["items"]
+
+    assert listed["vehicle_plate"] == vehicle.plate
