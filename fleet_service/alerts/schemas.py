@@ -35,6 +35,8 @@ class AlertOut(Schema):
     due_km = Integer(allow_none=True)
     current_km = Integer(allow_none=True)
     due_on = Date(allow_none=True, metadata={"description": "Expiry of a document or license"})
+    plate = String(allow_none=True, metadata={"description": "The vehicle's plate"})
+    driver_name = String(allow_none=True, metadata={"description": "The driver's full name"})
 
 
 class AlertsOut(Schema):

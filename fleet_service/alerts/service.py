@@ -39,6 +39,9 @@ class Alert:
     due_km: int | None = None
     current_km: int | None = None
     due_on: date | None = None
+    # Who the alert is about, as a person reads it (a list of alerts needs no other call).
+    plate: str | None = None
+    driver_name: str | None = None
 
 
 def list_alerts(*, db_session: Session, within_days: int = DEFAULT_WITHIN_DAYS) -> list[Alert]:
@@ -67,6 +70,7 @@ def _failed_inspections(db_session: Session) -> list[Alert]:
             Inspection.vehicle_id,
             Inspection.failure_severity,
             Inspection.inspected_at,
+            Vehicle.plate,
         )
         .join(Vehicle, Vehicle.id == Inspection.vehicle_id)
         .where(
@@ -83,6 +87,7 @@ def _failed_inspections(db_session: Session) -> list[Alert]:
             vehicle_id=row.vehicle_id,
             severity=row.failure_severity,
             due_at=row.inspected_at,
+            plate=row.plate,
         )
         for row in rows
     ]
@@ -90,8 +95,8 @@ def _failed_inspections(db_session: Session) -> list[Alert]:
 
 def _maintenance_due(db_session: Session) -> list[Alert]:
     overdue_first = sa.case((MaintenanceSchedule.status == "overdue", 0), else_=1)
-    schedules = db_session.scalars(
-        sa.select(MaintenanceSchedule)
+    rows = db_session.execute(
+        sa.select(MaintenanceSchedule, Vehicle.plate)
         .join(Vehicle, Vehicle.id == MaintenanceSchedule.vehicle_id)
         .where(IN_SERVICE, MaintenanceSchedule.status != "ok")
         .order_by(overdue_first, MaintenanceSchedule.created_at)
@@ -106,8 +111,9 @@ def _maintenance_due(db_session: Session) -> list[Alert]:
             due_at=schedule.due_at,
             due_km=schedule.due_km,
             current_km=schedule.current_km,
+            plate=plate,
         )
-        for schedule in schedules
+        for schedule, plate in rows
     ]
 
 
@@ -127,9 +133,10 @@ def _documents_expiring(db_session: Session, *, today: date, horizon: date) -> l
         )
         .subquery("latest"),
     )
-    documents = db_session.scalars(
-        sa.select(latest)
+    rows = db_session.execute(
+        sa.select(latest, Vehicle.plate, Driver.full_name)
         .outerjoin(Vehicle, Vehicle.id == latest.vehicle_id)
+        .outerjoin(Driver, Driver.id == latest.driver_id)
         .where(
             latest.valid_until <= horizon,
             sa.or_(latest.driver_id.is_not(None), IN_SERVICE),
@@ -145,8 +152,10 @@ def _documents_expiring(db_session: Session, *, today: date, horizon: date) -> l
             vehicle_id=document.vehicle_id,
             driver_id=document.driver_id,
             due_on=document.valid_until,
+            plate=plate,
+            driver_name=driver_name,
         )
-        for document in documents
+        for document, plate, driver_name in rows
     ]
 
 
@@ -164,6 +173,7 @@ def _licenses_expiring(db_session: Session, *, today: date, horizon: date) -> li
             subject_id=driver.id,
             driver_id=driver.id,
             due_on=driver.license_expires_on,
+            driver_name=driver.full_name,
         )
         for driver in drivers
     ]

@@ -26,6 +26,8 @@ class OdometerReading(Base):
         ),
         # Neighbour look-ups, the current odometer and the listing all walk this index.
         sa.Index("ix_odometer_readings_vehicle_id_read_at_id", "vehicle_id", "read_at", "id"),
+        # The fleet's monthly report: every vehicle's readings over a few months.
+        sa.Index("ix_odometer_readings_read_at_id", "read_at", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)

@@ -10,7 +10,11 @@ from apiflask import APIBlueprint
 from fleet_service.reports import service
 from fleet_service.reports.schemas import (
     CSV_COLUMNS,
+    MONTHLY_CSV_COLUMNS,
     FleetReportOut,
+    MonthFiguresOut,
+    MonthlyReportOut,
+    MonthlyReportQuery,
     ReportFiguresOut,
     ReportQuery,
     VehicleFiguresOut,
@@ -53,3 +57,16 @@ def fleet_report(query: dict[str, Any]) -> Any:
         rows.append({**csv_row(ReportFiguresOut().dump(report.totals)), "plate": "TOTAL"})
         return csv_response(rows, columns=CSV_COLUMNS, filename="fleet-report.csv")
     return report
+
+
+@bp.get("/fleet/monthly")
+@bp.auth_required(user_auth, roles=MANAGERS)
+@bp.input(MonthlyReportQuery, location="query", arg_name="query")
+@bp.output(MonthlyReportOut)
+def monthly_report(query: dict[str, Any]) -> Any:
+    """The fleet's totals per calendar month (America/Sao_Paulo), this month last (manager)"""
+    months = service.monthly_report(db_session=current_session(), months=query["months"])
+    if query["format"] == "csv":
+        rows = [csv_row(row) for row in MonthFiguresOut(many=True).dump(months)]
+        return csv_response(rows, columns=MONTHLY_CSV_COLUMNS, filename="fleet-monthly.csv")
+    return {"months": months}

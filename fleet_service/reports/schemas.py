@@ -7,8 +7,10 @@ from typing import Any
 
 from apiflask import Schema
 from apiflask.fields import UUID, Integer, List, Nested, String
+from apiflask.validators import Range
 from marshmallow import post_load
 
+from fleet_service.reports.service import DEFAULT_MONTHS, MAX_MONTHS
 from fleet_service.vehicles.models import FUEL_TYPES
 from shared.csv_export import format_field
 from shared.schemas import DecimalString, Query, UTCDateTime
@@ -35,6 +37,15 @@ class ReportQuery(Query):
         period_to = query["period_to"] or datetime.now(UTC)
         period_from = query["period_from"] or period_to - DEFAULT_PERIOD
         return {**query, "period_from": period_from, "period_to": period_to}
+
+
+class MonthlyReportQuery(Query):
+    months = Integer(
+        load_default=DEFAULT_MONTHS,
+        validate=Range(1, MAX_MONTHS),
+        metadata={"description": "How many calendar months, the current one included"},
+    )
+    format = format_field()
 
 
 def litres() -> DecimalString:
@@ -93,6 +104,24 @@ class FleetReportOut(Schema):
     totals = Nested(ReportFiguresOut, required=True)
 
 
+class MonthFiguresOut(ReportFiguresOut):
+    month = String(required=True, metadata={"description": "YYYY-MM, in America/Sao_Paulo"})
+    period_from = UTCDateTime(data_key="from", required=True)
+    period_to = UTCDateTime(
+        data_key="to",
+        required=True,
+        metadata={"description": "The next month's start (the current month: figures so far)"},
+    )
+
+
+class MonthlyReportOut(Schema):
+    months = List(
+        Nested(MonthFiguresOut),
+        required=True,
+        metadata={"description": "Oldest first; the current month last"},
+    )
+
+
 FUEL_COLUMNS = ("liters", "fuel_cost", "km_per_liter")
 CSV_COLUMNS = (
     "vehicle_id",
@@ -105,6 +134,9 @@ CSV_COLUMNS = (
     "cost_per_km",
     *(f"{fuel}_{column}" for fuel in FUEL_TYPES for column in FUEL_COLUMNS),
 )
+
+
+MONTHLY_CSV_COLUMNS = ("month", "from", "to", *CSV_COLUMNS[2:])
 
 
 def csv_row(figures: dict[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,11 @@ whatever the number of rows behind it, with the fleet's totals in the same query
 - km/L: the full-tank intervals (see fuel/consumption.py) closed in the period.
 - maintenance cost: the records of work performed in the period.
 - cost per km: fuel and maintenance cost over km driven.
+
+The monthly report gives the fleet's totals of each calendar month, by the same
+definitions, for several months at once: each section is still one query, over the
+whole span, bucketed by month (no per-vehicle rows come back), and one more finds the
+vehicles whose km/L to measure.
 """
 
 from __future__ import annotations
@@ -18,12 +23,14 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from fleet_service.fuel.consumption import consumption_intervals
 from fleet_service.fuel.models import FuelLog
@@ -34,6 +41,10 @@ from shared.errors import APIError
 
 # A row rolled up over every vehicle carries no vehicle id.
 FLEET = None
+# The fleet's calendar: its months begin at midnight in São Paulo, not in UTC.
+FLEET_TIME_ZONE = ZoneInfo("America/Sao_Paulo")
+DEFAULT_MONTHS = 6
+MAX_MONTHS = 24
 
 
 @dataclass
@@ -82,6 +93,15 @@ class FleetReport:
     period_to: datetime
     vehicles: list[Figures]
     totals: Figures
+
+
+@dataclass(kw_only=True)
+class MonthFigures(Figures):
+    """The fleet's totals over one calendar month, ``month`` as ``YYYY-MM``."""
+
+    month: str
+    period_from: datetime
+    period_to: datetime
 
 
 def _check_period(period_from: datetime, period_to: datetime) -> None:
@@ -233,4 +253,219 @@ def _maintenance(
             MaintenanceRecord.performed_at < end,
         )
         .group_by(sa.func.rollup(MaintenanceRecord.vehicle_id))
+    )
+
+
+def calendar_months(count: int, now: datetime) -> list[tuple[str, datetime, datetime]]:
+    """The ``count`` calendar months up to the one of ``now`` (in the fleet's time zone),
+    oldest first: ``(YYYY-MM, start, end)`` each, in UTC; the last one ends in the future."""
+    local = now.astimezone(FLEET_TIME_ZONE)
+    current = local.year * 12 + local.month - 1
+
+    def start(index: int) -> datetime:
+        year, month = divmod(index, 12)
+        return datetime(year, month + 1, 1, tzinfo=FLEET_TIME_ZONE).astimezone(UTC)
+
+    return [
+        (f"{index // 12:04d}-{index % 12 + 1:02d}", start(index), start(index + 1))
+        for index in range(current - count + 1, current + 1)
+    ]
+
+
+def monthly_report(
+    *, db_session: Session, months: int = DEFAULT_MONTHS, now: datetime | None = None
+) -> list[MonthFigures]:
+    """The fleet's totals of each of the last ``months`` calendar months, oldest first,
+    the current month (so far) last.
+
+    Months are calendar months of the fleet's time zone, America/Sao_Paulo. Each
+    month's figures are the fleet report's ``totals`` for that month (its ``from`` and
+    ``to``): the same definitions, vehicles retired before the month left out, and
+    consecutive months' km add up. A month without activity is zeros.
+    """
+    calendar = calendar_months(months, now or datetime.now(UTC))
+    bucket = _MonthBuckets([start for _, start, _ in calendar] + [calendar[-1][2]])
+    figures = [
+        MonthFigures(month=name, period_from=start, period_to=end) for name, start, end in calendar
+    ]
+
+    def of(month: int) -> MonthFigures:
+        # Buckets are numbered from 1 (width_bucket's numbering).
+        return figures[month - 1]
+
+    for row in db_session.execute(_monthly_distance(bucket)):
+        of(row.month).km_driven = int(row.km_driven)
+    by_type: dict[int, dict[str, FuelTypeFigures]] = defaultdict(dict)
+    for row in db_session.execute(_monthly_fuel(bucket)):
+        if row.fuel_type is None:
+            of(row.month).liters, of(row.month).fuel_cost = row.liters, row.fuel_cost
+        else:
+            by_type[row.month][row.fuel_type] = FuelTypeFigures(
+                row.fuel_type, row.liters, row.fuel_cost, row.fills
+            )
+    # Only a vehicle that filled up to full in the span can close an interval in it.
+    measured = list(
+        db_session.scalars(
+            sa.select(FuelLog.vehicle_id)
+            .where(FuelLog.full_tank, *bucket.covers(FuelLog.filled_at))
+            .distinct()
+        )
+    )
+    if measured:
+        for row in db_session.execute(_monthly_consumption(bucket, measured)):
+            fuel = by_type[row.month].setdefault(row.fuel_type, FuelTypeFigures(row.fuel_type))
+            fuel.measured_km, fuel.measured_liters = int(row.km), row.liters
+            fuel.km_per_liter = row.km_per_liter
+    for row in db_session.execute(_monthly_maintenance(bucket)):
+        of(row.month).maintenance_cost = row.cost
+    for month, fuels in by_type.items():
+        of(month).fuel_types = [fuels[name] for name in sorted(fuels)]
+    return figures
+
+
+# A time column, mapped or not, that SQL can put in a month.
+Moment = (
+    sa.ColumnElement[datetime] | QueryableAttribute[datetime] | QueryableAttribute[datetime | None]
+)
+
+
+class _MonthBuckets:
+    """SQL for the month of a time: 1 for the first month of the span, 2 for the next…"""
+
+    def __init__(self, boundaries: list[datetime]) -> None:
+        self.start, self.end = boundaries[0], boundaries[-1]
+        self._boundaries = sa.literal(boundaries, postgresql.ARRAY(sa.DateTime(timezone=True)))
+
+    def of(self, moment: Moment) -> sa.ColumnElement[int]:
+        return sa.func.width_bucket(moment, self._boundaries, type_=sa.Integer)
+
+    def covers(self, moment: Moment) -> tuple[sa.ColumnElement[bool], ...]:
+        return (moment >= self.start, moment < self.end)
+
+    def in_service(self, month: sa.ColumnElement[int]) -> sa.ColumnElement[bool]:
+        """Vehicles not retired before ``month`` (as the fleet report's scope says)."""
+        return sa.or_(Vehicle.retired_at.is_(None), self.of(Vehicle.retired_at) >= month)
+
+
+def _monthly_distance(bucket: _MonthBuckets) -> sa.Select[*tuple[Any, ...]]:
+    reading = OdometerReading
+    live = reading.voided_at.is_(None)
+    # Each vehicle's highest and lowest reading of each month it has readings in: only
+    # those months see it drive.
+    per_month = (
+        sa.select(
+            reading.vehicle_id,
+            bucket.of(reading.read_at).label("month"),
+            sa.func.max(reading.km).label("last"),
+            sa.func.min(reading.km).label("first"),
+        )
+        .where(live, *bucket.covers(reading.read_at))
+        .group_by(reading.vehicle_id, sa.literal_column("month"))
+        .cte("per_month")
+    )
+    # The odometer at the start of the span: the latest reading before it (the ledger
+    # never decreases, so also the highest), looked up once per vehicle in the span.
+    opening = (
+        sa.select(reading.km)
+        .where(reading.vehicle_id == per_month.c.vehicle_id, live, reading.read_at < bucket.start)
+        .order_by(reading.read_at.desc(), reading.km.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    openings = (
+        sa.select(per_month.c.vehicle_id, opening.label("km"))
+        .group_by(per_month.c.vehicle_id)
+        .subquery("openings")
+    )
+    # The odometer at the start of a month: the highest reading of an earlier month of
+    # the span, or else the opening one; none for a vehicle first read in this month.
+    earlier = sa.func.max(per_month.c.last).over(
+        partition_by=per_month.c.vehicle_id, order_by=per_month.c.month, rows=(None, -1)
+    )
+    chained = sa.select(*per_month.c, earlier.label("earlier")).subquery("chained")
+    before = sa.func.greatest(chained.c.earlier, openings.c.km)
+    driven = sa.func.greatest(chained.c.last, before) - sa.func.coalesce(before, chained.c.first)
+    return (
+        sa.select(chained.c.month, sa.func.sum(driven).label("km_driven"))
+        .join(openings, openings.c.vehicle_id == chained.c.vehicle_id)
+        .join(Vehicle, Vehicle.id == chained.c.vehicle_id)
+        .where(bucket.in_service(chained.c.month))
+        .group_by(chained.c.month)
+    )
+
+
+def _monthly_fuel(bucket: _MonthBuckets) -> sa.Select[*tuple[Any, ...]]:
+    fills = (
+        sa.select(
+            bucket.of(FuelLog.filled_at).label("month"),
+            FuelLog.fuel_type,
+            FuelLog.liters,
+            FuelLog.total_cost,
+            FuelLog.vehicle_id,
+        )
+        .where(*bucket.covers(FuelLog.filled_at))
+        .subquery("fills")
+    )
+    month, fuel_type = fills.c.month, fills.c.fuel_type
+    return (
+        sa.select(
+            month,
+            fuel_type,
+            sa.func.sum(fills.c.liters).label("liters"),
+            sa.func.sum(fills.c.total_cost).label("fuel_cost"),
+            sa.func.count().label("fills"),
+        )
+        .join(Vehicle, Vehicle.id == fills.c.vehicle_id)
+        .where(bucket.in_service(month))
+        .group_by(sa.func.grouping_sets(sa.tuple_(month, fuel_type), month))
+    )
+
+
+def _monthly_consumption(
+    bucket: _MonthBuckets, vehicle_ids: list[uuid.UUID]
+) -> sa.Select[*tuple[Any, ...]]:
+    intervals = consumption_intervals(vehicle_ids=vehicle_ids, until=bucket.end)
+    closed = (
+        sa.select(
+            bucket.of(intervals.c.closed_at).label("month"),
+            intervals.c.fuel_type,
+            intervals.c.km,
+            intervals.c.liters,
+            intervals.c.vehicle_id,
+        )
+        .where(intervals.c.closed_at >= bucket.start)
+        .subquery("closed")
+    )
+    # Unconstrained numeric, as in _consumption.
+    km = sa.func.sum(closed.c.km, type_=sa.Numeric())
+    liters = sa.func.sum(closed.c.liters, type_=sa.Numeric())
+    return (
+        sa.select(
+            closed.c.month,
+            closed.c.fuel_type,
+            km.label("km"),
+            liters.label("liters"),
+            sa.func.round(km / liters, 2).label("km_per_liter"),
+        )
+        .join(Vehicle, Vehicle.id == closed.c.vehicle_id)
+        .where(bucket.in_service(closed.c.month))
+        .group_by(closed.c.month, closed.c.fuel_type)
+    )
+
+
+def _monthly_maintenance(bucket: _MonthBuckets) -> sa.Select[*tuple[Any, ...]]:
+    records = (
+        sa.select(
+            bucket.of(MaintenanceRecord.performed_at).label("month"),
+            MaintenanceRecord.cost,
+            MaintenanceRecord.vehicle_id,
+        )
+        .where(*bucket.covers(MaintenanceRecord.performed_at))
+        .subquery("records")
+    )
+    return (
+        sa.select(records.c.month, sa.func.sum(records.c.cost).label("cost"))
+        .join(Vehicle, Vehicle.id == records.c.vehicle_id)
+        .where(bucket.in_service(records.c.month))
+        .group_by(records.c.month)
     )

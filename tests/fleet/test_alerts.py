@@ -189,3 +189,27 @@ def test_a_driver_sees_their_own_documents_and_their_vehicles(fleet_api, db_sess
     assert [d["id"] for d in by_type.json["items"]] == [str(own.id)]
     body = {"driver_id": str(driver.id), "type": "x", "number": "1"}
     assert fleet_api.post(DOCUMENTS, user=driver_user, json=body).status_code == 403
+
+
+def test_alerts_name_their_vehicle_by_plate_and_their_driver(fleet_api, db_session, manager):
+    vehicle = make_vehicle(db_session)
+    driver = make_driver(db_session, license_expires_on=in_days(3))
+    make_document(db_session, vehicle=vehicle, valid_until=in_days(1))
+    make_document(db_session, driver=driver, type="hazmat permit", valid_until=in_days(2))
+    make_schedule(db_session, vehicle=vehicle, every_days=1)
+    fleet_api.post(
+        "/api/v1/fleet/inspections",
+        user=manager,
+        json={
+            "vehicle_id": str(vehicle.id),
+            "items": [{"item": "Brakes", "ok": False, "severity": "critical"}],
+        },
+    )
+    named = {(a["kind"], a["plate"], a["driver_name"]) for a in alerts(fleet_api, manager)}
+    assert named == {
+        ("inspection", vehicle.plate, None),
+        ("maintenance", vehicle.plate, None),
+        ("document", vehicle.plate, None),
+        ("document", None, driver.full_name),
+        ("license", None, driver.full_name),
+    }

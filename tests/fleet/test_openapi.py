@@ -22,6 +22,7 @@ PATHS = {
     "/api/v1/fleet/alerts": {"get"},
     "/api/v1/fleet/reports/vehicles/{vehicle_id}": {"get"},
     "/api/v1/fleet/reports/fleet": {"get"},
+    "/api/v1/fleet/reports/fleet/monthly": {"get"},
 }
 # Lists and reports that also answer ?format=csv.
 CSV_PATHS = (
@@ -31,6 +32,7 @@ CSV_PATHS = (
     "/api/v1/fleet/maintenance/records",
     "/api/v1/fleet/reports/vehicles/{vehicle_id}",
     "/api/v1/fleet/reports/fleet",
+    "/api/v1/fleet/reports/fleet/monthly",
 )
 
 
