@@ -61,10 +61,10 @@ openapi: $(STAMP)
 # The console's message catalogs: strings extracted from web/, merged into each
 # language's .po (translate the new ones there), compiled to the .mo files served.
 translations: $(STAMP)
-	$(VENV)/bin/pybabel extract -F web/babel.cfg -k _l -o web/translations/messages.pot \
-	  --no-location --omit-header --sort-output web
+	$(VENV)/bin/pybabel extract -F web/babel.cfg -k _l -k lazy_gettext \
+	  -o web/translations/messages.pot --no-location --omit-header --sort-output web
 	$(VENV)/bin/pybabel update -i web/translations/messages.pot -d web/translations \
-	  --no-location --omit-header --ignore-obsolete --no-fuzzy-matching --no-wrap
+	  --ignore-obsolete --no-fuzzy-matching --no-wrap
 	$(VENV)/bin/pybabel compile --statistics -d web/translations
 
 format: $(STAMP)
