@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, FilePayload, Page, expect, sync_playwright
 
 from tests.e2e.conftest import RunningStack
 from tests.e2e.console.browser import CHROMIUM, DESKTOP, PHONE, Findings, user_agent
@@ -151,10 +151,8 @@ def test_a_managers_day_and_a_drivers_day(
         phone.fill("#liters", "40,5")
         phone.fill("#total_cost", "182,25")
         phone.fill("#odometer_km", "12080")
-        phone.set_input_files(
-            "#receipt",
-            files=[{"name": "recibo.jpg", "mimeType": "image/jpeg", "buffer": jpeg_bytes(20_000)}],
-        )
+        receipt = FilePayload(name="recibo.jpg", mimeType="image/jpeg", buffer=jpeg_bytes(20_000))
+        phone.set_input_files("#receipt", files=[receipt])
         expect(phone.locator("#receipt-preview img")).to_have_count(1)  # app.js's preview
         submit(phone, findings)
         expect(phone.locator(".flash-success")).to_be_visible()
