@@ -21,7 +21,7 @@ from playwright.sync_api import Browser, FilePayload, Page, expect, sync_playwri
 
 from tests.e2e.conftest import RunningStack
 from tests.e2e.console.browser import CHROMIUM, DESKTOP, PHONE, Findings, user_agent
-from tests.e2e.helpers import admin_token, bearer
+from tests.e2e.helpers import ADMIN_NEW_PASSWORD, admin_token, bearer
 from tests.support.files import jpeg_bytes
 
 # What each language says at the moments the days check (the rest is checked by ids).
@@ -188,4 +188,102 @@ def test_a_managers_day_and_a_drivers_day(
         download.value.save_as(saved)
         assert plate in saved.read_text()
 
+    findings.assert_clean()
+
+
+def visit(page: Page, findings: Findings, path: str) -> None:
+    response = page.goto(path)
+    assert response is not None
+    assert response.status == 200, f"{path}: {response.status}"
+    findings.check(page)
+
+
+def test_every_page_the_days_do_not_open_passes_axe_too(e2e_stack: RunningStack, browser: Browser):
+    """Lists with rows, forms, a record's pages, as an admin and on a phone as a driver."""
+    findings = Findings()
+    admin = bearer(admin_token(requests.Session(), e2e_stack))
+
+    def post(path: str, body: dict) -> dict:
+        created = requests.post(
+            f"{e2e_stack.url}/api/v1{path}", headers=admin, json=body, timeout=10
+        )
+        assert created.status_code in (200, 201), created.text
+        result: dict = created.json()
+        return result
+
+    driver = account(e2e_stack, "driver")
+    serial = uuid.uuid4().int
+    vehicle_id = post(
+        "/fleet/vehicles",
+        {
+            "plate": f"AXE{serial % 10}E{serial // 10 % 90 + 10}",
+            "make": "VW",
+            "model": "Saveiro",
+            "year": 2023,
+            "fuel_types": ["gasoline", "ethanol"],
+        },
+    )["id"]
+    driver_id = post(
+        "/fleet/drivers",
+        {
+            "user_id": driver["id"],
+            "license_number": f"{serial % 10**11:011d}",
+            "license_category": "B",
+            "license_expires_on": "2030-01-31",
+        },
+    )["id"]
+    post(
+        "/fleet/assignments",
+        {"vehicle_id": vehicle_id, "driver_id": driver_id, "starts_at": "2026-01-01T08:00:00Z"},
+    )
+    inspection_id = post(
+        "/fleet/inspections",
+        {
+            "vehicle_id": vehicle_id,
+            "items": [{"item": "Freios", "ok": False, "severity": "high", "note": "Ruído"}],
+        },
+    )["id"]
+    user_id = driver["id"]
+    pages = [
+        "/vehicles",
+        "/vehicles?q=AXE",
+        f"/vehicles/{vehicle_id}",
+        f"/vehicles/{vehicle_id}/edit",
+        "/drivers",
+        f"/drivers/{driver_id}",
+        f"/drivers/{driver_id}/edit",
+        "/drivers/register",
+        "/assignments",
+        "/trips",
+        "/fuel",
+        "/fuel/new",
+        "/maintenance",
+        "/maintenance/schedules/new",
+        "/maintenance/records/new",
+        "/inspections",
+        f"/inspections/{inspection_id}",
+        "/documents",
+        "/documents/new",
+        "/reports/media",
+        "/users",
+        "/users/new",
+        f"/users/{user_id}",
+        "/password",
+        "/no-such-page",
+    ]
+    with user_agent(browser, e2e_stack.url, "pt-BR", findings, DESKTOP) as office:
+        office.goto("/login")
+        office.fill("#username", "admin")
+        office.fill("#password", ADMIN_NEW_PASSWORD)
+        submit(office, findings)
+        for path in pages[:-1]:
+            visit(office, findings, path)
+        missing = office.goto(pages[-1])
+        assert missing is not None
+        assert missing.status == 404
+        findings.check(office)
+    with user_agent(browser, e2e_stack.url, "pt-BR", findings, PHONE) as phone:
+        first_sign_in(phone, findings, driver, WORDS["pt-BR"])
+        for path in ("/driver/check-out", "/driver/fuel", "/driver/inspection", "/driver/trips"):
+            visit(phone, findings, path)
     findings.assert_clean()
