@@ -9,6 +9,8 @@ plain words at the top of the form.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -16,10 +18,11 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import Field
+from wtforms import DateTimeLocalField, DecimalField, Field, IntegerField
+from wtforms.widgets import TextInput
 
 from web.api import ApiError
-from web.i18n import api_message
+from web.i18n import FLEET_ZONE, api_message, as_datetime, as_number
 
 # The API's conflict and refusal codes, said the way a person would.
 CONFLICTS = {
@@ -61,6 +64,18 @@ CONFLICTS = {
 }
 
 
+# The refusals a form shows (wrong credentials at sign-in — elsewhere a refused token
+# signs the session out before this —, validation, conflicts, a rule of the user's
+# role or state, too many attempts); any other is an error page of its own.
+FORM_REFUSALS = frozenset({401, 403, 409, 422, 429})
+# The body field of an odometer reading, and the readings the API names around a refused one.
+ODOMETER = "odometer_km"
+NEIGHBOURS = {
+    "previous": _l("The reading before is %(km)s km (%(when)s)."),
+    "next": _l("A later reading is %(km)s km (%(when)s)."),
+}
+
+
 def plain_words(error: ApiError) -> str:
     return str(CONFLICTS.get(error.code) or api_message(error.message))
 
@@ -98,16 +113,25 @@ class ApiForm(FlaskForm):
                 body[field.name] = value
         return body
 
+    def refused(self, error: ApiError) -> int:
+        """Show a refusal the user can act on beside the form and return its status for
+        the page; any other refusal is raised again, for the error page."""
+        if error.status not in FORM_REFUSALS:
+            raise error
+        self.show(error)
+        return error.status
+
     def show(self, error: ApiError) -> None:
         """Put the API's refusal beside the fields it names, the rest at the top.
 
-        Only a 422's details are messages about fields; other refusals' details are
-        facts for programs (the neighbouring odometer readings of a 409), said here by
-        the code's plain words.
+        Only a 422's details are messages about fields; other refusals are said in the
+        code's plain words. The readings around a refused odometer reading (their ids,
+        km and times, for programs) are said in words beside the odometer.
         """
+        details = dict(error.details or {})
+        readings = {k: details.pop(k) for k in NEIGHBOURS if isinstance(details.get(k), Mapping)}
         placed = False
-        details = error.details if error.status == 422 else {}
-        for name, messages in details.items():
+        for name, messages in details.items() if error.status == 422 else ():
             field = self._fields.get(name.split(".")[0])
             texts = [api_message(m) for m in _flatten(messages) if isinstance(m, str)]
             if field is not None and field.name != "csrf_token":
@@ -115,7 +139,19 @@ class ApiForm(FlaskForm):
                 placed = True
             else:
                 self.form_errors.extend(texts)
-        if not placed:
+        words = [
+            str(
+                NEIGHBOURS[key]
+                % {"km": as_number(r.get("km")), "when": as_datetime(r.get("read_at"))}
+            )
+            for key, r in readings.items()
+        ]
+        odometer = self._fields.get(ODOMETER)
+        if odometer is not None:
+            odometer.errors = [*odometer.errors, *words]
+        else:
+            self.form_errors.extend(words)
+        if not placed or error.status != 422:
             self.form_errors.insert(0, plain_words(error))
 
 
@@ -125,3 +161,63 @@ def _flatten(messages: Any) -> list[Any]:
     if isinstance(messages, dict):
         return [m for item in messages.values() for m in _flatten(item)]
     return [messages]
+
+
+# --- Fields as people type them ------------------------------------------------------
+
+# "45.300" or "45,300" or "45 300": a whole number with its thousands separated.
+THOUSANDS = re.compile(r"\d{1,3}([.,\s]\d{3})+")
+
+
+class KmField(IntegerField):
+    """Kilometres: a text box with the number pad; thousands separators are dropped."""
+
+    widget = TextInput()
+
+    def __init__(self, label: Any = None, validators: Any = None, **kwargs: Any) -> None:
+        kwargs.setdefault("render_kw", {"inputmode": "numeric"})
+        super().__init__(label, validators, **kwargs)
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        if valuelist and isinstance(valuelist[0], str):
+            typed = valuelist[0].strip()
+            if THOUSANDS.fullmatch(typed):
+                typed = re.sub(r"[.,\s]", "", typed)
+            valuelist = [typed]
+        super().process_formdata(valuelist)
+
+
+class CommaDecimalField(DecimalField):
+    """A decimal as Brazilians type it: "45,3" and "1.234,56" (and "45.3" as well).
+
+    A text box, not ``type=number``: browsers refuse a comma there in some languages.
+    """
+
+    widget = TextInput()
+
+    def __init__(self, label: Any = None, validators: Any = None, **kwargs: Any) -> None:
+        kwargs.setdefault("render_kw", {"inputmode": "decimal"})
+        super().__init__(label, validators, places=None, **kwargs)
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        if valuelist and isinstance(valuelist[0], str):
+            typed = valuelist[0].strip().replace(" ", "")
+            if "," in typed:
+                # The comma is the decimal point; dots before it separate thousands.
+                typed = typed.replace(".", "").replace(",", ".")
+            valuelist = [typed]
+        super().process_formdata(valuelist)
+
+
+class LocalDateTimeField(DateTimeLocalField):
+    """A date and time typed on the fleet's clock, sent to the API with its offset."""
+
+    def __init__(self, label: Any = None, validators: Any = None, **kwargs: Any) -> None:
+        # Browsers send minutes; some add seconds when a step is set.
+        formats = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
+        super().__init__(label, validators, format=formats, **kwargs)
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        super().process_formdata(valuelist)
+        if isinstance(self.data, datetime) and self.data.tzinfo is None:
+            self.data = self.data.replace(tzinfo=FLEET_ZONE)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Flask, request
 from flask_babel import (
@@ -24,8 +25,9 @@ from flask_babel import lazy_gettext as _l
 
 LANGUAGES = ("pt_BR", "en")
 DEFAULT = "pt_BR"
-# Brazil's fleets first: every time is shown as São Paulo's clock shows it.
+# Brazil's fleets first: every time is shown, and typed, as São Paulo's clock shows it.
 TIME_ZONE = "America/Sao_Paulo"
+FLEET_ZONE = ZoneInfo(TIME_ZONE)
 
 
 def select_locale() -> str:

@@ -40,7 +40,7 @@ def _safe_next(target: str | None) -> str | None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> str | Response:
+def login() -> str | Response | tuple[str, int]:
     form = LoginForm()
     if form.validate_on_submit():
         try:
@@ -48,9 +48,8 @@ def login() -> str | Response:
                 "/auth/login", {"username": form.username.data, "password": form.password.data}
             )
         except ApiError as error:
-            if error.status not in (401, 422, 429):
-                raise
-            form.show(error)
+            status = form.refused(error)
+            return render_template("auth/login.html", form=form), status
         else:
             user = start_session(tokens)
             if user.must_change_password:
@@ -77,20 +76,19 @@ def logout() -> Response:
 
 
 @bp.route("/password", methods=["GET", "POST"])
-def change_password() -> str | Response:
+def change_password() -> str | Response | tuple[str, int]:
     if "tokens" not in session:
         return redirect(url_for("auth.login"))
     form = PasswordForm()
+    status = 200
     if form.validate_on_submit():
         try:
             tokens = api().post("/auth/me/password", form.body())
         except ApiError as error:
-            if error.status not in (403, 422, 429):
-                raise
-            form.show(error)
+            status = form.refused(error)
         else:
             user = start_session(tokens)
             flash(_l("Your password has been changed."), "success")
             return redirect(home_of(user))
-    user = current_user()
-    return render_template("auth/password.html", form=form, forced=user.must_change_password)
+    forced = current_user().must_change_password
+    return render_template("auth/password.html", form=form, forced=forced), status

@@ -12,7 +12,6 @@ a refused record deletes them again (web/uploads.py).
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -22,24 +21,21 @@ from flask_wtf.file import FileField, MultipleFileField
 from werkzeug.wrappers import Response
 from wtforms import (
     BooleanField,
-    DecimalField,
     Field,
     FieldList,
     Form,
     FormField,
-    IntegerField,
     RadioField,
     SelectField,
     StringField,
     TextAreaField,
 )
 from wtforms.validators import InputRequired, Optional
-from wtforms.widgets import TextInput
 
 from shared.roles import Role
 from web.api import ApiError
-from web.forms import ApiForm
-from web.i18n import LABELS, as_datetime, as_number
+from web.forms import FORM_REFUSALS, ApiForm, CommaDecimalField, KmField
+from web.i18n import LABELS, as_number
 from web.session import api, page
 from web.uploads import UploadRefused, Uploads
 
@@ -47,12 +43,7 @@ bp = Blueprint("driver", __name__, url_prefix="/driver")
 
 DRIVERS = frozenset({Role.DRIVER})
 PAGE_SIZE = 20
-# What a driver's input can cause and a form can show: the API's conflicts (409), its
-# validation (422) and "you have no driver record" (403).
-FORM_REFUSALS = (403, 409, 422)
-# The API's odometer refusals name the readings around the refused one (their ids, km
-# and times): said in words beside the odometer field instead.
-READING_DETAILS = ("previous", "next")
+# The API's refusal of an odometer reading too far above the last: the driver may confirm it.
 IMPLAUSIBLE_JUMP = "implausible_odometer_jump"
 SEVERITIES = ("low", "medium", "high", "critical")
 PHOTO_REFUSED = _l("A photo could not be kept: see below.")
@@ -130,47 +121,6 @@ def _no_vehicle(today: Today) -> Response:
     return redirect(url_for("driver.today"))
 
 
-# --- Fields as a phone types them ------------------------------------------------------
-
-# "45.300" or "45,300" or "45 300": a whole number with its thousands separated.
-THOUSANDS = re.compile(r"\d{1,3}([.,\s]\d{3})+")
-
-
-class KmField(IntegerField):
-    """Kilometres: a text box with the number pad; thousands separators are dropped."""
-
-    widget = TextInput()
-
-    def process_formdata(self, valuelist: list[Any]) -> None:
-        if valuelist and isinstance(valuelist[0], str):
-            typed = valuelist[0].strip()
-            if THOUSANDS.fullmatch(typed):
-                typed = re.sub(r"[.,\s]", "", typed)
-            valuelist = [typed]
-        super().process_formdata(valuelist)
-
-
-class CommaDecimalField(DecimalField):
-    """A decimal as Brazilians type it: "45,3" and "1.234,56" (and "45.3" as well).
-
-    A text box, not ``type=number``: browsers refuse a comma there in some languages.
-    """
-
-    widget = TextInput()
-
-    def __init__(self, label: Any = None, validators: Any = None, **kwargs: Any) -> None:
-        super().__init__(label, validators, places=None, **kwargs)
-
-    def process_formdata(self, valuelist: list[Any]) -> None:
-        if valuelist and isinstance(valuelist[0], str):
-            typed = valuelist[0].strip().replace(" ", "")
-            if "," in typed:
-                # The comma is the decimal point; dots before it separate thousands.
-                typed = typed.replace(".", "").replace(",", ".")
-            valuelist = [typed]
-        super().process_formdata(valuelist)
-
-
 # --- Forms (field names are the API body's) ---------------------------------------------
 
 
@@ -224,51 +174,12 @@ class InspectionForm(ApiForm):
 # --- Showing the API's refusals -----------------------------------------------------------
 
 
-def _show(form: ApiForm, error: ApiError) -> None:
-    """The API's refusal beside the fields; the readings around a refused odometer
-    reading said in words beside the odometer."""
-    details = dict(error.details or {})
-    previous, following = (details.pop(name, None) for name in READING_DETAILS)
-    if error.code == IMPLAUSIBLE_JUMP:
-        # "more than N km above the previous reading": said below with that reading.
-        details.pop("odometer_km", None)
-    form.show(dataclasses.replace(error, details=details))
-    odometer: Field | None = form._fields.get("odometer_km")
-    if odometer is None:
-        return
-    words = []
-    if isinstance(previous, Mapping) and "km" in previous:
-        words.append(
-            _l(
-                "The reading before is %(km)s km (%(when)s).",
-                km=as_number(previous["km"]),
-                when=as_datetime(previous.get("read_at")),
-            )
-        )
-    if isinstance(following, Mapping) and "km" in following:
-        words.append(
-            _l(
-                "A later reading is %(km)s km (%(when)s).",
-                km=as_number(following["km"]),
-                when=as_datetime(following.get("read_at")),
-            )
-        )
-    if error.code == IMPLAUSIBLE_JUMP:
-        words.append(_l("That is more than the vehicle could have driven since."))
-    odometer.errors = [*odometer.errors, *(str(text) for text in words)]
-
-
 def _show_upload(fields: Iterable[Field], refused: UploadRefused) -> None:
     """A refused photo's reason beside the file input it was chosen in."""
     for field in fields:
         if field.name == refused.field:
             field.errors = [*field.errors, refused.message]
             return
-
-
-def _refused(error: ApiError) -> bool:
-    """A refusal for the form to show (else the error page shows it)."""
-    return error.status in FORM_REFUSALS
 
 
 # --- Pages --------------------------------------------------------------------------
@@ -293,10 +204,8 @@ def check_out() -> str | Response | tuple[str, int]:
         try:
             trip = api().post("/fleet/trips", {**form.body(), "vehicle_id": vehicle["id"]})
         except ApiError as refusal:
-            if not _refused(refusal):
-                raise
+            form.refused(refusal)
             error = refusal
-            _show(form, error)
         else:
             flash(
                 _l(
@@ -333,10 +242,8 @@ def check_in() -> str | Response | tuple[str, int]:
         try:
             ended = api().post(f"/fleet/trips/{trip['id']}/check-in", form.body())
         except ApiError as refusal:
-            if not _refused(refusal):
-                raise
+            form.refused(refusal)
             error = refusal
-            _show(form, error)
         else:
             flash(
                 _l(
@@ -381,10 +288,8 @@ def fuel() -> str | Response | tuple[str, int]:
             form.form_errors.append(str(PHOTO_REFUSED))
             error = refused.error
         except ApiError as refusal:
-            if not _refused(refusal):
-                raise
+            form.refused(refusal)
             error = refusal
-            _show(form, error)
         else:
             flash(_l("Fuel logged. Thank you."), "success")
             return redirect(url_for("driver.today"))
@@ -424,7 +329,7 @@ def inspection() -> str | Response | tuple[str, int]:
             form.form_errors.append(str(PHOTO_REFUSED))
             status = refused.error.status
         except ApiError as error:
-            if not _refused(error):
+            if error.status not in FORM_REFUSALS:
                 raise
             _show_inspection_refusal(form, error)
             status = error.status

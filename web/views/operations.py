@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from functools import cached_property
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
@@ -22,8 +20,6 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from wtforms import (
     BooleanField,
     DateField,
-    DateTimeLocalField,
-    DecimalField,
     IntegerField,
     SelectField,
     StringField,
@@ -32,8 +28,15 @@ from wtforms import (
 from wtforms.validators import InputRequired, Optional
 
 from web.api import ApiError
-from web.forms import ApiForm, plain_words
-from web.i18n import LABELS, TIME_ZONE, api_message, as_datetime, as_number
+from web.forms import (
+    FORM_REFUSALS,
+    ApiForm,
+    CommaDecimalField,
+    KmField,
+    LocalDateTimeField,
+    plain_words,
+)
+from web.i18n import FLEET_ZONE, LABELS
 from web.session import api, page
 
 bp = Blueprint("operations", __name__, url_prefix="")
@@ -43,43 +46,10 @@ PAGE_SIZE = 25
 MAX_LIMIT = 200
 FUEL_TYPES = ("gasoline", "ethanol", "diesel", "cng", "electric")
 DUE_STATUSES = ("ok", "due_soon", "overdue")
-# What a user types is the fleet's clock; the API wants an offset with every time.
-FLEET_ZONE = ZoneInfo(TIME_ZONE)
 # Headers of the API's CSV the browser needs to save it as a file.
 CSV_HEADERS = ("Content-Type", "Content-Disposition")
-# The refusals a user's input can cause, shown on the form rather than an error page.
-FORM_REFUSALS = (409, 422)
-
-
-# Phones show a keypad of digits (and the decimal separator) for these.
+# Phones show a keypad of digits for these.
 NUMERIC = {"inputmode": "numeric"}
-DECIMAL = {"inputmode": "decimal"}
-
-
-# --- Fields ------------------------------------------------------------------------
-
-
-class LocalDateTimeField(DateTimeLocalField):
-    """A date and time typed on the fleet's clock, sent to the API with its offset."""
-
-    def __init__(self, label: Any = None, validators: Any = None, **kwargs: Any) -> None:
-        # Browsers send minutes; some add seconds when a step is set.
-        formats = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
-        super().__init__(label, validators, format=formats, **kwargs)
-
-    def process_formdata(self, valuelist: list[Any]) -> None:
-        super().process_formdata(valuelist)
-        if isinstance(self.data, datetime) and self.data.tzinfo is None:
-            self.data = self.data.replace(tzinfo=FLEET_ZONE)
-
-
-class AmountField(DecimalField):
-    """A decimal amount; a comma is read as the decimal point, as Brazilians type it."""
-
-    def process_formdata(self, valuelist: list[Any]) -> None:
-        if valuelist and isinstance(valuelist[0], str) and "." not in valuelist[0]:
-            valuelist = [valuelist[0].replace(",", ".")]
-        super().process_formdata(valuelist)
 
 
 # --- Forms (field names are the API body's) -----------------------------------------
@@ -104,11 +74,9 @@ class FuelLogForm(ApiForm):
         _l("Fuel"), choices=[(f, LABELS[f]) for f in FUEL_TYPES], validators=[InputRequired()]
     )
     filled_at = LocalDateTimeField(_l("Filled at (blank: now)"), validators=[Optional()])
-    odometer_km = IntegerField(_l("Odometer (km)"), validators=[InputRequired()], render_kw=NUMERIC)
-    liters = AmountField(_l("Litres"), validators=[InputRequired()], places=None, render_kw=DECIMAL)
-    total_cost = AmountField(
-        _l("Total cost (R$)"), validators=[InputRequired()], places=None, render_kw=DECIMAL
-    )
+    odometer_km = KmField(_l("Odometer (km)"), validators=[InputRequired()])
+    liters = CommaDecimalField(_l("Litres"), validators=[InputRequired()])
+    total_cost = CommaDecimalField(_l("Total cost (R$)"), validators=[InputRequired()])
     station = StringField(_l("Station (optional)"), validators=[Optional()])
     full_tank = BooleanField(_l("Filled the tank up"))
     missed_previous = BooleanField(_l("The previous fill was not logged"))
@@ -131,10 +99,8 @@ class RecordForm(ApiForm):
     vehicle_id = SelectField(_l("Vehicle"), validators=[InputRequired()])
     schedule_id = SelectField(_l("Schedule (optional)"), validators=[Optional()])
     performed_at = LocalDateTimeField(_l("Performed at (blank: now)"), validators=[Optional()])
-    odometer_km = IntegerField(_l("Odometer (km)"), validators=[InputRequired()], render_kw=NUMERIC)
-    cost = AmountField(
-        _l("Cost (R$)"), validators=[InputRequired()], places=None, render_kw=DECIMAL
-    )
+    odometer_km = KmField(_l("Odometer (km)"), validators=[InputRequired()])
+    cost = CommaDecimalField(_l("Cost (R$)"), validators=[InputRequired()])
     vendor = StringField(_l("Workshop (optional)"), validators=[Optional()])
     notes = TextAreaField(_l("Notes (optional)"), validators=[Optional()])
     confirm = BooleanField(_l("The odometer reading is right even if it looks too high"))
@@ -282,26 +248,6 @@ def _csv(path: str, params: Mapping[str, Any]) -> Response:
     return Response(chunks, headers={**headers, "Cache-Control": "no-store"})
 
 
-def _refused(form: ApiForm, error: ApiError) -> int:
-    """Show a refusal the user can act on beside the form; any other is an error page."""
-    if error.status not in FORM_REFUSALS:
-        raise error
-    # The odometer's refusals name the readings around the one typed: data to say in
-    # words, not messages to list (ApiForm.show would print each of their values).
-    readings = {key: error.details.get(key) for key in ("previous", "next")}
-    messages = {key: value for key, value in (error.details or {}).items() if key not in readings}
-    form.show(replace(error, details=messages))
-    for key, reading in readings.items():
-        if isinstance(reading, Mapping):
-            km, when = as_number(reading.get("km")), as_datetime(reading.get("read_at"))
-            form.form_errors.append(
-                str(_l("The reading before is %(km)s km, on %(when)s.", km=km, when=when))
-                if key == "previous"
-                else str(_l("The reading after is %(km)s km, on %(when)s.", km=km, when=when))
-            )
-    return error.status
-
-
 def _form_page(form: ApiForm, title: Any, submit: Any, back: str) -> str:
     """A form of this area: its fields in order, each with its hint and errors."""
     return render_template(
@@ -357,7 +303,7 @@ def new_assignment() -> tuple[str, int] | WerkzeugResponse:
         try:
             api().post("/fleet/assignments", form.body())
         except ApiError as error:
-            status = _refused(form, error)
+            status = form.refused(error)
         else:
             flash(_l("Assignment created."), "success")
             return redirect(url_for("operations.assignments"))
@@ -373,19 +319,10 @@ def end_assignment(assignment_id: Any) -> WerkzeugResponse:
         if error.status not in FORM_REFUSALS:
             raise
         # A button has no form to show it on: said on the list it came from.
-        flash(_refused_words(error), "warning")
+        flash(plain_words(error), "warning")
     else:
         flash(_l("Assignment ended."), "success")
     return redirect(url_for("operations.assignments"))
-
-
-def _refused_words(error: ApiError) -> str:
-    messages = [api_message(str(m)) for ms in (error.details or {}).values() for m in _as_list(ms)]
-    return "; ".join(messages) if error.status == 422 and messages else plain_words(error)
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
 
 
 # --- Trips ---------------------------------------------------------------------------
@@ -463,7 +400,7 @@ def new_fuel_log() -> tuple[str, int] | WerkzeugResponse:
         try:
             api().post("/fleet/fuel-logs", form.body())
         except ApiError as error:
-            status = _refused(form, error)
+            status = form.refused(error)
         else:
             flash(_l("Fuel logged."), "success")
             return redirect(url_for("operations.fuel_logs"))
@@ -520,7 +457,7 @@ def new_schedule() -> tuple[str, int] | WerkzeugResponse:
         try:
             api().post("/fleet/maintenance/schedules", form.body())
         except ApiError as error:
-            status = _refused(form, error)
+            status = form.refused(error)
         else:
             flash(_l("Maintenance schedule created."), "success")
             return redirect(url_for("operations.maintenance"))
@@ -544,7 +481,7 @@ def new_record() -> tuple[str, int] | WerkzeugResponse:
         try:
             api().post("/fleet/maintenance/records", form.body())
         except ApiError as error:
-            status = _refused(form, error)
+            status = form.refused(error)
         else:
             flash(_l("Maintenance recorded."), "success")
             return redirect(url_for("operations.maintenance"))
@@ -582,7 +519,7 @@ def inspection(inspection_id: Any) -> tuple[str, int] | WerkzeugResponse:
         try:
             client.post(f"/fleet/inspections/{inspection_id}/resolve", form.body())
         except ApiError as error:
-            status = _refused(form, error)
+            status = form.refused(error)
         else:
             flash(_l("Inspection resolved."), "success")
             return redirect(url_for("operations.inspection", inspection_id=inspection_id))
@@ -637,7 +574,7 @@ def new_document() -> tuple[str, int] | WerkzeugResponse:
         try:
             api().post("/fleet/documents", form.body())
         except ApiError as error:
-            status = _refused(form, error)
+            status = form.refused(error)
         else:
             flash(_l("Document registered."), "success")
             return redirect(url_for("operations.documents"))

@@ -117,11 +117,6 @@ class ConfirmForm(ApiForm):
     """A button and its CSRF token: what a confirmation page posts."""
 
 
-def _refused(error: ApiError, *codes: str) -> bool:
-    """A refusal the page shows in its form: validation, a conflict, or one of ``codes``."""
-    return error.status in (409, 422) or error.code in codes
-
-
 # Drivers -----------------------------------------------------------------------------
 
 
@@ -217,9 +212,7 @@ def new_driver() -> str | Response | tuple[str, int]:
         try:
             record = api().post("/fleet/drivers", form.body())
         except ApiError as error:
-            if not _refused(error):
-                raise
-            form.show(error)
+            form.refused(error)
             return _driver_form_page(form, truncated, q), error.status
         flash(_l("Driver %(name)s registered.", name=record["full_name"]), "success")
         return redirect(url_for("people.driver", driver_id=record["id"]))
@@ -249,9 +242,7 @@ def register_driver() -> str | Response | tuple[str, int]:
         try:
             user = api().post("/auth/users", {**account, "role": "driver"})
         except ApiError as error:
-            if not _refused(error):
-                raise
-            form.show(error)
+            form.refused(error)
             return render_template("people/driver_register.html", form=form), error.status
         license = {name: body.get(name) for name in LICENSE_FIELDS}
         try:
@@ -287,9 +278,7 @@ def edit_driver(driver_id: Any) -> str | Response | tuple[str, int]:
         try:
             api().patch(f"/fleet/drivers/{driver_id}", form.body())
         except ApiError as error:
-            if not _refused(error):
-                raise
-            form.show(error)
+            form.refused(error)
             return render_template("people/driver_edit.html", form=form, driver=record), (
                 error.status
             )
@@ -325,9 +314,7 @@ def new_user() -> str | Response | tuple[str, int]:
         try:
             user = api().post("/auth/users", form.body())
         except ApiError as error:
-            if not _refused(error):
-                raise
-            form.show(error)
+            form.refused(error)
             return render_template("people/user_new.html", form=form), error.status
         _keep_one_time(user)
         flash(_l("User %(username)s created.", username=user["username"]), "success")
@@ -346,9 +333,7 @@ def user(user_id: Any) -> str | Response | tuple[str, int]:
         try:
             api().patch(f"/auth/users/{user_id}", form.body(keep_blank=True))
         except ApiError as error:
-            if not _refused(error, "cannot_change_own_access"):
-                raise
-            form.show(error)
+            form.refused(error)
             status = error.status
         else:
             flash(_l("User updated."), "success")
@@ -380,9 +365,7 @@ def deactivate_user(user_id: Any) -> str | Response | tuple[str, int]:
         try:
             api().delete(f"/auth/users/{user_id}")
         except ApiError as error:
-            if not _refused(error, "cannot_change_own_access"):
-                raise
-            form.show(error)
+            form.refused(error)
             status = error.status
         else:
             username = account["username"]

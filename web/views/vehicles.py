@@ -67,15 +67,14 @@ def index() -> str:
 
 @bp.route("/new", methods=["GET", "POST"])
 @page()
-def new() -> str | Response:
+def new() -> str | Response | tuple[str, int]:
     form = VehicleForm()
     if form.validate_on_submit():
         try:
             vehicle = api().post("/fleet/vehicles", form.body())
         except ApiError as error:
-            if error.status not in (409, 422):
-                raise
-            form.show(error)
+            status = form.refused(error)
+            return render_template("vehicles/form.html", form=form, vehicle=None), status
         else:
             flash(_l("Vehicle %(plate)s registered.", plate=vehicle["plate"]), "success")
             return redirect(url_for("vehicles.show", vehicle_id=vehicle["id"]))
@@ -84,16 +83,15 @@ def new() -> str | Response:
 
 @bp.route("/<uuid:vehicle_id>/edit", methods=["GET", "POST"])
 @page()
-def edit(vehicle_id: Any) -> str | Response:
+def edit(vehicle_id: Any) -> str | Response | tuple[str, int]:
     vehicle = api().get(f"/fleet/vehicles/{vehicle_id}")
     form = VehicleEditForm(data=vehicle)
     if form.validate_on_submit():
         try:
             api().patch(f"/fleet/vehicles/{vehicle_id}", form.body(keep_blank=True))
         except ApiError as error:
-            if error.status not in (409, 422):
-                raise
-            form.show(error)
+            status = form.refused(error)
+            return render_template("vehicles/form.html", form=form, vehicle=vehicle), status
         else:
             flash(_l("Vehicle updated."), "success")
             return redirect(url_for("vehicles.show", vehicle_id=vehicle_id))
