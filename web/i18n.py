@@ -88,6 +88,40 @@ def as_money(value: Any) -> str:
     return "—" if number is None else format_currency(number, "BRL")
 
 
+# The API answers in English. The messages it puts beside fields that a person can
+# cause from the console's forms, listed here so that the catalog translates them
+# (api_message looks each up by its English text; one not listed shows as written).
+API_MESSAGES = (
+    _l("Missing data for required field."),
+    _l("Field may not be null."),
+    _l("Not a valid integer."),
+    _l("Not a valid number."),
+    _l("Not a valid date."),
+    _l("Not a valid datetime."),
+    _l("must be a valid plate (ABC1234 or ABC1D23)"),
+    _l("must be 17 letters or digits, without I, O or Q"),
+    _l("must be 2 to 10 letters or digits"),
+    _l("must be 5 to 20 letters or digits"),
+    _l("must be after from"),
+    _l("must be after starts_at"),
+    _l("must be after the assignment starts"),
+    _l("must be at least 10 characters long"),
+    _l("must differ from the current password"),
+    _l("must not be before valid_from"),
+    _l("must not be in the future"),
+    _l("must not be the username"),
+    _l("is one of the most common passwords"),
+    _l("no such driver"),
+    _l("no such vehicle"),
+    _l("no such user"),
+    _l("no such schedule of this vehicle"),
+    _l("no such trip of this vehicle"),
+    _l("required when a manager checks out"),
+    _l("required when the item failed"),
+    _l("the user is deactivated"),
+)
+
+
 def api_message(message: str) -> str:
     """A message of the API's (English) in the page's language, where the catalog has it."""
     return gettext(message)

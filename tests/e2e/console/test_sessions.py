@@ -230,3 +230,23 @@ def test_an_expired_access_token_is_refreshed_without_the_user_noticing(e2e_stac
     assert tokens["refresh"] == user["refresh_token"]
     assert tokens["access"] != expired
     assert vehicles_with(renewed).status_code == 200
+
+
+def test_the_apis_refusal_is_shown_beside_its_field_in_the_pages_language(
+    e2e_stack: RunningStack,
+):
+    console, _ = console_of(e2e_stack, "manager", language="pt-BR")
+
+    refused = console.submit(
+        "/vehicles/new",
+        {
+            "plate": "NOT-A-PLATE",
+            "make": "Fiat",
+            "model": "Strada",
+            "year": "2024",
+            "fuel_types": "gasoline",
+        },
+    )
+
+    assert refused.status_code == 422
+    assert '<p class="error" id="plate-error">deve ser uma placa válida' in refused.text
