@@ -47,3 +47,13 @@ def test_an_answer_stands_when_the_database_drops_the_connection_before_teardown
     finally:
         admin.close()
         engine.dispose()
+
+
+def test_connections_run_without_jit(database_url):
+    # Compiling plans cost the alerts and reports more than running them (shared/db.py).
+    engine = make_engine(database_url, Settings())
+    try:
+        with engine.connect() as connection:
+            assert connection.execute(sa.text("SHOW jit")).scalar() == "off"
+    finally:
+        engine.dispose()
