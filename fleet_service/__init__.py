@@ -17,6 +17,7 @@ from fleet_service.fuel import routes as fuel_routes
 from fleet_service.inspections import routes as inspection_routes
 from fleet_service.maintenance import routes as maintenance_routes
 from fleet_service.odometer import routes as odometer_routes
+from fleet_service.overview import routes as overview_routes
 from fleet_service.reports import routes as report_routes
 from fleet_service.trips import routes as trip_routes
 from fleet_service.vehicles import routes as vehicle_routes
@@ -56,3 +57,4 @@ def register_blueprints(app: APIFlask) -> None:
     app.register_blueprint(document_routes.bp)
     app.register_blueprint(alert_routes.bp)
     app.register_blueprint(report_routes.bp)
+    app.register_blueprint(overview_routes.bp)

@@ -23,6 +23,7 @@ PATHS = {
     "/api/v1/fleet/reports/vehicles/{vehicle_id}": {"get"},
     "/api/v1/fleet/reports/fleet": {"get"},
     "/api/v1/fleet/reports/fleet/monthly": {"get"},
+    "/api/v1/fleet/vehicles/{vehicle_id}/overview": {"get"},
 }
 # Lists and reports that also answer ?format=csv.
 CSV_PATHS = (

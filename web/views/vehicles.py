@@ -109,26 +109,13 @@ def retire(vehicle_id: Any) -> Response:
 @bp.get("/<uuid:vehicle_id>")
 @page()
 def show(vehicle_id: Any) -> str:
-    client = api()
-    vehicle = client.get(f"/fleet/vehicles/{vehicle_id}")
-    readings = client.get(f"/fleet/vehicles/{vehicle_id}/odometer", limit=30)["items"]
+    # One call for the whole page (the API's overview of a vehicle).
+    overview = api().get(f"/fleet/vehicles/{vehicle_id}/overview")
     # Oldest first, as a chart reads.
-    points = [Point(as_date(r["read_at"]), r["km"]) for r in reversed(readings)]
+    points = [Point(as_date(r["read_at"]), r["km"]) for r in reversed(overview["odometer"])]
     chart = (
         line_chart(str(_l("Odometer (km)")), points, lambda km: as_number(km))
         if len(points) > 1
         else None
     )
-    context = {
-        "vehicle": vehicle,
-        "odometer_chart": chart,
-        "trips": client.get("/fleet/trips", vehicle_id=vehicle_id, limit=10)["items"],
-        "fuel_logs": client.get("/fleet/fuel-logs", vehicle_id=vehicle_id, limit=10)["items"],
-        "report": client.get(f"/fleet/reports/vehicles/{vehicle_id}"),
-        "schedules": client.get("/fleet/maintenance/schedules", vehicle_id=vehicle_id, limit=50)[
-            "items"
-        ],
-        "documents": client.get("/fleet/documents", vehicle_id=vehicle_id, limit=50)["items"],
-        "inspections": client.get("/fleet/inspections", vehicle_id=vehicle_id, limit=10)["items"],
-    }
-    return render_template("vehicles/show.html", **context)
+    return render_template("vehicles/show.html", odometer_chart=chart, **overview)
