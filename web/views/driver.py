@@ -174,12 +174,29 @@ class InspectionForm(ApiForm):
 # --- Showing the API's refusals -----------------------------------------------------------
 
 
-def _show_upload(fields: Iterable[Field], refused: UploadRefused) -> None:
-    """A refused photo's reason beside the file input it was chosen in."""
-    for field in fields:
+def _show_upload(form: ApiForm, inputs: Iterable[Field], refused: UploadRefused) -> int:
+    """A refused photo's reason beside the file input (one of ``inputs``) it was chosen
+    in, and a word at the top; the status for the page. A refusal the driver cannot fix
+    by another photo is raised again, for the error page."""
+    if not refused.user_fixable:
+        raise refused.error from None
+    for field in inputs:
         if field.name == refused.field:
             field.errors = [*field.errors, refused.message]
-            return
+            break
+    form.form_errors.append(str(PHOTO_REFUSED))
+    return refused.error.status
+
+
+def _reading_page(
+    template: str, form: ConfirmForm, today: Today, error: ApiError | None
+) -> str | tuple[str, int]:
+    """A form with an odometer reading, shown (again: with the API's refusal and its
+    status). Once the API found the reading's jump implausible it offers to confirm it,
+    and keeps offering, so that a corrected reading can still be confirmed."""
+    asks_confirm = bool(form.confirm.data) or (error is not None and error.code == IMPLAUSIBLE_JUMP)
+    page_html = render_template(template, form=form, today=today, asks_confirm=asks_confirm)
+    return (page_html, error.status) if error else page_html
 
 
 # --- Pages --------------------------------------------------------------------------
@@ -216,16 +233,7 @@ def check_out() -> str | Response | tuple[str, int]:
                 "success",
             )
             return redirect(url_for("driver.today"))
-    page_html = render_template(
-        "driver/check_out.html", form=form, today=today, asks_confirm=_asks_confirm(form, error)
-    )
-    return (page_html, error.status) if error else page_html
-
-
-def _asks_confirm(form: ConfirmForm, error: ApiError | None) -> bool:
-    """Offer to confirm a reading after the API found its jump implausible (once asked,
-    the box stays, so that a corrected reading can still be confirmed)."""
-    return bool(form.confirm.data) or (error is not None and error.code == IMPLAUSIBLE_JUMP)
+    return _reading_page("driver/check_out.html", form, today, error)
 
 
 @bp.route("/check-in", methods=["GET", "POST"])
@@ -253,10 +261,7 @@ def check_in() -> str | Response | tuple[str, int]:
                 "success",
             )
             return redirect(url_for("driver.today"))
-    page_html = render_template(
-        "driver/check_in.html", form=form, today=today, asks_confirm=_asks_confirm(form, error)
-    )
-    return (page_html, error.status) if error else page_html
+    return _reading_page("driver/check_in.html", form, today, error)
 
 
 @bp.route("/fuel", methods=["GET", "POST"])
@@ -282,10 +287,7 @@ def fuel() -> str | Response | tuple[str, int]:
                 }
                 api().post("/fleet/fuel-logs", body)
         except UploadRefused as refused:
-            if not refused.user_fixable:
-                raise refused.error from None
-            _show_upload(form, refused)
-            form.form_errors.append(str(PHOTO_REFUSED))
+            _show_upload(form, [form.receipt], refused)
             error = refused.error
         except ApiError as refusal:
             form.refused(refusal)
@@ -293,10 +295,7 @@ def fuel() -> str | Response | tuple[str, int]:
         else:
             flash(_l("Fuel logged. Thank you."), "success")
             return redirect(url_for("driver.today"))
-    page_html = render_template(
-        "driver/fuel.html", form=form, today=today, asks_confirm=_asks_confirm(form, error)
-    )
-    return (page_html, error.status) if error else page_html
+    return _reading_page("driver/fuel.html", form, today, error)
 
 
 @bp.route("/inspection", methods=["GET", "POST"])
@@ -323,11 +322,7 @@ def inspection() -> str | Response | tuple[str, int]:
                 }
                 recorded = api().post("/fleet/inspections", body)
         except UploadRefused as refused:
-            if not refused.user_fixable:
-                raise refused.error from None
-            _show_upload((check.form.photos for check in form.checks), refused)
-            form.form_errors.append(str(PHOTO_REFUSED))
-            status = refused.error.status
+            status = _show_upload(form, (check.form.photos for check in form.checks), refused)
         except ApiError as error:
             if error.status not in FORM_REFUSALS:
                 raise

@@ -248,11 +248,25 @@ def _csv(path: str, params: Mapping[str, Any]) -> Response:
     return Response(chunks, headers={**headers, "Cache-Control": "no-store"})
 
 
-def _form_page(form: ApiForm, title: Any, submit: Any, back: str) -> str:
-    """A form of this area: its fields in order, each with its hint and errors."""
-    return render_template(
+def _create(
+    form: ApiForm, path: str, *, done: Any, back: str, title: Any, submit: Any
+) -> tuple[str, int] | WerkzeugResponse:
+    """A form of this area that creates one record (POST ``path``): made, the list it
+    belongs to (``back``) says so (``done``); refused, the form again with the API's
+    words beside its fields. Its fields in order, each with its hint and errors."""
+    status = 200 if request.method == "GET" else 422
+    if form.validate_on_submit():
+        try:
+            api().post(path, form.body())
+        except ApiError as error:
+            status = form.refused(error)
+        else:
+            flash(done, "success")
+            return redirect(url_for(back))
+    page_html = render_template(
         "operations/form.html", form=form, title=title, submit=submit, back=url_for(back)
     )
+    return page_html, status
 
 
 def _now() -> datetime:
@@ -298,16 +312,14 @@ def new_assignment() -> tuple[str, int] | WerkzeugResponse:
     form = AssignmentForm(data={"starts_at": _now()} if request.method == "GET" else None)
     form.vehicle_id.choices = fleet().vehicle_choices(_l("Choose a vehicle"))
     form.driver_id.choices = fleet().driver_choices(_l("Choose a driver"))
-    status = 200 if request.method == "GET" else 422
-    if form.validate_on_submit():
-        try:
-            api().post("/fleet/assignments", form.body())
-        except ApiError as error:
-            status = form.refused(error)
-        else:
-            flash(_l("Assignment created."), "success")
-            return redirect(url_for("operations.assignments"))
-    return _form_page(form, _l("Assign a vehicle"), _l("Assign"), "operations.assignments"), status
+    return _create(
+        form,
+        "/fleet/assignments",
+        done=_l("Assignment created."),
+        back="operations.assignments",
+        title=_l("Assign a vehicle"),
+        submit=_l("Assign"),
+    )
 
 
 @bp.post("/assignments/<uuid:assignment_id>/end")
@@ -395,16 +407,14 @@ def fuel_csv() -> Response:
 def new_fuel_log() -> tuple[str, int] | WerkzeugResponse:
     form = FuelLogForm()
     form.vehicle_id.choices = fleet().vehicle_choices(_l("Choose a vehicle"))
-    status = 200 if request.method == "GET" else 422
-    if form.validate_on_submit():
-        try:
-            api().post("/fleet/fuel-logs", form.body())
-        except ApiError as error:
-            status = form.refused(error)
-        else:
-            flash(_l("Fuel logged."), "success")
-            return redirect(url_for("operations.fuel_logs"))
-    return _form_page(form, _l("Log a fill"), _l("Log fuel"), "operations.fuel_logs"), status
+    return _create(
+        form,
+        "/fleet/fuel-logs",
+        done=_l("Fuel logged."),
+        back="operations.fuel_logs",
+        title=_l("Log a fill"),
+        submit=_l("Log fuel"),
+    )
 
 
 # --- Maintenance ----------------------------------------------------------------------
@@ -452,18 +462,14 @@ def maintenance() -> str:
 def new_schedule() -> tuple[str, int] | WerkzeugResponse:
     form = ScheduleForm()
     form.vehicle_id.choices = fleet().vehicle_choices(_l("Choose a vehicle"))
-    status = 200 if request.method == "GET" else 422
-    if form.validate_on_submit():
-        try:
-            api().post("/fleet/maintenance/schedules", form.body())
-        except ApiError as error:
-            status = form.refused(error)
-        else:
-            flash(_l("Maintenance schedule created."), "success")
-            return redirect(url_for("operations.maintenance"))
-    return _form_page(
-        form, _l("New maintenance schedule"), _l("Create schedule"), "operations.maintenance"
-    ), status
+    return _create(
+        form,
+        "/fleet/maintenance/schedules",
+        done=_l("Maintenance schedule created."),
+        back="operations.maintenance",
+        title=_l("New maintenance schedule"),
+        submit=_l("Create schedule"),
+    )
 
 
 @bp.route("/maintenance/records/new", methods=["GET", "POST"])
@@ -476,18 +482,14 @@ def new_record() -> tuple[str, int] | WerkzeugResponse:
         ("", str(_l("None (a repair)"))),
         *((s["id"], f"{fleet().plate(s['vehicle_id'])} · {s['name']}") for s in schedules),
     ]
-    status = 200 if request.method == "GET" else 422
-    if form.validate_on_submit():
-        try:
-            api().post("/fleet/maintenance/records", form.body())
-        except ApiError as error:
-            status = form.refused(error)
-        else:
-            flash(_l("Maintenance recorded."), "success")
-            return redirect(url_for("operations.maintenance"))
-    return _form_page(
-        form, _l("Record maintenance"), _l("Record"), "operations.maintenance"
-    ), status
+    return _create(
+        form,
+        "/fleet/maintenance/records",
+        done=_l("Maintenance recorded."),
+        back="operations.maintenance",
+        title=_l("Record maintenance"),
+        submit=_l("Record"),
+    )
 
 
 # --- Inspections ----------------------------------------------------------------------
@@ -569,15 +571,11 @@ def new_document() -> tuple[str, int] | WerkzeugResponse:
     form = DocumentForm()
     form.vehicle_id.choices = fleet().vehicle_choices(_l("None (a driver's document)"))
     form.driver_id.choices = fleet().driver_choices(_l("None (a vehicle's document)"))
-    status = 200 if request.method == "GET" else 422
-    if form.validate_on_submit():
-        try:
-            api().post("/fleet/documents", form.body())
-        except ApiError as error:
-            status = form.refused(error)
-        else:
-            flash(_l("Document registered."), "success")
-            return redirect(url_for("operations.documents"))
-    return _form_page(
-        form, _l("Register a document"), _l("Register"), "operations.documents"
-    ), status
+    return _create(
+        form,
+        "/fleet/documents",
+        done=_l("Document registered."),
+        back="operations.documents",
+        title=_l("Register a document"),
+        submit=_l("Register"),
+    )
