@@ -399,6 +399,7 @@ def banner(
     lines = [
         "",
         f"  Frota is up{state}: {url}",
+        f"    console   {url}/   (sign in as the admin below)",
         f"    API       {url}/api/v1/...   health: {url}/health",
         f"    admin     {admin}",
         f"    database  {database}; media files in {shown(settings.media_root)}",

@@ -21,6 +21,7 @@ import pytest
 import requests
 
 from frota import local
+from frota.stack import APPS
 from tests.support.processes import RedisProcess, free_port
 
 FROTA = str(Path(sys.executable).with_name("frota"))
@@ -70,7 +71,7 @@ def up(tmp_path_factory) -> Iterator[UpStack]:
     """`frota up` run in a fresh directory, on free ports and a Redis of its own (a test
     stops it): the only variables it is given."""
     directory = tmp_path_factory.mktemp("repo")
-    ports = {part: free_port() for part in ("gateway", "auth", "fleet", "media")}
+    ports = {part: free_port() for part in APPS}
     with RedisProcess() as redis_process:
         yield from _frota_up(directory, ports, redis_process)
 

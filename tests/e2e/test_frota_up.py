@@ -20,7 +20,7 @@ import pytest
 import requests
 
 from frota import local
-from frota.stack import Stack
+from frota.stack import APPS, Stack
 from shared.config import Settings
 from tests.conftest import TEST_SECRETS
 from tests.support.processes import RedisProcess, free_port
@@ -52,7 +52,7 @@ def frota_up(var_dir: Path, ports: dict[str, int], redis_url: str) -> subprocess
 
 
 def free_ports() -> dict[str, int]:
-    return {part: free_port() for part in ("gateway", "auth", "fleet", "media")}
+    return {part: free_port() for part in APPS}
 
 
 def read_until_up(proc: subprocess.Popen[str]) -> tuple[str, str]:

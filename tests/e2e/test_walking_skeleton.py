@@ -102,7 +102,7 @@ def test_forged_identity_header_through_gateway_is_ignored(e2e_stack, http):
 
 
 def test_unknown_route_is_json_404(e2e_stack, http):
-    for path in ("/api/v1/nothing-here", "/nope", "/api/v1/fleet/no-such-thing"):
+    for path in ("/api/v1/nothing-here", "/api/nope", "/api/v1/fleet/no-such-thing"):
         response = http.get(
             f"{e2e_stack.url}{path}",
             headers={"Authorization": f"Bearer {admin_token(http, e2e_stack)}"},

@@ -3,7 +3,7 @@ page its own list answers."""
 
 from __future__ import annotations
 
-from fleet_service.overview.schemas import LATEST
+from fleet_service.overview import LATEST
 
 FLEET = "/api/v1/fleet"
 

@@ -1,5 +1,9 @@
 """A vehicle's overview: its screen in one call (manager).
 
+Not a domain of its own but the composition of several, above them all: it reads the
+records of the domains below with their own declarations (who sees what, order) and
+answers each with its own list's schema.
+
 The web console's vehicle page — and any client's vehicle screen — shows the vehicle
 with its latest readings, trips, fills, schedules, documents and inspections and its
 last 30 days' figures. Each is already a list or a report of the API; asked for one
@@ -14,22 +18,66 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from apiflask import APIBlueprint
+from apiflask import APIBlueprint, Schema
+from apiflask.fields import List, Nested
 
+from fleet_service.documents.schemas import DocumentOut
 from fleet_service.documents.service import DOCUMENTS
+from fleet_service.fuel.schemas import FuelLogOut
 from fleet_service.fuel.service import FUEL_LOGS
+from fleet_service.inspections.schemas import InspectionOut
 from fleet_service.inspections.service import INSPECTIONS
+from fleet_service.maintenance.schemas import ScheduleOut
 from fleet_service.maintenance.service import SCHEDULES
+from fleet_service.odometer.schemas import ReadingOut
 from fleet_service.odometer.service import READINGS
-from fleet_service.overview.schemas import ALL_OF_A_VEHICLE, LATEST, VehicleOverviewOut
 from fleet_service.reports import service as reports
-from fleet_service.reports.schemas import DEFAULT_PERIOD
+from fleet_service.reports.schemas import DEFAULT_PERIOD, VehicleReportOut
+from fleet_service.trips.schemas import TripOut
 from fleet_service.trips.service import TRIPS
+from fleet_service.vehicles.schemas import VehicleOut
 from fleet_service.vehicles.service import VEHICLES
 from shared.db import current_session
 from shared.internal_auth import current_identity, user_auth
 from shared.records import Records
 from shared.roles import MANAGERS
+
+# How many of each record the overview carries, latest first.
+LATEST = {"odometer": 30, "trips": 10, "fuel_logs": 10, "inspections": 10}
+# Every schedule and document of a vehicle: a vehicle has a handful.
+ALL_OF_A_VEHICLE = 100
+
+
+class VehicleOverviewOut(Schema):
+    vehicle = Nested(VehicleOut, required=True)
+    odometer = List(
+        Nested(ReadingOut),
+        required=True,
+        metadata={"description": f"The latest {LATEST['odometer']} live readings, latest first"},
+    )
+    trips = List(
+        Nested(TripOut),
+        required=True,
+        metadata={"description": f"The latest {LATEST['trips']} trips"},
+    )
+    fuel_logs = List(
+        Nested(FuelLogOut),
+        required=True,
+        metadata={"description": f"The latest {LATEST['fuel_logs']} fills"},
+    )
+    report = Nested(
+        VehicleReportOut,
+        required=True,
+        metadata={"description": "The vehicle's figures over the last 30 days"},
+    )
+    schedules = List(Nested(ScheduleOut), required=True)
+    documents = List(Nested(DocumentOut), required=True)
+    inspections = List(
+        Nested(InspectionOut),
+        required=True,
+        metadata={"description": f"The latest {LATEST['inspections']} inspections"},
+    )
+
 
 bp = APIBlueprint("overview", __name__, url_prefix="/api/v1/fleet", tag="Overview")
 
