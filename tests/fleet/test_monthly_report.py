@@ -176,7 +176,7 @@ def test_the_monthly_report_takes_the_same_few_queries_for_any_months_and_has_a_
         with counting_queries(engine) as statements:
             monthly(fleet_api, manager, months=months)
         counts.append(len(statements))
-    # Distance, fuel, the vehicles that filled up to full, consumption, maintenance.
+    # The cached closed months, then distance, fuel, consumption and maintenance of the rest.
     assert counts == [5, 5], counts
 
     rows = parse_csv(
