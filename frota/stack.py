@@ -252,10 +252,14 @@ class Stack:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
 
-    def stop(self) -> None:
-        """Stop the gateway first (no new requests), then the services; kill what lingers."""
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        """Stop the gateway first (no new requests), then the services; kill what lingers.
+
+        SIGTERM lets each worker finish what it serves (up to the graceful timeout, and a
+        kept-alive idle connection holds it that long); SIGQUIT stops them at once.
+        """
         for part in sorted(self.processes, key=lambda p: p != "gateway"):
             if self.processes[part].poll() is None:
-                os.killpg(self.processes[part].pid, signal.SIGTERM)
+                os.killpg(self.processes[part].pid, sig)
         for part in self.processes:
-            self.stop_part(part)
+            self.stop_part(part, sig)

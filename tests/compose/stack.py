@@ -29,6 +29,7 @@ PROJECT = "frota-compose-test"
 SECRETS = (
     "JWT_SECRET_KEY",
     "INTERNAL_SECRET_KEY",
+    "WEB_SECRET_KEY",
     "POSTGRES_PASSWORD",
     "AUTH_DB_PASSWORD",
     "FLEET_DB_PASSWORD",

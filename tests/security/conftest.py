@@ -8,6 +8,7 @@ everything the processes wrote.
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,4 +59,4 @@ def logged_stack(
             stack.wait_until_healthy()
             yield LoggedStack(stack, settings, redis_process, log_dir)
         finally:
-            stack.stop()
+            stack.stop(signal.SIGQUIT)
