@@ -28,7 +28,7 @@ import requests
 from PIL import Image, ImageDraw
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.e2e.conftest import NO_RATE_LIMITS, RunningStack, running_stack
+from tests.e2e.conftest import ALL_PARTS, NO_RATE_LIMITS, RunningStack, running_stack
 from tests.e2e.helpers import admin_token
 
 CHROMIUM = "/usr/bin/chromium"
@@ -389,7 +389,9 @@ def main() -> None:
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory(prefix="frota-screenshots-") as var_dir,
-        running_stack(args.database_server, Path(var_dir), **NO_RATE_LIMITS) as stack,
+        running_stack(
+            args.database_server, Path(var_dir), parts=ALL_PARTS, **NO_RATE_LIMITS
+        ) as stack,
     ):
         seeded = seed(stack)
         with sync_playwright() as playwright:

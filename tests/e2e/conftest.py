@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from _pytest.fixtures import FixtureFunctionDefinition
 
 ADMIN_PASSWORD = "first-admin-password"
+# The API's parts: what a test of the API starts (the console's costs every stack two
+# more workers to boot, for nothing the test looks at).
+API_PARTS = ("auth", "fleet", "media", "gateway")
 ALL_PARTS = ("auth", "fleet", "media", "web", "gateway")
 
 
@@ -71,7 +74,7 @@ def running_stack(
     pg_server_url: str,
     var_dir: Path,
     *,
-    parts: tuple[str, ...] = ALL_PARTS,
+    parts: tuple[str, ...] = API_PARTS,
     gateway_workers: int = 4,
     **env: str,
 ) -> Iterator[RunningStack]:
@@ -129,10 +132,12 @@ NO_RATE_LIMITS: RateLimits = {
 def e2e_stack(
     pg_server_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningStack]:
-    # The flows here are not about limits (tests/e2e/test_rate_limits.py is).
+    # The flows here are not about limits (tests/e2e/test_rate_limits.py is). The whole
+    # stack: the console's tests (tests/e2e/console/) share it.
     with running_stack(
         pg_server_url,
         tmp_path_factory.mktemp("e2e-var"),
+        parts=ALL_PARTS,
         **NO_RATE_LIMITS,
     ) as stack:
         yield stack
