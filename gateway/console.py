@@ -15,17 +15,16 @@ that stalls is cut off.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 import urllib3
 from flask import Flask, Response, request
-from urllib3.exceptions import HTTPError, ProtocolError, ReadTimeoutError
+from urllib3.exceptions import HTTPError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from gateway import context
-from gateway.bodies import CHUNK_SIZE, idle_timeout, streamed_body
+from gateway.bodies import idle_timeout, streamed_body
 from gateway.client_ip import parse_networks
-from gateway.proxy import HOP_BY_HOP, POOL_SIZE, upstream_target
+from gateway.proxy import HOP_BY_HOP, POOL_SIZE, hop_by_hop, streamed_answer, upstream_target
 from gateway.web_security import came_over_https
 from shared.config import Settings
 from shared.errors import APIError
@@ -94,12 +93,10 @@ def register_console(app: Flask, settings: Settings) -> None:
         except HTTPError as exc:
             logger.warning("the web console did not answer: %s", exc)
             raise APIError(502, "upstream_error", "The web console failed to answer") from exc
-        drop = HOP_BY_HOP | {
-            h.strip().lower() for h in upstream.headers.get("Connection", "").split(",")
-        }
+        drop = hop_by_hop(upstream.headers)
         kept = [(k, v) for k, v in upstream.headers.items() if k.lower() not in drop]
         return Response(
-            _stream(upstream, request.environ, settings.client_idle_timeout_seconds),
+            streamed_answer(upstream, request.environ, settings.client_idle_timeout_seconds),
             status=upstream.status,
             headers=kept,
             direct_passthrough=True,
@@ -107,19 +104,3 @@ def register_console(app: Flask, settings: Settings) -> None:
 
     app.add_url_rule("/", "console", console, methods=METHODS)
     app.add_url_rule("/<path:path>", "console", console, methods=METHODS)
-
-
-def _stream(
-    upstream: urllib3.BaseHTTPResponse, environ: dict[str, object], idle_seconds: float
-) -> Iterator[bytes]:
-    complete = False
-    try:
-        with idle_timeout(environ, idle_seconds):
-            yield from upstream.stream(CHUNK_SIZE, decode_content=False)
-        complete = True
-    except (ProtocolError, ReadTimeoutError) as exc:
-        logger.warning("the web console's answer broke off: %s", exc)
-    finally:
-        if not complete:
-            upstream.close()
-        upstream.release_conn()

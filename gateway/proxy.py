@@ -87,7 +87,7 @@ IDENTITY_HEADER_PREFIXES = (
 POOL_SIZE = 64
 
 
-def _hop_by_hop(headers: Any) -> frozenset[str]:
+def hop_by_hop(headers: Any) -> frozenset[str]:
     """Hop-by-hop names: the fixed ones plus any the Connection header lists."""
     named = {h.strip().lower() for h in headers.get("Connection", "").split(",") if h.strip()}
     return HOP_BY_HOP | named
@@ -121,7 +121,7 @@ def upstream_headers(
     request_id: str,
     client_ip: str,
 ) -> dict[str, str]:
-    drop = _hop_by_hop(request.headers) | STRIPPED_REQUEST_HEADERS
+    drop = hop_by_hop(request.headers) | STRIPPED_REQUEST_HEADERS
     headers = {
         name: value
         for name, value in request.headers.items()
@@ -276,7 +276,7 @@ class Proxy:
 
     def _relay(self, route: Route, upstream: urllib3.BaseHTTPResponse) -> Response:
         """The service's answer, streamed back as it was (gateway/relay.py: but for what)."""
-        drop = _hop_by_hop(upstream.headers)
+        drop = hop_by_hop(upstream.headers)
         headers = client_headers(
             ((k, v) for k, v in upstream.headers.items() if k.lower() not in drop),
             self.internal_netlocs,
@@ -293,30 +293,34 @@ class Proxy:
             del redirect.headers["Content-Type"]  # no body, so no type (Flask adds text/html)
             return redirect
 
-        idle_seconds = self.settings.client_idle_timeout_seconds
-        environ = request.environ
+        body = streamed_answer(upstream, request.environ, self.settings.client_idle_timeout_seconds)
+        return Response(body, status=status, headers=headers, direct_passthrough=True)
 
-        def body() -> Iterator[bytes]:
-            # While this streams, a service thread is writing it: a client that stops
-            # reading must not hold that thread. Each chunk must be taken by the client
-            # within the idle timeout, else the server's write fails and this ends.
-            complete = False
-            try:
-                with idle_timeout(environ, idle_seconds):
-                    yield from upstream.stream(CHUNK_SIZE, decode_content=False)
-                complete = True
-            except (ProtocolError, ReadTimeoutError) as exc:
-                # Headers are gone already; all we can do is cut the response short.
-                logger.warning("upstream response broke off: %s", exc)
-            finally:
-                if not complete:
-                    # Unread bytes in it: close it, so the service's write fails now
-                    # and its thread is free, rather than pooling a connection that
-                    # cannot be reused.
-                    upstream.close()
-                upstream.release_conn()
 
-        return Response(body(), status=status, headers=headers, direct_passthrough=True)
+def streamed_answer(
+    upstream: urllib3.BaseHTTPResponse, environ: dict[str, Any], idle_seconds: float
+) -> Iterator[bytes]:
+    """An upstream's answer as it arrives, each chunk taken by the client within
+    ``idle_seconds``.
+
+    While this streams, an upstream thread is writing it: a client that stops reading
+    must not hold that thread, so a chunk not taken in time makes the write fail and
+    this end.
+    """
+    complete = False
+    try:
+        with idle_timeout(environ, idle_seconds):
+            yield from upstream.stream(CHUNK_SIZE, decode_content=False)
+        complete = True
+    except (ProtocolError, ReadTimeoutError) as exc:
+        # Headers are gone already; all we can do is cut the response short.
+        logger.warning("upstream response broke off: %s", exc)
+    finally:
+        if not complete:
+            # Unread bytes in it: close it, so the upstream's write fails now and its
+            # thread is free, rather than pooling a connection that cannot be reused.
+            upstream.close()
+        upstream.release_conn()
 
 
 BODY_HEADERS = frozenset({"content-type", "content-length", "content-encoding"})
