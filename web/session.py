@@ -21,13 +21,14 @@ from flask import Flask, abort, current_app, g, redirect, request, session, url_
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.wrappers import Response
 
+from shared import roles
 from shared.roles import Role
 from web.api import Api
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
-MANAGERS = frozenset({Role.ADMIN, Role.MANAGER})
+MANAGERS = frozenset(roles.MANAGERS)
 EVERYONE = frozenset(Role)
 
 
