@@ -16,10 +16,12 @@ from fleet_service.drivers import users
 from fleet_service.fuel import routes as fuel_routes
 from fleet_service.inspections import routes as inspection_routes
 from fleet_service.maintenance import routes as maintenance_routes
+from fleet_service.notifications import routes as notification_routes
 from fleet_service.odometer import routes as odometer_routes
 from fleet_service.reports import routes as report_routes
 from fleet_service.trips import routes as trip_routes
 from fleet_service.vehicles import routes as vehicle_routes
+from fleet_service.webhooks import routes as webhook_routes
 from shared.config import Settings
 from shared.db import Database
 from shared.service_app import create_service_app
@@ -56,6 +58,8 @@ def register_blueprints(app: APIFlask) -> None:
     app.register_blueprint(document_routes.bp)
     app.register_blueprint(alert_routes.bp)
     app.register_blueprint(report_routes.bp)
+    app.register_blueprint(webhook_routes.bp)
+    app.register_blueprint(notification_routes.bp)
     # Imported last: the overview composes every domain's schemas, which describe their
     # models' columns only once every model (and each foreign key's target) is defined.
     from fleet_service import overview

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import sys
@@ -22,7 +23,8 @@ from frota import status as stack_status
 from frota.pg_tools import ClientNotFound
 from frota.stack import APPS, Stack, fresh_metrics_dir, gunicorn_command
 from media_service.commands import media
-from shared.config import SERVICES, ConfigError, Settings
+from shared.config import SERVICES, WORKER_SERVICES, ConfigError, Settings
+from shared.logs import configure_logging
 from shared.roles import ROLE_NAMES
 
 ADMIN_USERNAME = "admin"
@@ -162,6 +164,15 @@ def serve(part: str) -> None:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(fresh_metrics_dir(settings, part))
     command = gunicorn_command(part, settings)
     os.execv(command[0], command)  # noqa: S606 - replaces this process with gunicorn
+
+
+@main.command()
+@click.argument("service", type=click.Choice(WORKER_SERVICES))
+def worker(service: str) -> None:
+    """Run one service's job worker in this process (until SIGTERM or Ctrl-C)."""
+    settings = load_settings()
+    configure_logging(f"{service}-worker", settings.log_level, settings.log_format)
+    importlib.import_module(f"{service}_service.jobs").main(settings)
 
 
 @main.command("create-user")

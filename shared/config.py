@@ -20,6 +20,8 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 SERVICES = ("auth", "fleet", "media")
+# The services with a job queue and a worker (`frota worker <service>`).
+WORKER_SERVICES = ("fleet", "media")
 # The processes that serve HTTP: the gateway, the services and the web console.
 PARTS = ("gateway", *SERVICES, "web")
 # Variables read once per service, besides the settings' own (see :func:`variables`).
@@ -77,6 +79,13 @@ def _list(raw: str, _name: str) -> tuple[str, ...]:
 
 def _path(raw: str, _name: str) -> Path:
     return Path(raw).resolve()
+
+
+def _bool(raw: str, name: str) -> bool:
+    value = raw.strip().lower()
+    if value not in ("true", "false", "1", "0", "yes", "no"):
+        raise ConfigError(f"{name} must be true or false, got {raw!r}")
+    return value in ("true", "1", "yes")
 
 
 def _log_format_of(raw: str, name: str) -> str:
@@ -183,6 +192,30 @@ class Settings:
     backup_dir: Path = setting("BACKUP_DIR", Path("backups"), _path)
     backup_keep_days: int = setting("BACKUP_KEEP_DAYS", 14, _int)
     media_prune_interval_minutes: int = setting("MEDIA_PRUNE_INTERVAL_MINUTES", 60, _int)
+    # The job workers (`frota worker <service>`, shared/jobs.py): jobs run at once by
+    # one worker process, and the port of each worker's /livez and /metrics.
+    worker_concurrency: int = setting("WORKER_CONCURRENCY", 8, _int)
+    fleet_worker_port: int = setting("FLEET_WORKER_PORT", 8012, _int)
+    media_worker_port: int = setting("MEDIA_WORKER_PORT", 8013, _int)
+    alerts_evaluate_minutes: int = setting("ALERTS_EVALUATE_MINUTES", 5, _int)
+    # Finished jobs, events and webhook deliveries are kept this long, then purged.
+    events_keep_days: int = setting("EVENTS_KEEP_DAYS", 30, _int)
+    # Webhooks to loopback, private, link-local and metadata addresses, and over
+    # plain http: refused unless this is set (tests, receivers on the premises).
+    webhook_allow_private_networks: bool = setting(
+        "WEBHOOK_ALLOW_PRIVATE_NETWORKS", False, _bool
+    )
+    webhook_timeout_seconds: float = setting("WEBHOOK_TIMEOUT_SECONDS", 10.0, _float)
+    webhook_retry_base_seconds: float = setting("WEBHOOK_RETRY_BASE_SECONDS", 30.0, _float)
+    # The daily digest's e-mail: unset SMTP_HOST sends none (and logs why).
+    smtp_host: str = setting("SMTP_HOST", "")
+    smtp_port: int = setting("SMTP_PORT", 587, _int)
+    smtp_username: str = setting("SMTP_USERNAME", "")
+    smtp_password: str = setting("SMTP_PASSWORD", "")
+    smtp_starttls: bool = setting("SMTP_STARTTLS", True, _bool)
+    smtp_from: str = setting("SMTP_FROM", "Frota <frota@localhost>")
+    # The hour of the day (São Paulo time) the daily digest goes out.
+    digest_hour: int = setting("DIGEST_HOUR", 7, _int)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -238,6 +271,12 @@ class Settings:
             raise ConfigError("BODY_BUFFER_MB must hold at least one body of JSON_MAX_BODY_KB")
         if min(settings.max_uploads_in_flight, settings.max_uploads_in_flight_per_user) < 1:
             raise ConfigError("MAX_UPLOADS_IN_FLIGHT(_PER_USER) must be at least 1")
+        if settings.worker_concurrency < 1:
+            raise ConfigError("WORKER_CONCURRENCY must be at least 1")
+        if not 1 <= settings.alerts_evaluate_minutes <= 60:
+            raise ConfigError("ALERTS_EVALUATE_MINUTES must be between 1 and 60")
+        if not 0 <= settings.digest_hour <= 23:
+            raise ConfigError("DIGEST_HOUR must be between 0 and 23")
         return settings
 
     def _with_local_secrets(self) -> Settings:

@@ -14,6 +14,7 @@ from fleet_service.callers import caller_user_id
 from fleet_service.drivers.models import Driver
 from fleet_service.drivers.service import ensure_caller_active, ensure_user_active
 from fleet_service.drivers.users import FindUser
+from fleet_service.events import record_event
 from fleet_service.inspections.models import SEVERITIES, Inspection, InspectionItem
 from fleet_service.media_files import FindFile, unusable_files
 from fleet_service.trips.models import Trip
@@ -99,8 +100,35 @@ def record_inspection(
         # Locked like every other change of a vehicle's state (the lock re-reads the row).
         lock_vehicle(db_session, vehicle.id)
         vehicle.status = "workshop"
+    if inspection.failed:
+        db_session.flush()
+        record_event(db_session, "inspection.failed", _event_data(inspection))
     db_session.commit()
     return inspection
+
+
+def _event_data(inspection: Inspection) -> dict[str, Any]:
+    """The inspection as its event carries it: the fields of the API's inspection, JSON-ready."""
+    inspected_at = inspection.inspected_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return {
+        "id": str(inspection.id),
+        "vehicle_id": str(inspection.vehicle_id),
+        "trip_id": None if inspection.trip_id is None else str(inspection.trip_id),
+        "author_user_id": str(inspection.author_user_id),
+        "inspected_at": inspected_at,
+        "failed": inspection.failed,
+        "failure_severity": inspection.failure_severity,
+        "items": [
+            {
+                "item": item.item,
+                "ok": item.ok,
+                "severity": item.severity,
+                "note": item.note,
+                "media_ids": [str(media_id) for media_id in item.media_ids],
+            }
+            for item in inspection.items
+        ],
+    }
 
 
 INSPECTIONS = Records(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -13,6 +14,7 @@ from fleet_service.callers import caller_user_id, own_driver_ids
 from fleet_service.drivers.models import Driver
 from fleet_service.drivers.service import driver_of, ensure_caller_active, ensure_user_active
 from fleet_service.drivers.users import FindUser
+from fleet_service.events import record_event
 from fleet_service.odometer.service import record_reading
 from fleet_service.trips.models import Trip
 from fleet_service.vehicles.service import lock_vehicle
@@ -99,9 +101,33 @@ def check_out_trip(
     )
     db_session.add(trip)
     # The driver may have checked out another vehicle at the same moment: the
-    # unique index refuses it (fleet_service.constraints answers).
+    # unique index refuses it here (fleet_service.constraints answers), event and all.
+    db_session.flush()
+    record_event(db_session, "trip.checked_out", trip_event_data(trip))
     db_session.commit()
     return trip
+
+
+def _utc(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def trip_event_data(trip: Trip) -> dict[str, Any]:
+    """The trip as its events carry it: the fields of the API's trip, JSON-ready."""
+    return {
+        "id": str(trip.id),
+        "vehicle_id": str(trip.vehicle_id),
+        "vehicle_plate": trip.vehicle_plate,
+        "driver_id": str(trip.driver_id),
+        "purpose": trip.purpose,
+        "started_at": _utc(trip.started_at),
+        "start_km": trip.start_km,
+        "start_reading_id": str(trip.start_reading_id),
+        "ended_at": _utc(trip.ended_at),
+        "end_km": trip.end_km,
+        "end_reading_id": None if trip.end_reading_id is None else str(trip.end_reading_id),
+        "distance_km": trip.distance_km,
+    }
 
 
 def _lock_available_vehicle(
@@ -197,5 +223,6 @@ def check_in_trip(
     trip.ended_at = now
     trip.end_km = odometer_km
     trip.end_reading_id = reading.id
+    record_event(db_session, "trip.checked_in", trip_event_data(trip))
     db_session.commit()
     return trip
