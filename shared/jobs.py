@@ -37,8 +37,9 @@ from shared.db import CONNECTION_OPTIONS, Database, make_engine
 logger = logging.getLogger("frota.jobs")
 
 # A worker whose heartbeat is older than this is taken for dead: its running jobs
-# go back to the queue (procrastinate beats every 10 s by default).
-STALLED_AFTER_SECONDS = 60
+# go back to the queue. Three missed beats (procrastinate beats every 10 s, from its
+# event loop, which the tasks' threads never block); procrastinate's own default.
+STALLED_AFTER_SECONDS = 30
 # The worker's /livez fails once its last look at the queue is older than this.
 LIVE_WITHIN_SECONDS = 60
 PROBE_EVERY_SECONDS = 10
@@ -54,6 +55,21 @@ def queue_schema_sql() -> str:
     return (resources.files("procrastinate.sql") / "schema.sql").read_text()
 
 
+PIN_FUNCTIONS_SQL = """
+DO $$
+DECLARE function regprocedure;
+BEGIN
+    FOR function IN
+        SELECT p.oid::regprocedure FROM pg_proc p
+        WHERE p.pronamespace = %(schema)s::regnamespace AND p.proname LIKE 'procrastinate%%'
+    LOOP
+        EXECUTE format('ALTER FUNCTION %%s SET search_path = %%I', function, %(schema)s);
+    END LOOP;
+END
+$$
+"""
+
+
 def apply_queue_schema(connection: sa.Connection, schema: str) -> None:
     """Create procrastinate's objects in ``schema`` (from a migration, as the owner)."""
     dbapi = connection.connection.dbapi_connection
@@ -63,6 +79,10 @@ def apply_queue_schema(connection: sa.Connection, schema: str) -> None:
         # Without parameters psycopg2 passes the SQL as it is (its % signs included).
         cursor.execute(f'SET LOCAL search_path TO "{schema}"')
         cursor.execute(queue_schema_sql())
+        # Its functions and triggers name its tables unqualified: pinned to the schema,
+        # they find them from any session (a DELETE of jobs, a backup restored), and
+        # nothing earlier on a caller's search_path can stand in for them.
+        cursor.execute(PIN_FUNCTIONS_SQL, {"schema": schema})
         cursor.execute("SET LOCAL search_path TO DEFAULT")
     finally:
         cursor.close()
