@@ -9,7 +9,7 @@ import argparse
 import os
 import platform
 
-from bench import console, gateway_overhead, growth, pruning, streaming
+from bench import console, gateway_overhead, growth, pruning, streaming, webhooks
 from bench.harness import bench_stack, ensure_wrk
 
 
@@ -41,7 +41,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers per process")
-    parser.add_argument("--only", default="1,2,3,4,5,6", help="scenarios to run")
+    parser.add_argument("--only", default="1,2,3,4,5,6,7", help="scenarios to run")
     args = parser.parse_args()
     ensure_wrk()
     only = {s.strip() for s in args.only.split(",")}
@@ -52,6 +52,8 @@ def main() -> None:
         rows += pruning.run()
     if "6" in only:
         rows += console.run(rounds=args.rounds, seconds=args.seconds, workers=args.workers)
+    if "7" in only:
+        rows += webhooks.run(rounds=args.rounds, workers=args.workers)
     print(
         f"Machine: {machine()}; {args.workers} gunicorn workers per process; "
         f"wrk {args.connections} connections x {args.seconds} s, {args.rounds} rounds "

@@ -18,10 +18,13 @@
 #      beside the old one; the gateway reaches whichever answers (a service
 #      name resolves to both, and a refused connection tries the next address);
 #      once the new ones are healthy the old ones are stopped and removed;
-#   4. the gateway, which holds the published port, is recreated: the only
+#   4. the job workers (fleet-worker, media-worker) are recreated: each old one
+#      finishes its running jobs (up to 20 s) and the new one takes the queue
+#      on; jobs wait meanwhile, nothing is lost (they are rows in PostgreSQL);
+#   5. the gateway, which holds the published port, is recreated: the only
 #      moment clients are refused (its stop and boot, a few seconds);
-#   5. it waits for /health 200 - every service, its database and Redis -
-#      not just for the containers' own health checks.
+#   6. it waits for /health 200 - every service, its database and Redis -
+#      and for the new workers' own health checks.
 # COMPOSE names the compose command (default `docker compose`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +32,7 @@ cd "$(dirname "$0")/.."
 export FROTA_IMAGE_TAG
 read -r -a compose <<< "${COMPOSE:-docker compose}"
 SERVICES=(auth fleet media web)
+WORKERS=(fleet-worker media-worker)
 WAIT_SECONDS=180
 
 say() { echo "update: $(date +%T) $*" >&2; }
@@ -82,6 +86,9 @@ say "retiring the old ${SERVICES[*]}"
 docker stop "${old[@]}" >/dev/null
 docker rm "${old[@]}" >/dev/null
 
+say "recreating the job workers ${WORKERS[*]}"
+"${compose[@]}" up --detach --no-deps "${WORKERS[@]}"
+
 say "recreating the gateway"
 "${compose[@]}" up --detach --no-deps --wait gateway
 
@@ -95,4 +102,15 @@ until curl --silent --fail --max-time 5 --output /dev/null "http://$address/heal
     fi
     sleep 1
 done
-say "frota:$FROTA_IMAGE_TAG is up, /health 200"
+for worker in "${WORKERS[@]}"; do
+    container="$("${compose[@]}" ps --quiet "$worker")"
+    until [ "$(health_of "$container")" = healthy ]; do
+        if [ "$SECONDS" -gt "$deadline" ]; then
+            say "$worker not healthy within ${WAIT_SECONDS} s:"
+            docker logs --tail 30 "$container" >&2
+            exit 1
+        fi
+        sleep 1
+    done
+done
+say "frota:$FROTA_IMAGE_TAG is up, /health 200, workers healthy"

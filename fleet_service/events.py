@@ -40,7 +40,9 @@ def record_event(
         event.occurred_at = occurred_at
     db_session.add(event)
     db_session.flush()
-    subscribed = sa.select(Webhook.id).where(Webhook.active)
+    # Key-share locked: a webhook deleted at the same moment goes before this reads it
+    # or after this commits, never between the read and its delivery's foreign key.
+    subscribed = sa.select(Webhook.id).where(Webhook.active).with_for_update(key_share=True)
     if only_webhook_id is not None:
         subscribed = subscribed.where(Webhook.id == only_webhook_id)
     else:

@@ -14,22 +14,18 @@ from fleet_service.notifications.digest import send_due_digests
 from fleet_service.queue import QUEUE
 from fleet_service.webhooks.delivery import deliver, purge_old_deliveries
 from shared.config import Settings
-from shared.jobs import run_worker
+from shared.jobs import cron_every, register_job_purge, run_worker
 
 
 @QUEUE.task(DELIVER)
-def deliver_webhook(delivery_id: str) -> None:
-    deliver(QUEUE.context, uuid.UUID(delivery_id))
-
-
-def _every(minutes: int) -> str:
-    return "* * * * *" if minutes == 1 else f"*/{minutes} * * * *"
+def deliver_webhook(delivery_id: str, after_attempts: int = 0) -> None:
+    deliver(QUEUE.context, uuid.UUID(delivery_id), after_attempts)
 
 
 def register_periodic(settings: Settings) -> None:
     """The periodic tasks, on the schedules the settings give."""
 
-    @QUEUE.periodic("evaluate_alerts", cron=_every(settings.alerts_evaluate_minutes))
+    @QUEUE.periodic("evaluate_alerts", cron=cron_every(settings.alerts_evaluate_minutes))
     def evaluate(timestamp: int) -> None:
         with QUEUE.context.database.sessionmaker() as db_session:
             evaluate_alerts(db_session)
@@ -43,6 +39,8 @@ def register_periodic(settings: Settings) -> None:
     @QUEUE.periodic("purge", cron="17 3 * * *")
     def purge(timestamp: int) -> None:
         purge_old_deliveries(QUEUE.context)
+
+    register_job_purge(QUEUE, settings.events_keep_days)
 
 
 def main(settings: Settings) -> None:

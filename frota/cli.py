@@ -21,7 +21,7 @@ from frota import backup as backups
 from frota import database, local, roles
 from frota import status as stack_status
 from frota.pg_tools import ClientNotFound
-from frota.stack import APPS, Stack, fresh_metrics_dir, gunicorn_command
+from frota.stack import APPS, PARTS, WORKERS, Stack, fresh_metrics_dir, gunicorn_command
 from media_service.commands import media
 from shared.config import SERVICES, WORKER_SERVICES, ConfigError, Settings
 from shared.logs import configure_logging
@@ -240,7 +240,7 @@ OWNER_ONLY_VARIABLES = ("DATABASE_URL", *(f"{s.upper()}_DB_PASSWORD" for s in SE
 
 
 def child_environment(settings: Settings) -> dict[str, str]:
-    """The environment every gunicorn process shares: ours, plus what `up` resolved."""
+    """The environment every process of the stack shares: ours, plus what `up` resolved."""
     env = {k: v for k, v in os.environ.items() if k not in OWNER_ONLY_VARIABLES}
     env["FROTA_VAR_DIR"] = str(settings.var_dir)
     # Decided once, here: every part logs as `frota up` was asked to (or found its terminal).
@@ -253,9 +253,14 @@ def child_environment(settings: Settings) -> dict[str, str]:
 def part_environments(
     settings: Settings, service_roles: list[roles.ServiceRole]
 ) -> dict[str, Mapping[str, str]]:
-    """Each service's own database URL (as its own role); the gateway gets none."""
+    """Each service's own database URL (as its own role), for its server and its job
+    worker; the gateway and the console get none."""
     urls = roles.service_database_urls(settings.database_url or "", service_roles)
-    return {service: {f"{service.upper()}_DATABASE_URL": url} for service, url in urls.items()}
+    services = {service: service for service in urls} | WORKERS
+    return {
+        part: {f"{service.upper()}_DATABASE_URL": urls[service]}
+        for part, service in services.items()
+    }
 
 
 @main.command()
@@ -288,10 +293,12 @@ def up() -> None:
         stack.part_env = part_environments(settings, prepare_database(settings))
         one_time = ensure_admin(settings)
         settings.media_root.mkdir(parents=True, exist_ok=True)
-        click.echo("starting " + ", ".join(f"{p} (:{settings.port_of(p)})" for p in APPS))
+        click.echo("starting " + ", ".join(f"{p} (:{settings.port_of(p)})" for p in PARTS))
         stack.start()
         record_state(settings, stack, server)
         report = stack.wait_until_serving()
+        # The gateway's /health does not ask the workers: their own /livez.
+        stack.wait_until_healthy()
         redis_down = report["redis"]["status"] != "ok"
         click.echo(banner(settings, one_time, server, redis_down))
         exited = watch(settings, stack, server, redis_down)
@@ -336,7 +343,7 @@ def record_state(settings: Settings, stack: Stack, server: local.EmbeddedPostgre
         settings.var_dir,
         local.RunningStack.of_this_process(
             url=gateway_url(settings),
-            ports={part: settings.port_of(part) for part in APPS},
+            ports={part: settings.port_of(part) for part in PARTS},
             parts={part: process.pid for part, process in stack.processes.items()},
             postgres_pid=server.pid if server is not None else None,
             log_format=settings.log_format,
@@ -563,8 +570,8 @@ def refuse_while_services_are_connected(
         sessions = ", ".join(f"{name}: {count}" for name, count in sorted(connected.items()))
         raise click.ClickException(
             f"the services are still connected to the database ({sessions} sessions): stop "
-            "them first (`docker compose stop gateway auth fleet media`, or Ctrl-C the "
-            "frota up using it), then restore; nothing was changed"
+            "them first (`docker compose stop gateway auth fleet media fleet-worker "
+            "media-worker`, or Ctrl-C the frota up using it), then restore; nothing was changed"
         )
 
 

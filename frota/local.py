@@ -43,7 +43,7 @@ from typing import IO, Any
 import psutil
 
 from frota.database import EMBEDDED_DATABASE, create_database
-from frota.stack import APPS, die_with_this_process
+from frota.stack import PARTS, die_with_this_process, port_variable
 from shared.config import Settings
 
 LOCK_FILE = "frota-up.lock"
@@ -290,7 +290,7 @@ class RunningStack:
     started_at: str  # ISO 8601, UTC
     url: str  # the gateway's
     ports: dict[str, int]  # each part's
-    parts: dict[str, int]  # each part's gunicorn master pid
+    parts: dict[str, int]  # each part's process: gunicorn's master, or the job worker
     postgres_pid: int | None  # the embedded PostgreSQL's; None with DATABASE_URL
     log_format: str
 
@@ -404,12 +404,12 @@ def obstacles(settings: Settings) -> list[str]:
     machine as it found it.
     """
     found = []
-    for part in APPS:
+    for part in PARTS:
         port = settings.port_of(part)
         if port_is_taken(settings.bind_host, port):
             found.append(
                 f"port {port} ({part}) is taken by {process_description(listener_of(port))}. "
-                f"Stop that process, or give Frota other ports ({part.upper()}_PORT)."
+                f"Stop that process, or give Frota other ports ({port_variable(part)})."
             )
     if settings.database_url is None:
         found += _embedded_obstacles(settings.var_dir)

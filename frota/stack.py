@@ -1,4 +1,7 @@
-"""Running the five processes of the stack under gunicorn, and stopping them cleanly.
+"""Running the processes of the stack, and stopping them cleanly.
+
+Five serve HTTP under gunicorn (:data:`APPS`); the job workers run one process
+each (:data:`WORKERS`).
 
 Used by `frota up` in the foreground and by the end-to-end tests, which start
 the same stack on free ports.
@@ -21,7 +24,7 @@ from typing import Any
 import psutil
 import urllib3
 
-from shared.config import Settings
+from shared.config import WORKER_SERVICES, Settings
 
 # What each process runs, and the kind of gunicorn worker that suits it: the
 # gateway streams bodies and waits on upstreams (gevent); the services do
@@ -45,10 +48,17 @@ LOGGER_CLASSES = {
     "json": "shared.gunicorn_workers.JSONLogger",
     "console": "shared.gunicorn_workers.ConsoleLogger",
 }
+# The job workers (`frota worker <service>`, shared/jobs.py), by part name.
+WORKERS = {f"{service}-worker": service for service in WORKER_SERVICES}
+# Every part of the stack, in the order `frota up` starts them.
+PARTS = (*APPS, *WORKERS)
 # Parts whose liveness probe is /livez: their /health asks others (the gateway's
-# asks the services) or they have none (the console's pages need a session).
-LIVEZ_PARTS = frozenset({"gateway", "web"})
+# asks the services) or they have none (the console's pages need a session, a
+# worker serves only /livez and /metrics).
+LIVEZ_PARTS = frozenset({"gateway", "web", *WORKERS})
 STOP_GRACE_SECONDS = 15
+# A worker lets its running jobs finish for up to 20 s (shared.jobs.run_worker).
+WORKER_STOP_GRACE_SECONDS = 25
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
@@ -80,6 +90,15 @@ def fresh_metrics_dir(settings: Settings, part: str) -> Path:
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
     return directory
+
+
+def port_variable(part: str) -> str:
+    """The variable giving ``part`` its port: GATEWAY_PORT, FLEET_WORKER_PORT, ..."""
+    return f"{part.upper().replace('-', '_')}_PORT"
+
+
+def worker_command(part: str) -> list[str]:
+    return [sys.executable, "-m", "frota", "worker", WORKERS[part]]
 
 
 def gunicorn_command(part: str, settings: Settings, workers: int | None = None) -> list[str]:
@@ -135,16 +154,18 @@ class Stack:
     log_dir: Path | None = None
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
-    def start(self, parts: tuple[str, ...] = tuple(APPS)) -> None:
+    def start(self, parts: tuple[str, ...] = PARTS) -> None:
         for part in parts:
             self.start_part(part)
 
     def start_part(self, part: str) -> None:
-        env = {
-            **self.env,
-            **self.part_env.get(part, {}),
-            "PROMETHEUS_MULTIPROC_DIR": str(fresh_metrics_dir(self.settings, part)),
-        }
+        env = {**self.env, **self.part_env.get(part, {})}
+        if part in WORKERS:
+            # One process with its own metrics registry: no multiprocess files.
+            command = worker_command(part)
+        else:
+            env["PROMETHEUS_MULTIPROC_DIR"] = str(fresh_metrics_dir(self.settings, part))
+            command = gunicorn_command(part, self.settings, self.workers.get(part))
         output = None
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -153,7 +174,7 @@ class Stack:
         # stops every process in order instead of all dying at once.
         try:
             self.processes[part] = subprocess.Popen(  # noqa: S603 - our own argv
-                gunicorn_command(part, self.settings, self.workers.get(part)),
+                command,
                 env=env,
                 start_new_session=True,
                 # Runs in the child between fork and exec: one prctl call, no locks.
@@ -223,7 +244,7 @@ class Stack:
             time.sleep(0.2)
 
     def _listens(self, part: str) -> bool:
-        """Whether that part's gunicorn master holds the listening socket of its port."""
+        """Whether that part's process (gunicorn's master, or a worker) listens on its port."""
         port = self.settings.port_of(part)
         try:
             sockets = psutil.Process(self.processes[part].pid).net_connections("tcp")
@@ -245,9 +266,9 @@ class Stack:
     def stop_part(self, part: str, sig: int = signal.SIGTERM) -> None:
         proc = self.processes[part]
         if proc.poll() is None:
-            os.killpg(proc.pid, sig)
+            os.killpg(proc.pid, _stop_signal(part, sig))
         try:
-            proc.wait(STOP_GRACE_SECONDS)
+            proc.wait(WORKER_STOP_GRACE_SECONDS if part in WORKERS else STOP_GRACE_SECONDS)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
@@ -255,11 +276,18 @@ class Stack:
     def stop(self, sig: int = signal.SIGTERM) -> None:
         """Stop the gateway first (no new requests), then the services; kill what lingers.
 
-        SIGTERM lets each worker finish what it serves (up to the graceful timeout, and a
-        kept-alive idle connection holds it that long); SIGQUIT stops them at once.
+        SIGTERM lets each gunicorn worker finish what it serves (up to the graceful timeout,
+        and a kept-alive idle connection holds it that long); SIGQUIT stops them at once.
+        A job worker always gets SIGTERM: it finishes its running jobs (an idle one stops
+        at once); a job cut short would run again only once its worker's heartbeat is stale.
         """
         for part in sorted(self.processes, key=lambda p: p != "gateway"):
             if self.processes[part].poll() is None:
-                os.killpg(self.processes[part].pid, sig)
+                os.killpg(self.processes[part].pid, _stop_signal(part, sig))
         for part in self.processes:
             self.stop_part(part, sig)
+
+
+def _stop_signal(part: str, sig: int) -> int:
+    """``sig`` for a gunicorn part; SIGTERM for a job worker (SIGQUIT would dump its core)."""
+    return signal.SIGTERM if part in WORKERS else sig

@@ -2,10 +2,11 @@
 
 The questions the seed guide answers with `docker compose ps`, `df -h` and
 `ls backups/`, for a local run: each part of the stack (from the state file
-`frota up` keeps, see :mod:`frota.local`), the gateway's /health, the database
-and its size, the media volume against its quota and its filesystem, the last
-backup and the next prune. It only reads: it starts nothing, not even the
-embedded PostgreSQL (a stopped one is reported as such).
+`frota up` keeps, see :mod:`frota.local`) and each job worker's /livez, the
+gateway's /health, the database and its size, the job queues, the media volume
+against its quota and its filesystem, the last backup and the next prune. It
+only reads: it starts nothing, not even the embedded PostgreSQL (a stopped one
+is reported as such).
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ from sqlalchemy.engine import make_url
 
 from frota import local
 from frota.backup import BACKUP_FILE, Backup
-from frota.stack import APPS
-from shared.config import Settings
+from frota.stack import PARTS, WORKERS
+from shared.config import WORKER_SERVICES, Settings
 
 MB = 1024 * 1024
 HEALTH_TIMEOUT = urllib3.Timeout(connect=1.0, read=5.0)
@@ -39,7 +40,10 @@ class Part:
     port: int
     running: bool
     pid: int | None = None
-    workers: int | None = None
+    workers: int | None = None  # gunicorn's; None for a job worker
+    # A running job worker's /livez: "ok", "down" (its queue unread for a minute), or
+    # "no answer".
+    livez: str | None = None
     # Who holds the port when the part is not running (an orphan, another program).
     port_taken_by: str | None = None
 
@@ -54,6 +58,7 @@ class Report:
     parts: dict[str, Part]
     health: dict[str, Any]
     database: dict[str, Any]
+    queues: dict[str, Any]
     media: dict[str, Any]
     backup: dict[str, Any]
     prune: dict[str, Any]
@@ -74,7 +79,8 @@ def collect(settings: Settings) -> Report:
     url = stack.url if stack else f"http://{settings.bind_host}:{settings.gateway_port}"
     parts = _parts(settings, stack)
     health = _health(url)
-    database, usage = _database(settings, stack)
+    database, facts = _database(settings, stack)
+    usage = facts.get("usage")
     report = Report(
         running=stack is not None,
         url=url,
@@ -82,6 +88,7 @@ def collect(settings: Settings) -> Report:
         parts=parts,
         health=health,
         database=database,
+        queues=facts.get("queues", {}),
         media=_media(settings, usage),
         backup=_last_backup(settings.backup_dir, now),
         prune=_prune(settings, usage, stack is not None, now),
@@ -90,6 +97,9 @@ def collect(settings: Settings) -> Report:
         report.problems.append("not running")
         return report
     report.problems += [f"{name} is not running" for name, p in parts.items() if not p.running]
+    report.problems += [
+        f"{name} /livez {p.livez}" for name, p in parts.items() if p.livez not in (None, "ok")
+    ]
     if health["http_status"] != 200:
         report.problems.append(f"/health {health['status']}")
     if database["status"] != "ok":
@@ -111,10 +121,14 @@ def _frota_up(stack: local.RunningStack | None, now: float) -> dict[str, Any] | 
 
 def _parts(settings: Settings, stack: local.RunningStack | None) -> dict[str, Part]:
     parts = {}
-    for name in APPS:
-        port = stack.ports[name] if stack else settings.port_of(name)
+    for name in PARTS:
+        # A state file of an older `frota up` may name no workers.
+        port = stack.ports.get(name, settings.port_of(name)) if stack else settings.port_of(name)
         running = _running_part(port, stack.parts.get(name)) if stack else None
         if running is not None:
+            if name in WORKERS:
+                running.workers = None
+                running.livez = _livez(settings.bind_host, port)
             parts[name] = running
             continue
         part = Part(port, False)
@@ -135,6 +149,17 @@ def _running_part(port: int, master_pid: int | None) -> Part | None:
         return Part(port, True, master_pid, len(master.children()))
     except psutil.Error:
         return None
+
+
+def _livez(host: str, port: int) -> str:
+    http = urllib3.PoolManager(retries=False, timeout=HEALTH_TIMEOUT)
+    try:
+        response = http.request("GET", f"http://{host}:{port}/livez")
+    except urllib3.exceptions.HTTPError:
+        return "no answer"
+    finally:
+        http.clear()
+    return "ok" if response.status == 200 else "down"
 
 
 def _health(url: str) -> dict[str, Any]:
@@ -162,8 +187,9 @@ def _health(url: str) -> dict[str, Any]:
 
 def _database(
     settings: Settings, stack: local.RunningStack | None
-) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """Where the database is, whether it answers and its size; and the media usage row."""
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Where the database is, whether it answers and its size; and what it says of the
+    media volume and the job queues (:func:`_read_facts`), when it answers."""
     if settings.database_url:
         url = settings.database_url
         where = f"DATABASE_URL {make_url(url).set(password=None).render_as_string()}"
@@ -178,33 +204,65 @@ def _database(
         }
         found = local.embedded_database_url(settings.var_dir)
         if found is None:
-            return {**info, "status": "not running"}, None
+            return {**info, "status": "not running"}, {}
         url = found
     try:
         conn = psycopg2.connect(url, connect_timeout=DATABASE_TIMEOUT_SECONDS)
     except psycopg2.Error as exc:
-        return {**info, "status": f"unreachable ({str(exc).strip().splitlines()[0]})"}, None
+        return {**info, "status": f"unreachable ({str(exc).strip().splitlines()[0]})"}, {}
     try:
         with conn.cursor() as cur:
             cur.execute("SELECT pg_database_size(current_database())")
             (size,) = cur.fetchone()
-            usage = None
-            cur.execute("SELECT to_regclass('media.usage') IS NOT NULL")
-            if cur.fetchone()[0]:
-                cur.execute(
-                    "SELECT used_bytes, reserved_bytes, last_pruned_at, last_prune_files,"
-                    " last_prune_bytes, (SELECT count(*) FROM media.files"
-                    " WHERE deleting_at IS NULL) FROM media.usage"
-                )
-                row = cur.fetchone()
-                names = ("used", "reserved", "pruned_at", "pruned_files", "pruned_bytes", "files")
-                usage = dict(zip(names, row, strict=True)) if row else None
+            facts = _read_facts(cur)
     except psycopg2.Error as exc:
         # Not migrated up to date (the stack was never started with this version).
-        return {**info, "status": f"error ({str(exc).strip().splitlines()[0]})"}, None
+        return {**info, "status": f"error ({str(exc).strip().splitlines()[0]})"}, {}
     finally:
         conn.close()
-    return {**info, "status": "ok", "size_bytes": size}, usage
+    return {**info, "status": "ok", "size_bytes": size}, facts
+
+
+# A queue's jobs by state: due (waiting for a worker), scheduled later (retries, mostly),
+# running, and failed (kept EVENTS_KEEP_DAYS); how long the oldest due one has waited.
+QUEUE_QUERY = """
+    SELECT count(*) FILTER (WHERE status = 'todo' AND coalesce(scheduled_at, now()) <= now()),
+           count(*) FILTER (WHERE status = 'todo' AND scheduled_at > now()),
+           count(*) FILTER (WHERE status = 'doing'),
+           count(*) FILTER (WHERE status = 'failed'),
+           extract(epoch FROM now() - min(scheduled_at)
+                   FILTER (WHERE status = 'todo' AND scheduled_at <= now()))
+    FROM {schema}.procrastinate_jobs
+"""
+
+
+def _read_facts(cur: Any) -> dict[str, Any]:
+    """The media usage row, and each job queue's counts (of the schemas migrated so far)."""
+    facts: dict[str, Any] = {"usage": None, "queues": {}}
+    cur.execute("SELECT to_regclass('media.usage') IS NOT NULL")
+    if cur.fetchone()[0]:
+        cur.execute(
+            "SELECT used_bytes, reserved_bytes, last_pruned_at, last_prune_files,"
+            " last_prune_bytes, (SELECT count(*) FROM media.files"
+            " WHERE deleting_at IS NULL) FROM media.usage"
+        )
+        row = cur.fetchone()
+        names = ("used", "reserved", "pruned_at", "pruned_files", "pruned_bytes", "files")
+        facts["usage"] = dict(zip(names, row, strict=True)) if row else None
+    for service in WORKER_SERVICES:
+        cur.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{service}.procrastinate_jobs",))
+        if cur.fetchone()[0]:
+            # The schema is one of WORKER_SERVICES' names, not input.
+            cur.execute(QUEUE_QUERY.format(schema=service))
+            due, scheduled, running, failed, oldest = cur.fetchone()
+            facts["queues"][service] = {
+                "due": due,
+                "scheduled": scheduled,
+                "running": running,
+                "failed": failed,
+                "oldest_due_seconds": round(oldest or 0),
+            }
+    return facts
 
 
 def _media(settings: Settings, usage: dict[str, Any] | None) -> dict[str, Any]:
@@ -249,8 +307,9 @@ def _prune(
 ) -> dict[str, Any]:
     """The last prune (recorded on the usage row) and the next scheduled one.
 
-    The media service's workers prune on multiples of the interval since the
-    epoch (:class:`media_service.prune_job.PeriodicPrune`), only while it runs.
+    The media worker prunes on multiples of the interval since midnight UTC
+    (:func:`shared.jobs.cron_every`), which are multiples since the epoch too, while
+    the stack runs.
     """
     minutes = settings.media_prune_interval_minutes
     prune: dict[str, Any] = {"interval_minutes": minutes, "last_at": None, "next_at": None}
@@ -282,15 +341,18 @@ def render(report: Report) -> str:
     else:
         lines.append(f"frota up   not running (its gateway would be at {report.url})")
     for name, part in report.parts.items():
-        if part.running:
+        if part.running and part.workers is None:
+            state = f"pid {part.pid:<7} /livez {part.livez}"
+        elif part.running:
             state = f"pid {part.pid:<7} {part.workers} worker{'s' if part.workers != 1 else ''}"
         else:
             state = "not running"
             if part.port_taken_by:
                 state += f"; port {part.port} is taken by {part.port_taken_by}"
-        lines.append(f"  {name:<8} port {part.port:<6} {state}")
+        lines.append(f"  {name:<12} port {part.port:<6} {state}")
     lines.append(f"health     {_health_line(report.health)}")
     lines.append(f"database   {_database_line(report.database)}")
+    lines.append(f"queues     {_queues_line(report.queues)}")
     lines.append(f"media      {_media_line(report.media)}")
     lines.append(f"backup     {_backup_line(report.backup)}")
     lines.append(f"prune      {_prune_line(report.prune)}")
@@ -315,6 +377,16 @@ def _database_line(database: dict[str, Any]) -> str:
     if database["status"] != "ok":
         return f"{line}: {database['status']}"
     return f"{line}: {_bytes(database['size_bytes'])}"
+
+
+def _queues_line(queues: dict[str, Any]) -> str:
+    if not queues:
+        return "unknown (database not reachable)"
+    return "; ".join(
+        f"{service} {q['due']} due (oldest {_duration(q['oldest_due_seconds'])}), "
+        f"{q['scheduled']} scheduled, {q['running']} running, {q['failed']} failed"
+        for service, q in queues.items()
+    )
 
 
 def _media_line(media: dict[str, Any]) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,6 @@ from werkzeug.exceptions import ClientDisconnected
 
 from media_service import internal_routes, quota, routes
 from media_service.images import Decoder, decode_lock_dir
-from media_service.prune_job import PeriodicPrune
 from media_service.storage import HashingFile, LocalStorage
 from shared.config import Settings
 from shared.db import Database, current_session
@@ -99,7 +97,6 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.teardown_request(clean_up_upload)
     app.register_blueprint(routes.bp)
     app.register_blueprint(internal_routes.bp)
-    register_prune_job(app, settings)
     return app
 
 
@@ -118,22 +115,3 @@ def clean_up_upload(_exc: BaseException | None) -> None:
     except SQLAlchemyError:
         # Prune releases stale reservations later; this request's outcome stands.
         logger.exception("could not release upload reservation %s", reservation_id)
-
-
-def register_prune_job(app: APIFlask, settings: Settings) -> None:
-    """Prune every MEDIA_PRUNE_INTERVAL_MINUTES in each worker (0 or unset: never).
-
-    Every gunicorn worker starts the thread; the advisory lock in
-    :func:`media_service.prune_job.run_scheduled_prune` lets one of them prune at a time.
-    """
-    minutes = settings.media_prune_interval_minutes
-    if minutes <= 0:
-        return
-    job = PeriodicPrune(
-        database=app.extensions["db"],
-        storage=app.extensions["media_storage"],
-        quota_bytes=settings.media_quota_mb * MB,
-        every=timedelta(minutes=minutes),
-    )
-    job.start()
-    app.extensions["media_prune_job"] = job

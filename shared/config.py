@@ -105,6 +105,13 @@ def setting(variable: str, default: Any, parse: Callable[[str, str], Any] = _tex
     return field(default=default, metadata={"variable": variable, "parse": parse})
 
 
+def _runs_on_a_cron(minutes: int) -> bool:
+    """Whether a task every ``minutes`` has a cron (shared.jobs.cron_every); 0 is never."""
+    if minutes < 60:
+        return minutes >= 0 and (minutes == 0 or 60 % minutes == 0)
+    return minutes % 60 == 0 and 24 % (minutes // 60) == 0
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a Frota process may be configured with.
@@ -202,9 +209,7 @@ class Settings:
     events_keep_days: int = setting("EVENTS_KEEP_DAYS", 30, _int)
     # Webhooks to loopback, private, link-local and metadata addresses, and over
     # plain http: refused unless this is set (tests, receivers on the premises).
-    webhook_allow_private_networks: bool = setting(
-        "WEBHOOK_ALLOW_PRIVATE_NETWORKS", False, _bool
-    )
+    webhook_allow_private_networks: bool = setting("WEBHOOK_ALLOW_PRIVATE_NETWORKS", False, _bool)
     webhook_timeout_seconds: float = setting("WEBHOOK_TIMEOUT_SECONDS", 10.0, _float)
     webhook_retry_base_seconds: float = setting("WEBHOOK_RETRY_BASE_SECONDS", 30.0, _float)
     # The daily digest's e-mail: unset SMTP_HOST sends none (and logs why).
@@ -273,6 +278,11 @@ class Settings:
             raise ConfigError("MAX_UPLOADS_IN_FLIGHT(_PER_USER) must be at least 1")
         if settings.worker_concurrency < 1:
             raise ConfigError("WORKER_CONCURRENCY must be at least 1")
+        if not _runs_on_a_cron(settings.media_prune_interval_minutes):
+            raise ConfigError(
+                "MEDIA_PRUNE_INTERVAL_MINUTES must divide an hour, or be whole hours that "
+                "divide a day (0: never)"
+            )
         if not 1 <= settings.alerts_evaluate_minutes <= 60:
             raise ConfigError("ALERTS_EVALUATE_MINUTES must be between 1 and 60")
         if not 0 <= settings.digest_hour <= 23:
@@ -293,7 +303,8 @@ class Settings:
         return self.environment == "production"
 
     def port_of(self, part: str) -> int:
-        return int(getattr(self, f"{part}_port"))
+        """The port of a part of the stack: "gateway", ..., "fleet-worker", "media-worker"."""
+        return int(getattr(self, f"{part.replace('-', '_')}_port"))
 
     def replace(self, **changes: object) -> Settings:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]

@@ -26,6 +26,7 @@ from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import procrastinate
+import psycopg
 import sqlalchemy as sa
 from procrastinate.contrib.sqlalchemy import SQLAlchemyPsycopg2Connector
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
@@ -43,6 +44,8 @@ STALLED_AFTER_SECONDS = 30
 # The worker's /livez fails once its last look at the queue is older than this.
 LIVE_WITHIN_SECONDS = 60
 PROBE_EVERY_SECONDS = 10
+# After the database was lost: how long before the worker tries it again.
+RECONNECT_SECONDS = 5
 
 
 def queue_schema_sql() -> str:
@@ -169,6 +172,45 @@ class Queue:
             connection=connection,
         )
         return int(deferrer.defer(**task_kwargs))
+
+
+def cron_every(minutes: int) -> str:
+    """The cron of a task run every ``minutes``, on multiples of it since midnight (UTC).
+
+    ``minutes`` divides an hour, or is whole hours that divide a day (the settings
+    check it); any other number of minutes has no cron of its own.
+    """
+    if minutes < 60:
+        return "* * * * *" if minutes == 1 else f"*/{minutes} * * * *"
+    hours = minutes // 60
+    return "0 * * * *" if hours == 1 else f"0 */{hours} * * *"
+
+
+# Nightly (UTC, as every cron here), apart from the fleet's purge of deliveries (03:17).
+PURGE_JOBS_CRON = "47 3 * * *"
+
+
+def register_job_purge(queue: Queue, keep_days: int) -> None:
+    """Declare ``queue``'s daily purge of the jobs that finished over ``keep_days`` ago.
+
+    Successful jobs go as they succeed (run_worker's delete_jobs); failed, cancelled
+    and aborted ones stay this long for an operator to look at, with their events.
+    """
+
+    @queue.periodic("purge_jobs", cron=PURGE_JOBS_CRON)
+    async def purge_jobs(timestamp: int) -> None:
+        await purge_finished_jobs(queue.app, queue.service, keep_days)
+
+
+async def purge_finished_jobs(app: procrastinate.App, service: str, keep_days: int) -> None:
+    """Delete the jobs of ``service``'s queue that reached a final state over ``keep_days`` ago."""
+    await app.job_manager.delete_old_jobs(
+        nb_hours=keep_days * 24,
+        queue=service,
+        include_failed=True,
+        include_cancelled=True,
+        include_aborted=True,
+    )
 
 
 class WorkerMetrics:
@@ -323,6 +365,43 @@ async def _watch(
         await asyncio.sleep(PROBE_EVERY_SECONDS)
 
 
+async def _work(
+    queue: Queue, settings: Settings, engine: sa.Engine, metrics: WorkerMetrics
+) -> bool:
+    """Run the worker until it is stopped (True) or loses the database (False).
+
+    A database outage longer than the pool's wait ends procrastinate's worker; this
+    process waits it out and starts another rather than exit, as the web parts ride
+    it out with 503s (`frota up` stops the whole stack when a part exits). Jobs left
+    running go back to the queue as a dead worker's (retry_stalled_jobs).
+    """
+    try:
+        async with queue.app.open_async():
+            watcher = asyncio.create_task(_watch(queue.app, engine, queue.service, metrics))
+            try:
+                await queue.app.run_worker_async(
+                    queues=[queue.service],
+                    name=f"{queue.service}-worker",
+                    concurrency=settings.worker_concurrency,
+                    worker_middleware=[_metrics_middleware(metrics)],
+                    # What a job did is in our own tables (deliveries, attempts);
+                    # failed jobs stay for EVENTS_KEEP_DAYS (the purge task).
+                    delete_jobs="successful",
+                    shutdown_graceful_timeout=20,
+                )
+            finally:
+                watcher.cancel()
+    except (procrastinate.exceptions.ConnectorException, psycopg.OperationalError) as exc:
+        logger.warning(
+            "the %s worker lost its database (%s); starting again in %d s",
+            queue.service,
+            exc.__cause__ or exc,
+            RECONNECT_SECONDS,
+        )
+        return False
+    return True
+
+
 def run_worker(queue: Queue, settings: Settings, *, port: int) -> None:
     """Run ``queue``'s worker until SIGTERM or SIGINT; jobs under way finish first.
 
@@ -343,21 +422,8 @@ def run_worker(queue: Queue, settings: Settings, *, port: int) -> None:
 
     async def main() -> None:
         with queue.app.replace_connector(connector):
-            async with queue.app.open_async():
-                watcher = asyncio.create_task(_watch(queue.app, engine, queue.service, metrics))
-                try:
-                    await queue.app.run_worker_async(
-                        queues=[queue.service],
-                        name=f"{queue.service}-worker",
-                        concurrency=settings.worker_concurrency,
-                        worker_middleware=[_metrics_middleware(metrics)],
-                        # What a job did is in our own tables (deliveries, attempts);
-                        # failed jobs stay for EVENTS_KEEP_DAYS (the purge task).
-                        delete_jobs="successful",
-                        shutdown_graceful_timeout=20,
-                    )
-                finally:
-                    watcher.cancel()
+            while not await _work(queue, settings, engine, metrics):
+                await asyncio.sleep(RECONNECT_SECONDS)
 
     logger.info("%s worker starting (concurrency %d)", queue.service, settings.worker_concurrency)
     # procrastinate installs its own SIGTERM/SIGINT handlers: the first stops taking

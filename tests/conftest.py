@@ -59,8 +59,6 @@ def make_settings(tmp_path: Path, database_url: str, redis_url: str, **env: str)
             "REDIS_PREFIX": f"frota-test-{uuid.uuid4().hex[:8]}",
             "FROTA_VAR_DIR": str(tmp_path / "var"),
             "LOG_LEVEL": "WARNING",
-            # No background prune thread per test app unless a test asks for one.
-            "MEDIA_PRUNE_INTERVAL_MINUTES": "0",
             **env,
         }
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,8 +31,9 @@ class NotificationSetting(Base):
     # Where the digest goes: given with the settings (the fleet service does not read
     # accounts' e-mail addresses), required for a daily digest.
     email: Mapped[str | None] = mapped_column(sa.String(254))
-    # The São Paulo day of the last digest sent: one a day, however many workers run.
-    last_digest_on: Mapped[date | None]
+    # When the last digest went out: one a São Paulo day, however many workers run
+    # (fleet_service.notifications.digest), and the next lists what was raised since.
+    last_digest_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(
         sa.DateTime(timezone=True), server_default=sa.func.clock_timestamp()
     )

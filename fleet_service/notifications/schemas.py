@@ -39,4 +39,4 @@ class NotificationSettingsIn(Body):
 class NotificationSettingsOut(ModelSchema):
     class Meta:
         model = NotificationSetting
-        exclude = ("user_id", "last_digest_on", "updated_at")
+        exclude = ("user_id", "last_digest_at", "updated_at")

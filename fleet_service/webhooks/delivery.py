@@ -68,6 +68,8 @@ class Attempt:
     url: str
     secret: str
     body: bytes
+    # The attempts made before this one, as the job that makes it was told.
+    after_attempts: int
 
 
 @dataclass(frozen=True)
@@ -94,14 +96,19 @@ def signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def deliver(context: WorkerContext, delivery_id: uuid.UUID) -> None:
-    """Make one attempt at a delivery, unless it is gone or finished; on failure, its retry."""
-    attempt = _prepare(context, delivery_id)
+def deliver(context: WorkerContext, delivery_id: uuid.UUID, after_attempts: int = 0) -> None:
+    """Make a delivery's attempt number ``after_attempts + 1``, unless the delivery is
+    gone, finished or past that attempt; on failure, defer the next.
+
+    Each job names its attempt, so a job run again (its worker taken for dead after it
+    had recorded the attempt) finds it made and does nothing: one chain of retries.
+    """
+    attempt = _prepare(context, delivery_id, after_attempts)
     if attempt is None:
         return
     with endpoint_slot(context.database.engine, attempt.webhook_id) as free:
         if not free:
-            _wait_for_a_slot(context, delivery_id)
+            _wait_for_a_slot(context, attempt)
             return
         attempted_at = datetime.now(UTC)
         outcome = post(attempt, context.settings)
@@ -109,10 +116,12 @@ def deliver(context: WorkerContext, delivery_id: uuid.UUID) -> None:
     context.metrics.deliveries.labels(outcome.outcome).inc()
 
 
-def _prepare(context: WorkerContext, delivery_id: uuid.UUID) -> Attempt | None:
+def _prepare(context: WorkerContext, delivery_id: uuid.UUID, after_attempts: int) -> Attempt | None:
     with context.database.sessionmaker() as db_session:
         delivery = db_session.get(WebhookDelivery, delivery_id)
         if delivery is None or delivery.status != "pending":
+            return None
+        if delivery.attempts != after_attempts:
             return None
         webhook = db_session.get(Webhook, delivery.webhook_id)
         event = db_session.get(Event, delivery.event_id)
@@ -132,6 +141,7 @@ def _prepare(context: WorkerContext, delivery_id: uuid.UUID) -> Attempt | None:
             url=webhook.url,
             secret=webhook.secret,
             body=event_body(event),
+            after_attempts=after_attempts,
         )
 
 
@@ -155,16 +165,29 @@ def endpoint_slot(engine: sa.Engine, webhook_id: uuid.UUID) -> Iterator[bool]:
         yield False
 
 
-def _wait_for_a_slot(context: WorkerContext, delivery_id: uuid.UUID) -> None:
-    """Try again shortly, as the same delivery, without counting an attempt."""
+def _wait_for_a_slot(context: WorkerContext, attempt: Attempt) -> None:
+    """Try again shortly, as the same attempt of the same delivery."""
     later = datetime.now(UTC) + timedelta(seconds=SLOT_WAIT_SECONDS * random.uniform(1, 2))
     with context.database.sessionmaker() as db_session:
-        delivery = db_session.get(WebhookDelivery, delivery_id, with_for_update=True)
+        delivery = db_session.get(WebhookDelivery, attempt.delivery_id, with_for_update=True)
         if delivery is None or delivery.status != "pending":
             return
         delivery.next_attempt_at = later
-        QUEUE.defer(db_session, DELIVER, schedule_at=later, delivery_id=str(delivery_id))
+        defer_attempt(db_session, delivery, schedule_at=later)
         db_session.commit()
+
+
+def defer_attempt(
+    db_session: Session, delivery: WebhookDelivery, *, schedule_at: datetime | None = None
+) -> None:
+    """Defer the job of ``delivery``'s next attempt, in ``db_session``'s transaction."""
+    QUEUE.defer(
+        db_session,
+        DELIVER,
+        schedule_at=schedule_at,
+        delivery_id=str(delivery.id),
+        after_attempts=delivery.attempts,
+    )
 
 
 def post(attempt: Attempt, settings: Settings) -> Outcome:
@@ -232,11 +255,16 @@ def _send(
                 )
                 response = connection.getresponse()
                 # Not decoded: what the receiver compressed is not ours to inflate.
-                return response.status, response.read(MAX_RESPONSE_BYTES, decode_content=False)
+                answer = response.read(MAX_RESPONSE_BYTES, decode_content=False)
             except (OSError, http.client.HTTPException, urllib3.exceptions.HTTPError):
                 if expired.is_set():
                     raise TimeoutError from None
                 raise
+            if expired.is_set():
+                # Cut off mid-answer, which can still parse: the end of the stream ends
+                # the headers as well as a blank line does.
+                raise TimeoutError
+            return response.status, answer
     finally:
         connection.close()
 
@@ -278,7 +306,14 @@ def _record(
         if delivery is None:
             return  # its webhook was deleted meanwhile, and the log with it
         delivery.attempts += 1
-        next_retry_at = _settle(db_session, delivery, outcome, attempted_at, context.settings)
+        # Another run of the same job (its worker taken for dead while it was sending)
+        # recorded its attempt first: this one is logged, and the retry left to that one.
+        first_run = delivery.attempts == attempt.after_attempts + 1
+        next_retry_at = (
+            _settle(db_session, delivery, outcome, attempted_at, context.settings)
+            if first_run or outcome.outcome == "delivered"
+            else None
+        )
         db_session.add(
             WebhookAttempt(
                 delivery_id=delivery.id,
@@ -324,9 +359,7 @@ def _settle(
     if delivery.next_attempt_at is None:
         delivery.status, delivery.finished_at = "failed", datetime.now(UTC)
     else:
-        QUEUE.defer(
-            db_session, DELIVER, schedule_at=delivery.next_attempt_at, delivery_id=str(delivery.id)
-        )
+        defer_attempt(db_session, delivery, schedule_at=delivery.next_attempt_at)
     return delivery.next_attempt_at
 
 

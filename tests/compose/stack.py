@@ -35,7 +35,17 @@ SECRETS = (
     "FLEET_DB_PASSWORD",
     "MEDIA_DB_PASSWORD",
 )
-LONG_RUNNING = ("db", "redis", "auth", "fleet", "media", "web", "gateway")
+LONG_RUNNING = (
+    "db",
+    "redis",
+    "auth",
+    "fleet",
+    "media",
+    "web",
+    "gateway",
+    "fleet-worker",
+    "media-worker",
+)
 
 # How long each step took, in the order they ran, and what the run measured
 # besides: printed at the end of the run.

@@ -22,7 +22,7 @@ state: dict[str, str] = {}
 UPDATE_DOWNTIME_BOUND_SECONDS = 10
 BACKUP_FILES = (".sql.gz", ".media.tar", ".manifest.json")
 UPDATE = REPO / "deploy" / "update.sh"
-APP_SERVICES = ("auth", "fleet", "media", "web", "gateway")
+APP_SERVICES = ("auth", "fleet", "media", "web", "gateway", "fleet-worker", "media-worker")
 COUNTS = (
     "SELECT (SELECT count(*) FROM auth.users) AS users,"
     " (SELECT count(*) FROM fleet.vehicles) AS vehicles,"
@@ -69,6 +69,32 @@ def test_health_is_200_through_the_published_port(stack: Compose):
         "fleet": "ok",
         "media": "ok",
     }
+
+
+def sql(stack: Compose, query: str) -> str:
+    return stack("exec", "-T", "db", "psql", "-U", "frota", "-d", "frota", "-tAc", query).stdout
+
+
+def test_the_workers_take_their_queues_and_run_a_job(stack: Compose):
+    workers = sql(
+        stack,
+        "SELECT (SELECT count(*) FROM fleet.procrastinate_workers),"
+        " (SELECT count(*) FROM media.procrastinate_workers)",
+    )
+    assert workers.strip() == "1|1"
+    # A tick of the media worker's prune, as procrastinate defers it each hour.
+    sql(
+        stack,
+        "INSERT INTO media.procrastinate_jobs (queue_name, task_name, args) VALUES"
+        " ('media', 'media.prune', json_build_object('timestamp', extract(epoch FROM now())::int))",
+    )
+    with timed("a prune job run by the media worker"):
+        wait_until(
+            "the prune job done (a succeeded job is deleted)",
+            lambda: sql(stack, "SELECT count(*) FROM media.procrastinate_jobs").strip() == "0",
+            timeout=60,
+        )
+    assert sql(stack, "SELECT last_pruned_at IS NOT NULL FROM media.usage").strip() == "t"
 
 
 def test_first_admin_changes_the_password_then_a_vehicle_and_a_photo(stack: Compose):

@@ -29,7 +29,9 @@ ADMIN_PASSWORD = "first-admin-password"
 # The API's parts: what a test of the API starts (the console's costs every stack two
 # more workers to boot, for nothing the test looks at).
 API_PARTS = ("auth", "fleet", "media", "gateway")
-ALL_PARTS = ("auth", "fleet", "media", "web", "gateway")
+# The job workers: what a test of jobs (webhooks, digests, pruning) adds to API_PARTS.
+WORKER_PARTS = ("fleet-worker", "media-worker")
+ALL_PARTS = ("auth", "fleet", "media", "web", "gateway", *WORKER_PARTS)
 
 
 @dataclass
@@ -62,6 +64,8 @@ def stack_env(database_url: str, redis_url: str, var_dir: Path, **extra: str) ->
         "FLEET_PORT": str(free_port()),
         "MEDIA_PORT": str(free_port()),
         "WEB_PORT": str(free_port()),
+        "FLEET_WORKER_PORT": str(free_port()),
+        "MEDIA_WORKER_PORT": str(free_port()),
         "WEB_CONCURRENCY": "2",
         "UPSTREAM_READ_TIMEOUT": "5",
         "LOG_LEVEL": "WARNING",
@@ -138,6 +142,8 @@ def e2e_stack(
         pg_server_url,
         tmp_path_factory.mktemp("e2e-var"),
         parts=ALL_PARTS,
+        # The tests' webhook receivers listen on 127.0.0.1, over plain http.
+        WEBHOOK_ALLOW_PRIVATE_NETWORKS="true",
         **NO_RATE_LIMITS,
     ) as stack:
         yield stack

@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from frota import local
-from frota.stack import APPS
+from frota.stack import APPS, PARTS, WORKERS, port_variable
 from tests.support.processes import RedisProcess, free_port
 
 FROTA = str(Path(sys.executable).with_name("frota"))
@@ -71,7 +71,7 @@ def up(tmp_path_factory) -> Iterator[UpStack]:
     """`frota up` run in a fresh directory, on free ports and a Redis of its own (a test
     stops it): the only variables it is given."""
     directory = tmp_path_factory.mktemp("repo")
-    ports = {part: free_port() for part in APPS}
+    ports = {part: free_port() for part in PARTS}
     with RedisProcess() as redis_process:
         yield from _frota_up(directory, ports, redis_process)
 
@@ -82,7 +82,7 @@ def _frota_up(directory: Path, ports: dict[str, int], redis: RedisProcess) -> It
         "HOME": os.environ.get("HOME", str(directory)),
         "REDIS_URL": redis.url,
         "WEB_CONCURRENCY": "1",
-        **{f"{part.upper()}_PORT": str(port) for part, port in ports.items()},
+        **{port_variable(part): str(port) for part, port in ports.items()},
     }
     # A file, not a pipe: nobody reads while it runs, and a full pipe would block the stack.
     with (directory / "up.log").open("w") as log:
@@ -118,8 +118,10 @@ def test_status_of_the_running_stack_names_each_part_its_health_data_and_disk(up
     assert f"frota up   running at http://127.0.0.1:{up.gateway_port} (pid {running.pid}" in (
         text.stdout
     )
+    assert set(running.parts) == set(PARTS)
     for part, pid in running.parts.items():
-        assert f"  {part:<8} port {running.ports[part]:<6} pid {pid:<7} 1 worker" in text.stdout
+        state = "/livez ok" if part in WORKERS else "1 worker"
+        assert f"  {part:<12} port {running.ports[part]:<6} pid {pid:<7} {state}\n" in text.stdout
     assert "/health 200 ok: auth ok, fleet ok, media ok, redis ok" in text.stdout
     pgdata = up.var_dir / "pgdata"
     assert f"database   embedded PostgreSQL in {pgdata} (pid {up.postgres_pid()}): " in text.stdout
@@ -130,9 +132,13 @@ def test_status_of_the_running_stack_names_each_part_its_health_data_and_disk(up
 
     report = json.loads(frota(up.directory, "status", "--json").stdout)
     assert report["ok"] is True
-    assert {p: (v["running"], v["workers"]) for p, v in report["parts"].items()} == {
-        part: (True, 1) for part in ("auth", "fleet", "media", "web", "gateway")
+    assert {p: (v["running"], v["workers"], v["livez"]) for p, v in report["parts"].items()} == {
+        **{part: (True, 1, None) for part in APPS},
+        **{part: (True, None, "ok") for part in WORKERS},
     }
+    assert set(report["queues"]) == {"fleet", "media"}
+    assert [q["failed"] for q in report["queues"].values()] == [0, 0]
+    assert "queues     fleet " in text.stdout
     assert report["health"]["http_status"] == 200
     assert {d["status"] for d in report["health"]["dependencies"].values()} == {"ok"}
     assert report["database"]["size_bytes"] > 0

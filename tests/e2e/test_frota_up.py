@@ -20,7 +20,7 @@ import pytest
 import requests
 
 from frota import local
-from frota.stack import APPS, Stack
+from frota.stack import PARTS, WORKERS, Stack, port_variable
 from shared.config import Settings
 from tests.conftest import TEST_SECRETS
 from tests.support.processes import RedisProcess, free_port
@@ -42,7 +42,7 @@ def frota_up(var_dir: Path, ports: dict[str, int], redis_url: str) -> subprocess
         REDIS_URL=redis_url,
         WEB_CONCURRENCY="1",
         LOG_LEVEL="WARNING",
-        **{f"{part.upper()}_PORT": str(port) for part, port in ports.items()},
+        **{port_variable(part): str(port) for part, port in ports.items()},
     )
     env.pop("FROTA_ADMIN_PASSWORD", None)
     frota = Path(sys.executable).with_name("frota")
@@ -52,7 +52,7 @@ def frota_up(var_dir: Path, ports: dict[str, int], redis_url: str) -> subprocess
 
 
 def free_ports() -> dict[str, int]:
-    return {part: free_port() for part in APPS}
+    return {part: free_port() for part in PARTS}
 
 
 def read_until_up(proc: subprocess.Popen[str]) -> tuple[str, str]:
@@ -151,12 +151,22 @@ def test_up_shows_a_banner_once_healthy_and_ctrl_c_leaves_no_process_behind(tmp_
         assert running.url == gateway
         assert running.ports == ports
         children = psutil.Process(proc.pid).children(recursive=True)
+        assert set(running.parts) == set(PARTS)
         assert set(running.parts.values()) | {running.postgres_pid} <= {c.pid for c in children}
+        # The job workers run beside the servers, each registered with its own queue.
+        for part in WORKERS:
+            livez = requests.get(f"http://127.0.0.1:{ports[part]}/livez", timeout=10)
+            assert livez.status_code == 200, (part, livez.text)
         database_url = local.embedded_database_url(var_dir)
         assert database_url is not None
         with contextlib.closing(psycopg2.connect(database_url)) as conn, conn.cursor() as cur:
             cur.execute("SELECT count(*) FROM auth.users")
             assert cur.fetchone() == (1,)
+            cur.execute(
+                "SELECT (SELECT count(*) FROM fleet.procrastinate_workers),"
+                " (SELECT count(*) FROM media.procrastinate_workers)"
+            )
+            assert cur.fetchone() == (1, 1)
 
         # A second `make up` on the same var dir says who runs and starts nothing.
         refusal = refused_start(var_dir, ports, redis_url)
@@ -178,7 +188,8 @@ def test_closing_the_terminal_stops_everything_like_ctrl_c(tmp_path, redis_url):
     proc = frota_up(var_dir, free_ports(), redis_url)
     try:
         read_until_up(proc)
-        assert len(processes_of(var_dir)) >= 9  # 4 gunicorn masters, workers, PostgreSQL
+        # 5 gunicorn masters and their workers, 2 job workers, PostgreSQL.
+        assert len(processes_of(var_dir)) >= 13
     finally:
         # What the terminal sends its foreground job when its window is closed.
         code, tail = stop_and_collect(proc, signal.SIGHUP)

@@ -23,8 +23,10 @@ import media_service
 from auth_service.models import User
 from fleet_service.drivers.models import Driver
 from fleet_service.vehicles.models import Vehicle
+from frota.database import migrate
 from shared.config import Settings
-from shared.db import Database
+from shared.db import Database, make_engine
+from tests.support.database import scratch_database
 from tests.support.factories import make_assignment, make_driver, make_user, make_vehicle
 from tests.support.identity import ApiClient
 from tests.support.processes import free_port
@@ -96,6 +98,19 @@ def fleet_app(
     with fleet_app_with(settings, database, auth=auth_url, media=media_url) as app:
         app.config["TESTING"] = True
         yield app
+
+
+@pytest.fixture
+def committed_database(pg_server_url: str, settings: Settings) -> Iterator[Database]:
+    """A migrated database of the test's own whose commits are real, for code that runs on
+    several connections at once (two workers, threads); dropped after the test."""
+    with scratch_database(pg_server_url, "fleet_live") as url:
+        database = Database(make_engine(url, settings))
+        try:
+            migrate(url)
+            yield database
+        finally:
+            database.engine.dispose()
 
 
 @pytest.fixture

@@ -15,14 +15,15 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-import media_service
 from frota.cli import main as frota
+from media_service.jobs import prune_volume
 from media_service.models import MediaFile, UploadReservation, VolumeUsage
-from media_service.prune_job import PeriodicPrune, prune_lock, run_scheduled_prune
+from media_service.prune_job import prune_lock, run_scheduled_prune
 from media_service.pruning import prune_media
 from media_service.reconcile import reconcile_volume
 from media_service.storage import LocalStorage
-from tests.conftest import TEST_SECRETS, make_settings
+from shared.jobs import WorkerContext, WorkerMetrics
+from tests.conftest import TEST_SECRETS
 from tests.media.conftest import stored_files, usage_row
 from tests.support.media import store_files
 
@@ -248,22 +249,9 @@ def test_reconcile_reports_and_fixes_what_disagrees(db_session, storage):
     assert reconcile_volume(db_session=db_session, storage=storage).problems == 0
 
 
-def test_the_service_starts_the_periodic_prune_when_configured(
-    tmp_path, database, database_url, redis_url
-):
-    settings = make_settings(tmp_path, database_url, redis_url, MEDIA_PRUNE_INTERVAL_MINUTES="60")
-    job = media_service.create_app(settings, database=database).extensions["media_prune_job"]
-    assert job.every == timedelta(minutes=60)
-    job.stop()
-    unconfigured = make_settings(tmp_path, database_url, redis_url)
-    assert (
-        "media_prune_job"
-        not in media_service.create_app(unconfigured, database=database).extensions
-    )
-
-
 def test_only_one_prune_runs_at_a_time(committed_database, committed_settings):
     storage = LocalStorage(committed_settings.media_root)
+    context = worker_context(committed_settings, committed_database)
     with prune_lock(committed_database.engine) as first:
         assert first
         with prune_lock(committed_database.engine) as second:
@@ -272,31 +260,32 @@ def test_only_one_prune_runs_at_a_time(committed_database, committed_settings):
             database=committed_database, storage=storage, quota_bytes=QUOTA
         )
         assert skipped is None
+        # The worker's scheduled prune waits for its next tick too.
+        assert prune_volume(context) is None
     with prune_lock(committed_database.engine) as again:
         assert again
 
 
-def test_the_periodic_job_prunes_in_the_background(committed_database, committed_settings):
+def worker_context(settings, database):
+    """What the media worker's tasks get (shared.jobs.run_worker makes it)."""
+    return WorkerContext(settings, database, WorkerMetrics("media"))
+
+
+def test_the_scheduled_prune_deletes_what_retention_lets_go(committed_database, committed_settings):
     storage = LocalStorage(committed_settings.media_root)
     with committed_database.sessionmaker() as db_session:
         store_files(db_session, storage, 5, age=timedelta(days=61))
         held = store_files(db_session, storage, 1, age=timedelta(days=61), held=True)
-    job = PeriodicPrune(
-        database=committed_database,
-        storage=storage,
-        quota_bytes=QUOTA,
-        every=timedelta(milliseconds=50),
-    )
-    job.start()
-    try:
-        deadline = time.monotonic() + 10
-        while file_ids_on_volume(storage) != set(held) and time.monotonic() < deadline:
-            time.sleep(0.05)
-    finally:
-        job.stop()
-    assert file_ids_on_volume(storage) == set(held)
+        current = store_files(db_session, storage, 2, age=timedelta(days=1))
+
+    result = prune_volume(worker_context(committed_settings, committed_database))
+
+    assert result is not None
+    assert (result.files, result.by_reason["expired"]) == (5, 5)
+    assert file_ids_on_volume(storage) == set(held + current)
     with committed_database.sessionmaker() as db_session:
-        assert rows(db_session) == set(held)
+        assert rows(db_session) == set(held + current)
+        assert usage_row(db_session).last_prune_files == 5
 
 
 def cli_env(settings):

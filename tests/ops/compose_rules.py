@@ -11,6 +11,12 @@ import re
 from typing import Any
 
 API_SERVICES = ("auth", "fleet", "media", "web", "gateway")
+# The job workers, each with its service's queue and its /livez port.
+WORKERS = {"fleet-worker": ("fleet", 8012), "media-worker": ("media", 8013)}
+# A stopped worker finishes its running jobs for up to 20 s (shared/jobs.py).
+WORKER_STOP_GRACE_SECONDS = 25
+# Only the container that sends the digest sees the SMTP credentials.
+SMTP_SECRETS = ("SMTP_USERNAME", "SMTP_PASSWORD")
 JOBS = ("migrate", "backup")  # one-shot: run to completion, never restarted
 DATABASE_SERVICES = ("auth", "fleet", "media")
 
@@ -44,13 +50,14 @@ def check_compose(compose: dict[str, Any]) -> list[str]:
     services = compose.get("services", {})
     problems = [
         f"service {name} is missing"
-        for name in ("db", "redis", *API_SERVICES, *JOBS)
+        for name in ("db", "redis", *API_SERVICES, *WORKERS, *JOBS)
         if name not in services
     ]
     for name, service in services.items():
         problems += [f"{name}: {problem}" for problem in _service_problems(name, service, services)]
     problems += _database_problems(services.get("db", {}), services)
-    problems += _media_volume_problems(compose, services.get("media", {}))
+    for name in ("media", "media-worker"):
+        problems += _media_volume_problems(compose, name, services.get(name, {}))
     return problems
 
 
@@ -79,6 +86,10 @@ def _service_problems(name: str, service: dict[str, Any], services: dict[str, An
             problems.append(f"must wait for {dependency} with condition {wanted}")
     if name in API_SERVICES:
         problems += _api_problems(name, service)
+    if name in WORKERS:
+        problems += _worker_problems(name, service)
+    if name != "fleet-worker" and any(v in _environment(service) for v in SMTP_SECRETS):
+        problems.append("must not see the SMTP credentials (only fleet-worker sends e-mail)")
     image = service.get("image", "")
     if image and (":" not in image or image.endswith(":latest")):
         problems.append(f"image {image!r} must name a version, not latest")
@@ -93,7 +104,7 @@ def _service_problems(name: str, service: dict[str, Any], services: dict[str, An
 def _health_problems(name: str, healthcheck: dict[str, Any] | None) -> list[str]:
     if not healthcheck or not healthcheck.get("test") or healthcheck.get("disable"):
         return ["needs a health check"]
-    expected = {"db": "10s", **dict.fromkeys(API_SERVICES, "30s")}.get(name)
+    expected = {"db": "10s", **dict.fromkeys((*API_SERVICES, *WORKERS), "30s")}.get(name)
     if expected and healthcheck.get("interval") != expected:
         return [f"health check must run every {expected}"]
     return []
@@ -106,17 +117,50 @@ def _api_problems(name: str, service: dict[str, Any]) -> list[str]:
     env = _environment(service)
     if env.get("WEB_CONCURRENCY") != "${WEB_CONCURRENCY:-4}":
         problems.append("gunicorn workers must come from WEB_CONCURRENCY (default 4)")
-    owner_variables = sorted(v for v in env if OWNER_ONLY.match(v))
-    if owner_variables:
-        problems.append(f"must not see the owner's credentials: {', '.join(owner_variables)}")
     own_urls = sorted(v for v in env if v.endswith("_DATABASE_URL"))
     if name == "gateway" and own_urls:
         problems.append("the gateway has no database: no database URL")
-    if name in DATABASE_SERVICES:
-        variable = f"{name.upper()}_DATABASE_URL"
-        if own_urls != [variable] or f"//frota_{name}:" not in str(env[variable]):
-            problems.append(f"must connect as role frota_{name} through {variable} only")
+    problems += _role_problems(name if name in DATABASE_SERVICES else None, env)
     return problems
+
+
+def _role_problems(service: str | None, env: dict[str, Any]) -> list[str]:
+    """The owner's credentials reach no process; a service's connects as its own role."""
+    problems = []
+    owner_variables = sorted(v for v in env if OWNER_ONLY.match(v))
+    if owner_variables:
+        problems.append(f"must not see the owner's credentials: {', '.join(owner_variables)}")
+    if service is not None:
+        own_urls = sorted(v for v in env if v.endswith("_DATABASE_URL"))
+        variable = f"{service.upper()}_DATABASE_URL"
+        if own_urls != [variable] or f"//frota_{service}:" not in str(env[variable]):
+            problems.append(f"must connect as role frota_{service} through {variable} only")
+    return problems
+
+
+def _worker_problems(name: str, service: dict[str, Any]) -> list[str]:
+    queue, port = WORKERS[name]
+    problems = []
+    if service.get("command") != ["frota", "worker", queue]:
+        problems.append(f"must run `frota worker {queue}`")
+    probe = " ".join(str(part) for part in (service.get("healthcheck") or {}).get("test", []))
+    if f"http://127.0.0.1:{port}/livez" not in probe:
+        problems.append(f"health check must ask the worker's /livez on port {port}")
+    if _seconds(service.get("stop_grace_period", "10s")) < WORKER_STOP_GRACE_SECONDS:
+        problems.append(
+            f"stop_grace_period must leave running jobs {WORKER_STOP_GRACE_SECONDS} s at least"
+        )
+    dependencies = _dependencies(service)
+    if not {"db", "migrate"} <= set(dependencies):
+        problems.append("must wait for db and migrate")
+    problems += _role_problems(queue, _environment(service))
+    return problems
+
+
+def _seconds(duration: str) -> int:
+    """Compose's duration ("30s", "1m30s") in seconds."""
+    units = {"h": 3600, "m": 60, "s": 1}
+    return sum(int(n) * units[unit] for n, unit in re.findall(r"(\d+)([hms])", duration))
 
 
 def _database_problems(db: dict[str, Any], services: dict[str, Any]) -> list[str]:
@@ -146,11 +190,11 @@ def _database_problems(db: dict[str, Any], services: dict[str, Any]) -> list[str
     return problems
 
 
-def _media_volume_problems(compose: dict[str, Any], media: dict[str, Any]) -> list[str]:
+def _media_volume_problems(compose: dict[str, Any], name: str, media: dict[str, Any]) -> list[str]:
     mounts = [m.split(":")[:2] for m in media.get("volumes", []) if isinstance(m, str)]
     named = [source for source, target in mounts if target == "/data/media"]
     if not named or named[0] not in (compose.get("volumes") or {}):
-        return ["media: the media files must live in a named volume at /data/media"]
+        return [f"{name}: the media files must live in a named volume at /data/media"]
     return []
 
 

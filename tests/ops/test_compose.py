@@ -127,6 +127,60 @@ MUTATIONS = {
         setting("services.media.volumes", ["./media:/data/media"]),
         "media: the media files must live in a named volume at /data/media",
     ),
+    "fleet-worker missing": (
+        without("services.fleet-worker"),
+        "service fleet-worker is missing",
+    ),
+    "media-worker health check removed": (
+        without("services.media-worker.healthcheck"),
+        "media-worker: needs a health check",
+    ),
+    "fleet-worker probed on the service's port": (
+        setting(
+            "services.fleet-worker.healthcheck.test",
+            ["CMD", "python", "-c", "urlopen('http://127.0.0.1:8002/health')"],
+        ),
+        "fleet-worker: health check must ask the worker's /livez on port 8012",
+    ),
+    "media-worker runs the fleet queue": (
+        setting("services.media-worker.command", ["frota", "worker", "fleet"]),
+        "media-worker: must run `frota worker media`",
+    ),
+    "fleet-worker stopped before its jobs can finish": (
+        setting("services.fleet-worker.stop_grace_period", "10s"),
+        "fleet-worker: stop_grace_period must leave running jobs 25 s at least",
+    ),
+    "media-worker restarted never": (
+        setting("services.media-worker.restart", "no"),
+        "media-worker: restart must be 'unless-stopped'",
+    ),
+    "fleet-worker without limits": (
+        without("services.fleet-worker.deploy"),
+        "fleet-worker: needs CPU and memory limits",
+    ),
+    "fleet-worker starts before the migrations": (
+        without("services.fleet-worker.depends_on.migrate"),
+        "fleet-worker: must wait for db and migrate",
+    ),
+    "media-worker connects as the owner": (
+        setting(
+            "services.media-worker.environment.MEDIA_DATABASE_URL",
+            "postgresql://frota:x@db/frota",
+        ),
+        "media-worker: must connect as role frota_media",
+    ),
+    "fleet-worker given the owner's password": (
+        setting("services.fleet-worker.environment.FLEET_DB_PASSWORD", "${FLEET_DB_PASSWORD:?}"),
+        "fleet-worker: must not see the owner's credentials: FLEET_DB_PASSWORD",
+    ),
+    "media-worker without the media volume": (
+        without("services.media-worker.volumes"),
+        "media-worker: the media files must live in a named volume at /data/media",
+    ),
+    "SMTP password given to every container": (
+        setting("x-app-env.SMTP_PASSWORD", "${SMTP_PASSWORD:-}"),
+        "gateway: must not see the SMTP credentials",
+    ),
 }
 
 

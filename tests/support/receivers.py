@@ -100,7 +100,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.receiver.respond(self)
         self.close_connection = True
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base's name
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 

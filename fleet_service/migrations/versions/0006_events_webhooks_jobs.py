@@ -59,7 +59,7 @@ def upgrade() -> None:
         sa.Column("email_digest", sa.String(length=8), nullable=False),
         sa.Column("language", sa.String(length=8), nullable=False),
         sa.Column("email", sa.String(length=254), nullable=True),
-        sa.Column("last_digest_on", sa.Date(), nullable=True),
+        sa.Column("last_digest_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column(
             "updated_at",
             sa.DateTime(timezone=True),
