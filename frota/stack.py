@@ -178,7 +178,7 @@ class Stack:
                 env=env,
                 start_new_session=True,
                 # Runs in the child between fork and exec: one prctl call, no locks.
-                preexec_fn=die_with_this_process(),
+                preexec_fn=die_with_this_process(_orphaned_signal(part)),
                 stdout=output,
                 stderr=output,
             )
@@ -286,6 +286,16 @@ class Stack:
                 os.killpg(self.processes[part].pid, _stop_signal(part, sig))
         for part in self.processes:
             self.stop_part(part, sig)
+
+
+def _orphaned_signal(part: str) -> int:
+    """What a part gets from the kernel when `frota up` is killed outright.
+
+    A job worker is killed too: a graceful stop would wait on its connection pool
+    for the embedded PostgreSQL, which is stopping at the same moment; the jobs it
+    was running are put back in the queue once its heartbeat is 60 s old.
+    """
+    return signal.SIGKILL if part in WORKERS else signal.SIGTERM
 
 
 def _stop_signal(part: str, sig: int) -> int:

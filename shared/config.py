@@ -263,31 +263,35 @@ class Settings:
             settings.check_production()
         else:
             settings = settings._with_local_secrets()
-        if not 1 <= settings.internal_token_ttl_seconds <= 60:
+        settings.check_bounds()
+        return settings
+
+    def check_bounds(self) -> None:
+        """Each setting within what it can mean (ConfigError naming it otherwise)."""
+        if not 1 <= self.internal_token_ttl_seconds <= 60:
             raise ConfigError("INTERNAL_TOKEN_TTL_SECONDS must be between 1 and 60")
-        if not DB_ROLE_PREFIX_PATTERN.fullmatch(settings.db_role_prefix):
+        if not DB_ROLE_PREFIX_PATTERN.fullmatch(self.db_role_prefix):
             raise ConfigError("DB_ROLE_PREFIX must be lower-case letters, digits and _")
-        if settings.media_image_decodes < 1:
+        if self.media_image_decodes < 1:
             raise ConfigError("MEDIA_IMAGE_DECODES must be at least 1")
-        if settings.backup_keep_days < 1:
+        if self.backup_keep_days < 1:
             raise ConfigError("BACKUP_KEEP_DAYS must be at least 1")
-        if settings.body_buffer_mb * 1024 < settings.json_max_body_kb:
+        if self.body_buffer_mb * 1024 < self.json_max_body_kb:
             # Else a body the limit allows could never be read: refused however quiet it is.
             raise ConfigError("BODY_BUFFER_MB must hold at least one body of JSON_MAX_BODY_KB")
-        if min(settings.max_uploads_in_flight, settings.max_uploads_in_flight_per_user) < 1:
+        if min(self.max_uploads_in_flight, self.max_uploads_in_flight_per_user) < 1:
             raise ConfigError("MAX_UPLOADS_IN_FLIGHT(_PER_USER) must be at least 1")
-        if settings.worker_concurrency < 1:
+        if self.worker_concurrency < 1:
             raise ConfigError("WORKER_CONCURRENCY must be at least 1")
-        if not _runs_on_a_cron(settings.media_prune_interval_minutes):
+        if not _runs_on_a_cron(self.media_prune_interval_minutes):
             raise ConfigError(
                 "MEDIA_PRUNE_INTERVAL_MINUTES must divide an hour, or be whole hours that "
                 "divide a day (0: never)"
             )
-        if not 1 <= settings.alerts_evaluate_minutes <= 60:
+        if not 1 <= self.alerts_evaluate_minutes <= 60:
             raise ConfigError("ALERTS_EVALUATE_MINUTES must be between 1 and 60")
-        if not 0 <= settings.digest_hour <= 23:
+        if not 0 <= self.digest_hour <= 23:
             raise ConfigError("DIGEST_HOUR must be between 0 and 23")
-        return settings
 
     def _with_local_secrets(self) -> Settings:
         """Outside production: the secrets not set, from (or generated into) ``var/``."""

@@ -211,7 +211,7 @@ def test_a_killed_frota_up_leaves_no_process_behind_and_the_next_one_starts(tmp_
         proc.kill()  # SIGKILL, as the OOM killer would: no chance to stop anything
         proc.wait(10)
         # Every child gets its parent-death signal from the kernel: gunicorn masters
-        # SIGTERM (they stop their workers), the postmaster SIGINT (fast shutdown).
+        # SIGTERM (they stop their workers), job workers SIGKILL, the postmaster SIGINT.
         wait_until_none_left(var_dir, timeout=30)
     finally:
         if proc.poll() is None:

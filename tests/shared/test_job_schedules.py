@@ -6,7 +6,7 @@ import asyncio
 import itertools
 from datetime import UTC, datetime
 
-import croniter
+import croniter  # type: ignore[import-untyped]  # procrastinate's cron parser; no stubs
 import procrastinate
 import pytest
 import sqlalchemy as sa
