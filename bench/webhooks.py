@@ -6,6 +6,7 @@ should stay near 1."""
 
 from __future__ import annotations
 
+import itertools
 import statistics
 import time
 
@@ -19,9 +20,12 @@ from tests.support.factories import make_driver, make_vehicle
 from tests.support.receivers import Receiver, receiving
 
 EVENTS = 2000
+ENDPOINTS = (1, 4)
 # Trips (a check-out and a check-in each) per round and side.
 TRIPS = 60
 TRIP_EVENTS = ["trip.checked_out", "trip.checked_in"]
+# The vehicle's odometer, from round to round.
+ODOMETER = itertools.count(1000, 10)
 
 
 def subscribe(http: requests.Session, bench: BenchStack, url: str, events: list[str]) -> str:
@@ -34,23 +38,30 @@ def subscribe(http: requests.Session, bench: BenchStack, url: str, events: list[
     return str(response.json()["id"])
 
 
-def deliveries_per_second(bench: BenchStack, http: requests.Session, receiver: Receiver) -> float:
-    """EVENTS events committed at once, then the time until the receiver has them all."""
+def deliveries_per_second(
+    bench: BenchStack, http: requests.Session, receiver: Receiver, endpoints: int
+) -> float:
+    """EVENTS events committed at once, spread over ``endpoints`` webhooks, then the
+    time until the receiver has them all."""
     receiver.received.clear()
-    webhook_id = subscribe(http, bench, receiver.url, ["fine.created"])
+    webhook_ids = [
+        subscribe(http, bench, f"{receiver.url}/{n}", ["fine.created"]) for n in range(endpoints)
+    ]
     engine = make_engine(bench.settings.database_url or "", bench.settings)
     try:
         with Session(engine) as db_session:
-            for n in range(EVENTS):
+            for n in range(EVENTS // endpoints):
                 record_event(db_session, "fine.created", {"n": n})
             db_session.commit()
             started = time.monotonic()
-        receiver.wait_for(EVENTS, timeout=600)
+        delivered = EVENTS // endpoints * endpoints
+        receiver.wait_for(delivered, timeout=600)
         elapsed = time.monotonic() - started
     finally:
         engine.dispose()
-        http.delete(f"{bench.url()}/api/v1/fleet/webhooks/{webhook_id}", timeout=10)
-    return EVENTS / elapsed
+        for webhook_id in webhook_ids:
+            http.delete(f"{bench.url()}/api/v1/fleet/webhooks/{webhook_id}", timeout=10)
+    return delivered / elapsed
 
 
 def trip_latencies(bench: BenchStack, http: requests.Session, ids: tuple[str, str]) -> list[float]:
@@ -58,9 +69,8 @@ def trip_latencies(bench: BenchStack, http: requests.Session, ids: tuple[str, st
     vehicle_id, driver_id = ids
     trips = f"{bench.url()}/api/v1/fleet/trips"
     latencies: list[float] = []
-    km = int(time.time())  # increasing from round to round
     for _ in range(TRIPS):
-        km += 10
+        km = next(ODOMETER)
         started = time.perf_counter()
         out = http.post(
             trips,
@@ -74,7 +84,7 @@ def trip_latencies(bench: BenchStack, http: requests.Session, ids: tuple[str, st
         )
         latencies.append((time.perf_counter() - started) * 1000)
         out.raise_for_status()
-        km += 10
+        km = next(ODOMETER)
         started = time.perf_counter()
         back = http.post(
             f"{trips}/{out.json()['id']}/check-in", json={"odometer_km": km}, timeout=30
@@ -97,21 +107,21 @@ def seed_trip(bench: BenchStack) -> tuple[str, str]:
         engine.dispose()
 
 
-def api_p50_with_a_dead_endpoint(
-    bench: BenchStack, http: requests.Session, rounds: int
-) -> tuple[list[float], list[float]]:
-    """p50s of the trip writes, rounds alternating without and with a dead subscriber."""
+def api_p50s(
+    bench: BenchStack, http: requests.Session, live: Receiver, rounds: int
+) -> dict[str, list[float]]:
+    """p50s of the trip writes, rounds alternating: no subscriber, a live one, a dead one."""
     ids = seed_trip(bench)
-    without: list[float] = []
-    with_dead: list[float] = []
+    p50s: dict[str, list[float]] = {"none": [], "live": [], "dead": []}
     with receiving() as dead:
         dead.hang()
         for _ in range(rounds):
-            without.append(statistics.median(trip_latencies(bench, http, ids)))
-            webhook_id = subscribe(http, bench, dead.url, TRIP_EVENTS)
-            with_dead.append(statistics.median(trip_latencies(bench, http, ids)))
-            http.delete(f"{bench.url()}/api/v1/fleet/webhooks/{webhook_id}", timeout=10)
-    return without, with_dead
+            p50s["none"].append(statistics.median(trip_latencies(bench, http, ids)))
+            for side, receiver in (("live", live), ("dead", dead)):
+                webhook_id = subscribe(http, bench, receiver.url, TRIP_EVENTS)
+                p50s[side].append(statistics.median(trip_latencies(bench, http, ids)))
+                http.delete(f"{bench.url()}/api/v1/fleet/webhooks/{webhook_id}", timeout=10)
+    return p50s
 
 
 def run(*, rounds: int, workers: int) -> list[str]:
@@ -126,16 +136,29 @@ def run(*, rounds: int, workers: int) -> list[str]:
         receiving() as receiver,
     ):
         http.headers["Authorization"] = f"Bearer {bench.client_token(bench.create_manager())}"
-        rates = [deliveries_per_second(bench, http, receiver) for _ in range(rounds)]
-        without, with_dead = api_p50_with_a_dead_endpoint(bench, http, rounds)
-    rate, rate_spread = median_spread(rates)
-    p50_without, spread_without = median_spread(without)
-    p50_with, spread_with = median_spread(with_dead)
+        rates = {
+            endpoints: [
+                deliveries_per_second(bench, http, receiver, endpoints) for _ in range(rounds)
+            ]
+            for endpoints in ENDPOINTS
+        }
+        p50s = api_p50s(bench, http, receiver, rounds)
     concurrency = bench.settings.worker_concurrency
-    return [
-        f"| 7 | webhook deliveries to a local receiver, {EVENTS} events at once, one fleet "
-        f"worker ({concurrency} at a time) | {rate:.0f} ± {rate_spread / 2:.0f} /s |",
-        f"| 7 | trip check-out/check-in p50 through the gateway, without / with a dead "
-        f"subscriber (holds each delivery 10 s) | {p50_without:.1f} ± {spread_without / 2:.1f} "
-        f"ms / {p50_with:.1f} ± {spread_with / 2:.1f} ms = {p50_with / p50_without:.2f} |",
-    ]
+    rows = []
+    for endpoints, measured in rates.items():
+        rate, spread = median_spread(measured)
+        rows.append(
+            f"| 7 | webhook deliveries to a local receiver: {EVENTS} events at once to "
+            f"{endpoints} endpoint(s), one fleet worker ({concurrency} jobs at a time, 2 per "
+            f"endpoint) | {rate:.0f} ± {spread / 2:.0f} /s |"
+        )
+    (none, none_spread), (live, live_spread), (dead, dead_spread) = (
+        median_spread(p50s[side]) for side in ("none", "live", "dead")
+    )
+    rows.append(
+        f"| 7 | trip check-out/check-in p50 through the gateway: no subscriber / a live one / "
+        f"a dead one (holds each delivery 10 s) | {none:.1f} ± {none_spread / 2:.1f} / "
+        f"{live:.1f} ± {live_spread / 2:.1f} / {dead:.1f} ± {dead_spread / 2:.1f} ms; "
+        f"dead / live = {dead / live:.2f} |"
+    )
+    return rows

@@ -166,12 +166,26 @@ def endpoint_slot(engine: sa.Engine, webhook_id: uuid.UUID) -> Iterator[bool]:
 
 
 def _wait_for_a_slot(context: WorkerContext, attempt: Attempt) -> None:
-    """Try again shortly, as the same attempt of the same delivery."""
-    later = datetime.now(UTC) + timedelta(seconds=SLOT_WAIT_SECONDS * random.uniform(1, 2))
+    """Try again later, as the same attempt of the same delivery.
+
+    Shortly while the endpoint answers (its slots free up in moments); while its last
+    attempt failed, as long as an attempt may take: a hanging endpoint holds its slots
+    that long, and its queued deliveries must not spin the worker meanwhile.
+    """
     with context.database.sessionmaker() as db_session:
         delivery = db_session.get(WebhookDelivery, attempt.delivery_id, with_for_update=True)
         if delivery is None or delivery.status != "pending":
             return
+        last_outcome = db_session.scalar(
+            sa.select(WebhookAttempt.outcome)
+            .where(WebhookAttempt.webhook_id == attempt.webhook_id)
+            .order_by(WebhookAttempt.attempted_at.desc(), WebhookAttempt.id.desc())
+            .limit(1)
+        )
+        wait = SLOT_WAIT_SECONDS
+        if last_outcome not in (None, "delivered"):
+            wait = max(wait, context.settings.webhook_timeout_seconds)
+        later = datetime.now(UTC) + timedelta(seconds=wait * random.uniform(1, 2))
         delivery.next_attempt_at = later
         defer_attempt(db_session, delivery, schedule_at=later)
         db_session.commit()

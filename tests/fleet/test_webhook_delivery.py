@@ -523,3 +523,36 @@ def test_a_second_run_under_way_at_once_logs_its_attempt_and_leaves_the_retry_to
     retries = [a.next_retry_at for a in attempts_of(context, delivery.id) if a.next_retry_at]
     assert len(retries) == 1
     assert len(jobs_of(context, delivery.id)) == 2  # the event's job and one retry
+
+
+def test_while_an_endpoint_fails_a_delivery_without_a_slot_waits_as_long_as_an_attempt(
+    context, receiver
+):
+    """Its queued deliveries do not spin the worker while a hanging endpoint holds both
+    slots for the whole timeout."""
+    timeout = 3.0
+    context = dataclasses.replace(
+        context, settings=context.settings.replace(webhook_timeout_seconds=timeout)
+    )
+    add_webhook(context, receiver.url)
+    receiver.fail_next(1, status=500)
+    (failed,) = raise_event(context)
+    run_job(context, failed.id)
+    receiver.hang()
+    deliveries = [raise_event(context)[0] for _ in range(3)]
+    with ThreadPoolExecutor(2) as worker:
+        held = [worker.submit(deliver, context, d.id) for d in deliveries[:2]]
+        receiver.wait_for(3)
+        before = datetime.now(UTC)
+        run_job(context, deliveries[2].id)
+        waiting = delivery_now(context, deliveries[2].id)
+        assert waiting is not None
+        assert waiting.next_attempt_at is not None
+        assert (
+            before + timedelta(seconds=timeout)
+            <= waiting.next_attempt_at
+            <= datetime.now(UTC) + timedelta(seconds=2 * timeout)
+        )
+        receiver.release()
+        for future in held:
+            future.result(timeout=10)
