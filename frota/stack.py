@@ -293,7 +293,7 @@ def _orphaned_signal(part: str) -> int:
 
     A job worker is killed too: a graceful stop would wait on its connection pool
     for the embedded PostgreSQL, which is stopping at the same moment; the jobs it
-    was running are put back in the queue once its heartbeat is 60 s old.
+    was running are put back in the queue once its heartbeat is 30 s old.
     """
     return signal.SIGKILL if part in WORKERS else signal.SIGTERM
 

@@ -19,6 +19,14 @@ from gunicorn.http.errors import ParseException
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
+# What SQLAlchemy raises when the database cannot be reached or went away mid-way:
+# a request answers 503 and a job runs again later, neither being the caller's fault.
+DATABASE_UNAVAILABLE: tuple[type[sa_exc.SQLAlchemyError], ...] = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.DisconnectionError,
+)
+
 logger = logging.getLogger("frota.errors")
 
 # The snake_case code clients switch on, per status, when the raiser gave none.
@@ -208,11 +216,7 @@ def register_error_handlers(app: Flask, conflicts: Mapping[str, Conflict] | None
     def handle_http_exception(exc: HTTPException) -> Response:
         return _respond(_from_werkzeug(exc))
 
-    for unavailable in (
-        sa_exc.OperationalError,
-        sa_exc.InterfaceError,
-        sa_exc.DisconnectionError,
-    ):
+    for unavailable in DATABASE_UNAVAILABLE:
         app.errorhandler(unavailable)(_handle_database_unavailable)
 
     @app.errorhandler(sa_exc.DataError)

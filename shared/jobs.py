@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from shared.config import Settings
 from shared.db import CONNECTION_OPTIONS, Database, make_engine
+from shared.errors import DATABASE_UNAVAILABLE
 
 logger = logging.getLogger("frota.jobs")
 
@@ -44,8 +45,10 @@ STALLED_AFTER_SECONDS = 30
 # The worker's /livez fails once its last look at the queue is older than this.
 LIVE_WITHIN_SECONDS = 60
 PROBE_EVERY_SECONDS = 10
-# After the database was lost: how long before the worker tries it again.
+# After the database was lost: how long before the worker tries it again, and
+# before a job that met it unavailable runs again.
 RECONNECT_SECONDS = 5
+RETRY_UNAVAILABLE_SECONDS = 10
 
 
 def queue_schema_sql() -> str:
@@ -127,7 +130,18 @@ class Queue:
         return self._context
 
     def task(self, name: str, **options: Any) -> Callable[[Callable[..., Any]], Any]:
-        """Declare a task of this queue, named ``<service>.<name>``."""
+        """Declare a task of this queue, named ``<service>.<name>``.
+
+        A job that met the database unavailable (stopped, restarted mid-way) runs again
+        every RETRY_UNAVAILABLE_SECONDS until it is back: a job deferred is a promise
+        (an event's delivery), not lost to an outage. Any other error ends it failed.
+        """
+        options.setdefault(
+            "retry",
+            procrastinate.RetryStrategy(
+                wait=RETRY_UNAVAILABLE_SECONDS, retry_exceptions=DATABASE_UNAVAILABLE
+            ),
+        )
         return self.app.task(name=f"{self.service}.{name}", queue=self.service, **options)
 
     def periodic(self, name: str, cron: str) -> Callable[[Callable[..., Any]], Any]:

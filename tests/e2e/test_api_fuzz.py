@@ -179,7 +179,8 @@ def test_schemathesis_with_every_check_finds_nothing_as_any_role(fuzz_stack, tmp
         assert selected, (role, output[-3000:])
         assert generated, (role, output[-3000:])
         # Every selected operation tested (all of them but for the admin), several
-        # cases each: not stopped at a 401.
+        # cases each on average: not stopped at a 401 (which would be one each). An
+        # operation without inputs (GET /notification-settings) has one case of its own.
         assert selected.group(1) == selected.group(3), (role, selected[0])
         assert RUNS[role] or selected.group(1) == selected.group(2), (role, selected[0])
-        assert int(generated.group(1)) >= 5 * int(selected.group(1)), (role, generated[0])
+        assert int(generated.group(1)) >= 4 * int(selected.group(1)), (role, generated[0])

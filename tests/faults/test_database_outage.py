@@ -245,6 +245,17 @@ DRIVER_WRITES = {
         "vehicle_id": str(uuid.uuid4()),
         "items": [{"item": "tyres", "ok": True}],
     },
+    # A public address, by number: vetted without a resolver.
+    ("POST", "/api/v1/fleet/webhooks"): {
+        "url": "https://93.184.215.14/hooks",
+        "events": ["trip.checked_out"],
+        "secret": "drill-secret-0123456789",
+    },
+    ("PUT", "/api/v1/fleet/notification-settings"): {
+        "email_digest": "daily",
+        "language": "pt-BR",
+        "email": "frota@example.com",
+    },
 }
 
 

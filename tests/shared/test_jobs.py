@@ -11,12 +11,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from procrastinate.jobs import Job
 from procrastinate.periodic import PeriodicDeferrer
 
 from frota.database import migrate
 from shared.config import Settings
 from shared.db import Database, make_engine
 from shared.jobs import (
+    RETRY_UNAVAILABLE_SECONDS,
     STALLED_AFTER_SECONDS,
     Queue,
     WorkerMetrics,
@@ -219,3 +221,20 @@ def test_jobs_may_be_deleted_from_any_session(committed):
         assert connection.scalar(sa.text("SHOW search_path")) == '"$user", public'
         connection.execute(sa.delete(jobs_table("fleet")))
     assert jobs_in(database, "fleet") == []
+
+
+def test_a_job_that_met_the_database_unavailable_runs_again_and_a_failing_one_does_not():
+    queue = Queue("fleet")
+
+    @queue.task("deliver")
+    def deliver() -> None:
+        raise AssertionError("not run here")
+
+    job = Job(id=1, queue="fleet", lock=None, queueing_lock=None, task_name="fleet.deliver")
+    strategy = deliver.retry_strategy
+    gone = sa.exc.OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+    again = strategy.get_retry_decision(exception=gone, job=job.evolve(attempts=50))
+    assert again is not None
+    wait = (again.retry_at - datetime.now(UTC)).total_seconds()
+    assert RETRY_UNAVAILABLE_SECONDS - 2 <= wait <= RETRY_UNAVAILABLE_SECONDS
+    assert strategy.get_retry_decision(exception=ValueError("a bug"), job=job) is None
