@@ -141,6 +141,17 @@ def drill_requests(any_id: str) -> dict[tuple[str, str], dict[str, Any]]:
             "json": {"username": "drilluser", "full_name": "Drill User", "role": "driver"}
         },
         ("PATCH", "/api/v1/auth/users/{user_id}"): {"json": {"full_name": "Drill User"}},
+        # A public address, by number: vetted without a resolver.
+        ("POST", "/api/v1/fleet/webhooks"): {
+            "json": {
+                "url": "https://93.184.215.14/hooks",
+                "events": ["trip.checked_out"],
+                "secret": "drill-secret-0123456789",
+            }
+        },
+        ("PUT", "/api/v1/fleet/notification-settings"): {
+            "json": {"email_digest": "daily", "language": "pt-BR", "email": "frota@example.com"}
+        },
         ("POST", "/api/v1/auth/me/password"): {
             "json": {"current_password": ADMIN_NEW_PASSWORD, "new_password": "drill-" * 4}
         },
@@ -244,17 +255,6 @@ DRIVER_WRITES = {
     ("POST", "/api/v1/fleet/inspections"): {
         "vehicle_id": str(uuid.uuid4()),
         "items": [{"item": "tyres", "ok": True}],
-    },
-    # A public address, by number: vetted without a resolver.
-    ("POST", "/api/v1/fleet/webhooks"): {
-        "url": "https://93.184.215.14/hooks",
-        "events": ["trip.checked_out"],
-        "secret": "drill-secret-0123456789",
-    },
-    ("PUT", "/api/v1/fleet/notification-settings"): {
-        "email_digest": "daily",
-        "language": "pt-BR",
-        "email": "frota@example.com",
     },
 }
 
