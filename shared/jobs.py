@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import threading
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
@@ -380,20 +382,24 @@ async def _watch(
 
 
 async def _work(
-    queue: Queue, settings: Settings, engine: sa.Engine, metrics: WorkerMetrics
-) -> bool:
-    """Run the worker until it is stopped (True) or loses the database (False).
+    queue: Queue,
+    settings: Settings,
+    engine: sa.Engine,
+    metrics: WorkerMetrics,
+    stopping: asyncio.Event,
+) -> None:
+    """Run procrastinate's worker until ``stopping`` is set or the worker ends by itself.
 
-    A database outage longer than the pool's wait ends procrastinate's worker; this
-    process waits it out and starts another rather than exit, as the web parts ride
-    it out with 503s (`frota up` stops the whole stack when a part exits). Jobs left
-    running go back to the queue as a dead worker's (retry_stalled_jobs).
+    It ends by itself when it loses the database (its listener or a query fails): the
+    caller starts another rather than exit, as the web parts ride an outage out with
+    503s (`frota up` stops the whole stack when a part exits). Jobs left running go
+    back to the queue as a dead worker's (retry_stalled_jobs).
     """
     try:
         async with queue.app.open_async():
             watcher = asyncio.create_task(_watch(queue.app, engine, queue.service, metrics))
-            try:
-                await queue.app.run_worker_async(
+            worker = asyncio.create_task(
+                queue.app.run_worker_async(
                     queues=[queue.service],
                     name=f"{queue.service}-worker",
                     concurrency=settings.worker_concurrency,
@@ -402,18 +408,27 @@ async def _work(
                     # failed jobs stay for EVENTS_KEEP_DAYS (the purge task).
                     delete_jobs="successful",
                     shutdown_graceful_timeout=20,
+                    # Ours (run_worker): a stop asked for, told from one it was not.
+                    install_signal_handlers=False,
                 )
+            )
+            stop = asyncio.create_task(stopping.wait())
+            try:
+                await asyncio.wait({worker, stop}, return_when=asyncio.FIRST_COMPLETED)
+                # Cancelled, procrastinate's worker stops taking jobs and lets the
+                # running ones finish (up to its graceful timeout).
+                worker.cancel()
+                with suppress(asyncio.CancelledError):
+                    await worker
             finally:
+                stop.cancel()
                 watcher.cancel()
     except (procrastinate.exceptions.ConnectorException, psycopg.OperationalError) as exc:
+        logger.warning("the %s worker lost its database: %s", queue.service, exc.__cause__ or exc)
+    if not stopping.is_set():
         logger.warning(
-            "the %s worker lost its database (%s); starting again in %d s",
-            queue.service,
-            exc.__cause__ or exc,
-            RECONNECT_SECONDS,
+            "the %s worker stopped; starting again in %d s", queue.service, RECONNECT_SECONDS
         )
-        return False
-    return True
 
 
 def run_worker(queue: Queue, settings: Settings, *, port: int) -> None:
@@ -435,13 +450,18 @@ def run_worker(queue: Queue, settings: Settings, *, port: int) -> None:
     connector = _worker_connector(url, queue.service)
 
     async def main() -> None:
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for stop_signal in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(stop_signal, stopping.set)
         with queue.app.replace_connector(connector):
-            while not await _work(queue, settings, engine, metrics):
-                await asyncio.sleep(RECONNECT_SECONDS)
+            while not stopping.is_set():
+                await _work(queue, settings, engine, metrics, stopping)
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), RECONNECT_SECONDS)
 
     logger.info("%s worker starting (concurrency %d)", queue.service, settings.worker_concurrency)
-    # procrastinate installs its own SIGTERM/SIGINT handlers: the first stops taking
-    # jobs and waits up to shutdown_graceful_timeout for the running ones.
+    # SIGTERM or SIGINT: no more jobs taken, the running ones finish (up to 20 s).
     try:
         asyncio.run(main())
     finally:
