@@ -54,7 +54,12 @@ def test_a_webhook_ping_goes_from_the_api_through_the_fleet_worker_to_the_receiv
             ping = http.post(f"{hooks}/{webhook}/test", headers=auth)
             assert ping.status_code == 202, ping.text
 
-            [arrived] = receiver.wait_for(1, timeout=20)
+            try:
+                arrived = receiver.wait_for(1, timeout=20)[0]
+            except AssertionError as nothing:
+                # What the worker made of it: the attempts, else the job still queued.
+                log = http.get(f"{hooks}/{webhook}/deliveries", headers=auth).text
+                raise AssertionError(f"{nothing}; the delivery log: {log}") from None
         finally:
             http.delete(f"{hooks}/{webhook}", headers=auth)
 
