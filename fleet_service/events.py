@@ -51,5 +51,18 @@ def record_event(
         delivery = WebhookDelivery(id=uuid.uuid4(), webhook_id=webhook_id, event_id=event.id)
         db_session.add(delivery)
         db_session.flush()
-        QUEUE.defer(db_session, DELIVER, delivery_id=str(delivery.id))
+        defer_attempt(db_session, delivery)
     return event
+
+
+def defer_attempt(
+    db_session: Session, delivery: WebhookDelivery, *, schedule_at: datetime | None = None
+) -> None:
+    """Defer the job of ``delivery``'s next attempt, in ``db_session``'s transaction."""
+    QUEUE.defer(
+        db_session,
+        DELIVER,
+        schedule_at=schedule_at,
+        delivery_id=str(delivery.id),
+        after_attempts=delivery.attempts,
+    )

@@ -29,8 +29,7 @@ import sqlalchemy as sa
 import urllib3
 from sqlalchemy.orm import Session
 
-from fleet_service.events import DELIVER
-from fleet_service.queue import QUEUE
+from fleet_service.events import defer_attempt
 from fleet_service.webhooks.addresses import RefusedAddress, Target, vet
 from fleet_service.webhooks.models import Event, Webhook, WebhookAttempt, WebhookDelivery
 from shared.config import Settings
@@ -189,19 +188,6 @@ def _wait_for_a_slot(context: WorkerContext, attempt: Attempt) -> None:
         delivery.next_attempt_at = later
         defer_attempt(db_session, delivery, schedule_at=later)
         db_session.commit()
-
-
-def defer_attempt(
-    db_session: Session, delivery: WebhookDelivery, *, schedule_at: datetime | None = None
-) -> None:
-    """Defer the job of ``delivery``'s next attempt, in ``db_session``'s transaction."""
-    QUEUE.defer(
-        db_session,
-        DELIVER,
-        schedule_at=schedule_at,
-        delivery_id=str(delivery.id),
-        after_attempts=delivery.attempts,
-    )
 
 
 def post(attempt: Attempt, settings: Settings) -> Outcome:
